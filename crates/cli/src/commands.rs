@@ -1,0 +1,230 @@
+//! What each subcommand does. Exit codes: 0 success, 1 the work failed (a step, a verification mismatch),
+//! 2 configuration or connection problem (nothing was attempted).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use neurohub_core::auth::tokens::TokenKeys;
+use neurohub_core::config::{DeployTimeoutArgs, ServeArgs};
+use neurohub_core::db::{self, ConnectError};
+use neurohub_core::AppState;
+use neurohub_schema::{DeployOptions, SchemaError, Timeouts};
+use sqlx::{Connection, PgPool};
+
+use crate::{Cli, Command, DeployArgs, MigrateAction};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Connect(#[from] ConnectError),
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Schema(#[from] SchemaError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Connect(_) | CliError::Config(_) => 2,
+            CliError::Schema(e) if is_connection_error(e) => 2,
+            _ => 1,
+        }
+    }
+}
+
+fn is_connection_error(e: &SchemaError) -> bool {
+    matches!(e, SchemaError::Db(sqlx::Error::Io(_)) | SchemaError::Db(sqlx::Error::PoolTimedOut))
+}
+
+fn timeouts(t: &DeployTimeoutArgs) -> Timeouts {
+    Timeouts { lock_timeout: t.lock_timeout, statement_timeout: t.statement_timeout }
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let url = cli.db.database_url.clone();
+    match cli.command {
+        Command::Up { serve, deploy, no_demo, admin_password } => {
+            if let Some(p) = &admin_password {
+                neurohub_core::auth::password::check_new_password(p)
+                    .map_err(|m| CliError::Config(format!("NEUROHUB_ADMIN_PASSWORD: {m}")))?;
+            }
+            let secret = jwt_secret(&serve)?;
+            probe(&url, true).await?;
+            let ok = run_deploy(&url, &deploy, false, None).await?;
+            if !ok {
+                return Ok(ExitCode::from(1));
+            }
+            let pool = db::connect(&url, &serve.pool_config()).await?;
+            match neurohub_mes::users::ensure_first_admin(&pool, admin_password).await {
+                Ok(Some((username, Some(password)))) => {
+                    println!("First admin created. Sign in as `{username}` with password: {password}");
+                    println!("This password is shown once; change it with PATCH /api/v1/users/{{id}}.");
+                }
+                Ok(Some((username, None))) => println!("First admin `{username}` created with NEUROHUB_ADMIN_PASSWORD."),
+                Ok(None) => {}
+                Err(e) => return Err(CliError::Other(format!("could not create the first admin: {e}"))),
+            }
+            if !no_demo {
+                match neurohub_mes::demo::seed_if_empty(&pool).await {
+                    Ok(Some(summary)) => println!("Demo data loaded: {summary}"),
+                    Ok(None) => {}
+                    Err(e) => return Err(CliError::Other(format!("could not load demo data: {e}"))),
+                }
+            }
+            serve_on(pool, &serve, secret).await
+        }
+        Command::Serve { serve } => {
+            let secret = jwt_secret(&serve)?;
+            probe(&url, false).await?;
+            let pool = db::connect(&url, &serve.pool_config()).await?;
+            let version = neurohub_schema::current_version(&pool).await?;
+            let pending = neurohub_schema::pending_steps(&pool).await?;
+            if version != neurohub_schema::HEAD_VERSION || pending > 0 {
+                return Err(CliError::Other(format!(
+                    "the schema is at version {version} with {pending} pending steps (this build needs {}); run `neurohub deploy` first",
+                    neurohub_schema::HEAD_VERSION
+                )));
+            }
+            serve_on(pool, &serve, secret).await
+        }
+        Command::Deploy { deploy, dry_run, to } => {
+            probe(&url, true).await?;
+            let ok = run_deploy(&url, &deploy, dry_run, to).await?;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Migrate { action } => migrate(&url, action).await,
+        Command::Verify => {
+            probe(&url, false).await?;
+            let pool = db::connect(&url, &Default::default()).await?;
+            let summary = neurohub_schema::verify_summary(&pool).await?;
+            println!("{summary}");
+            Ok(if summary.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Backup { file } => {
+            probe(&url, false).await?;
+            let info = neurohub_schema::backup(&url, &file).await?;
+            println!("backup written: {info}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Seed => {
+            probe(&url, false).await?;
+            let pool = db::connect(&url, &Default::default()).await?;
+            match neurohub_mes::demo::seed_if_empty(&pool).await {
+                Ok(Some(summary)) => println!("demo data loaded: {summary}"),
+                Ok(None) => println!("the database already has production data; nothing loaded"),
+                Err(e) => return Err(CliError::Other(format!("could not load demo data: {e}"))),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Fail fast, with one clear line, when the server cannot be reached. A missing database is fine for commands
+/// that create it.
+async fn probe(url: &str, may_create: bool) -> Result<(), CliError> {
+    let opts = db::connect_options(url)?;
+    let attempt = tokio::time::timeout(std::time::Duration::from_secs(10), sqlx::PgConnection::connect_with(&opts)).await;
+    let unreachable = |reason: String| CliError::Connect(ConnectError::Unreachable { url: db::redact_url(url), reason });
+    match attempt {
+        Err(_) => Err(unreachable("no answer within 10 s".into())),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(sqlx::Error::Database(e))) if e.code().as_deref() == Some("3D000") => {
+            if may_create {
+                Ok(())
+            } else {
+                Err(unreachable(format!(
+                    "{}; create and deploy it with `neurohub deploy` (or `neurohub up`)",
+                    e.message()
+                )))
+            }
+        }
+        Ok(Err(sqlx::Error::Database(e))) => Err(unreachable(e.message().to_string())),
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+    }
+}
+
+async fn run_deploy(url: &str, args: &DeployArgs, dry_run: bool, target: Option<i32>) -> Result<bool, CliError> {
+    let opts = DeployOptions {
+        target,
+        dry_run,
+        backup: args.backup.clone(),
+        backup_dir: args.backup_dir.clone(),
+        no_backup: args.no_backup,
+        timeouts: timeouts(&args.timeouts),
+    };
+    let mut out = std::io::stdout();
+    let outcome = neurohub_schema::deploy(url, &opts, &mut out).await?;
+    let _ = out.flush();
+    Ok(outcome.ok())
+}
+
+async fn migrate(url: &str, action: MigrateAction) -> Result<ExitCode, CliError> {
+    match action {
+        MigrateAction::Status => {
+            probe(url, false).await?;
+            let pool = db::connect(url, &Default::default()).await?;
+            let rows = neurohub_schema::status(&pool).await?;
+            println!("{:<8} {:<20} {:>7}  applied at", "version", "name", "steps");
+            for r in rows {
+                println!("{r}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateAction::Up { to, timeouts: t } => {
+            probe(url, true).await?;
+            neurohub_schema::ensure_database(url).await?;
+            let pool = db::connect(url, &Default::default()).await?;
+            let start = Instant::now();
+            let report = neurohub_schema::up(&pool, to, &timeouts(&t), &mut print_event).await?;
+            println!("{report} in {:.2?}", start.elapsed());
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateAction::Down { to, timeouts: t } => {
+            probe(url, false).await?;
+            let pool = db::connect(url, &Default::default()).await?;
+            let start = Instant::now();
+            let report = neurohub_schema::down(&pool, to, &timeouts(&t), &mut print_event).await?;
+            println!("{report} in {:.2?}", start.elapsed());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_event(e: &neurohub_schema::Event) {
+    println!("{e}");
+}
+
+fn jwt_secret(serve: &ServeArgs) -> Result<Vec<u8>, CliError> {
+    match &serve.jwt_secret {
+        Some(s) if s.len() >= 32 => Ok(s.as_bytes().to_vec()),
+        Some(_) => Err(CliError::Config("NEUROHUB_JWT_SECRET must be at least 32 bytes".into())),
+        None => {
+            tracing::warn!(
+                "NEUROHUB_JWT_SECRET is not set: using a random signing key, so access tokens end with this process"
+            );
+            Ok(TokenKeys::random_secret())
+        }
+    }
+}
+
+async fn serve_on(pool: PgPool, serve: &ServeArgs, secret: Vec<u8>) -> Result<ExitCode, CliError> {
+    let keys = TokenKeys::new(&secret, serve.access_token_ttl, serve.refresh_token_ttl);
+    let state = AppState::new(pool.clone(), keys, serve.settings());
+    let _maintenance = neurohub_server::spawn_partition_maintenance(pool.clone());
+    let app = neurohub_server::app(state, &neurohub_server::HttpOptions { request_timeout: serve.request_timeout });
+    let listener = tokio::net::TcpListener::bind(serve.listen)
+        .await
+        .map_err(|e| CliError::Config(format!("cannot listen on {}: {e}; choose another --listen / NEUROHUB_LISTEN", serve.listen)))?;
+    println!("NeuroHub listening on http://{} (API docs at http://{}/docs)", serve.listen, serve.listen);
+    neurohub_server::serve(listener, app).await.map_err(|e| CliError::Other(format!("server error: {e}")))?;
+    pool.close().await;
+    println!("NeuroHub stopped");
+    Ok(ExitCode::SUCCESS)
+}

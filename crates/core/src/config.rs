@@ -1,0 +1,95 @@
+//! Command-line and environment configuration shared by the binary's subcommands. Every setting has a flag and an
+//! environment variable; the defaults work on a developer machine with a local PostgreSQL and nothing configured.
+
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/neurohub";
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL of the NeuroHub database (created by `up` / `deploy` when missing).
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true, hide_env_values = true)]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Log format: `pretty` for terminals, `json` for log shippers.
+    #[arg(long, env = "NEUROHUB_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    pub log_format: LogFormat,
+    /// Log filter (tracing EnvFilter syntax), e.g. `info,neurohub_mes=debug`.
+    #[arg(long, env = "NEUROHUB_LOG", default_value = "info", global = true)]
+    pub log_level: String,
+}
+
+/// Timeouts applied to each schema step, so a deploy never waits behind a long lock.
+#[derive(Debug, Clone, Args)]
+pub struct DeployTimeoutArgs {
+    /// How long a schema step may wait for a lock before failing (PostgreSQL lock_timeout).
+    #[arg(long, env = "NEUROHUB_LOCK_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: Duration,
+    /// How long one schema step may run (PostgreSQL statement_timeout).
+    #[arg(long, env = "NEUROHUB_STATEMENT_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub statement_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "NEUROHUB_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Secret for signing access tokens (at least 32 bytes). When unset a random one is made at start, so tokens
+    /// do not survive a restart and several servers cannot share sessions: set it in production.
+    #[arg(long, env = "NEUROHUB_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of access tokens.
+    #[arg(long, env = "NEUROHUB_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub access_token_ttl: Duration,
+    /// Lifetime of refresh tokens.
+    #[arg(long, env = "NEUROHUB_REFRESH_TOKEN_TTL", default_value = "14d", value_parser = humantime::parse_duration)]
+    pub refresh_token_ttl: Duration,
+    /// Reworks allowed per unit before it is scrapped.
+    #[arg(long, env = "NEUROHUB_MAX_REWORK", default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=100))]
+    pub max_rework: i32,
+    /// Failed logins in a row before the account is locked.
+    #[arg(long, env = "NEUROHUB_LOGIN_MAX_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub login_max_failures: i32,
+    /// How long a locked account stays locked.
+    #[arg(long, env = "NEUROHUB_LOGIN_LOCKOUT", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub login_lockout: Duration,
+    /// Maximum database connections in the pool.
+    #[arg(long, env = "NEUROHUB_DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
+    /// How long a request waits for a free connection before answering 503.
+    #[arg(long, env = "NEUROHUB_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub db_acquire_timeout: Duration,
+    /// Longest a request may take before it is answered 503 and its work rolled back.
+    #[arg(long, env = "NEUROHUB_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+}
+
+impl ServeArgs {
+    pub fn settings(&self) -> crate::Settings {
+        crate::Settings {
+            max_rework: self.max_rework,
+            login_max_failures: self.login_max_failures,
+            login_lockout: self.login_lockout,
+        }
+    }
+
+    pub fn pool_config(&self) -> crate::db::PoolConfig {
+        crate::db::PoolConfig {
+            max_connections: self.db_max_connections,
+            acquire_timeout: self.db_acquire_timeout,
+            ..Default::default()
+        }
+    }
+}

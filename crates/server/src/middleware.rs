@@ -1,0 +1,58 @@
+//! Per-request middleware: metrics by route, SQL statement count, and problem+json for panics and timeouts.
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use neurohub_core::{querycount, ApiError};
+use std::any::Any;
+use std::time::Instant;
+
+/// Header carrying the number of SQL statements the request executed (N+1 regressions show up here).
+pub const QUERY_COUNT_HEADER: &str = "x-db-queries";
+
+/// Record `http_requests_total` and `http_request_duration_seconds` by method, route template and status, and
+/// report the request's SQL statement count.
+pub async fn track(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    // The route template, never the raw path, so metric cardinality stays bounded.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let (mut res, queries) = querycount::scope(next.run(req)).await;
+    let status = res.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    if let Ok(v) = HeaderValue::from_str(&queries.to_string()) {
+        res.headers_mut().insert(QUERY_COUNT_HEADER, v);
+    }
+    res
+}
+
+/// A panic in a handler becomes a logged 500 problem, and the server keeps serving.
+pub fn panic_to_problem(err: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into());
+    ApiError::internal(format!("handler panicked: {detail}")).into_response()
+}
+
+/// Unknown routes get a problem document too.
+pub async fn not_found() -> Response {
+    ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "no such endpoint; see /api/v1/openapi.json").into_response()
+}
+
+/// Requests that exceed the request timeout: the handler future is dropped, so its transaction rolls back.
+pub async fn timeout_to_problem(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() == StatusCode::REQUEST_TIMEOUT && res.headers().get(axum::http::header::CONTENT_TYPE).is_none() {
+        return ApiError::unavailable("the request took too long and was cancelled; nothing was saved").into_response();
+    }
+    res
+}

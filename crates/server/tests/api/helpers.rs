@@ -1,0 +1,211 @@
+//! The test application: a real server on 127.0.0.1:0 over a fresh, fully deployed database per test.
+
+use neurohub_core::auth::password::hash_password;
+use neurohub_core::auth::tokens::TokenKeys;
+use neurohub_core::auth::Role;
+use neurohub_core::{AppState, Settings};
+use reqwest::Method;
+use serde_json::Value;
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Every seeded test user has this password.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password(PASSWORD).expect("hash"))
+}
+
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: i64,
+    pub username: String,
+    pub token: String,
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub state: AppState,
+    /// One active user per role: `admin`, `manager`, `operator`, `viewer`.
+    pub users: HashMap<Role, TestUser>,
+}
+
+/// A response with its JSON body parsed (Null when empty or not JSON) and the SQL statement count.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestResponse {
+    /// Statements the request ran (the server's `x-db-queries` header).
+    pub fn queries(&self) -> u32 {
+        self.headers
+            .get("x-db-queries")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("x-db-queries header")
+    }
+
+    /// Assert the status, printing the body when it differs.
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        self
+    }
+
+    /// Assert a problem+json error with this status and code; returns the body.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(ct, "application/problem+json", "body: {}", self.text);
+        assert_eq!(self.body["code"], code, "body: {}", self.text);
+        assert_eq!(self.body["status"], status);
+        &self.body
+    }
+
+    /// The `field` names of `errors[]`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["field"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    }
+}
+
+pub fn test_settings() -> Settings {
+    Settings { max_rework: 3, login_max_failures: 5, login_lockout: Duration::from_secs(900) }
+}
+
+impl TestApp {
+    /// Deploy the schema into the test's fresh database, seed one user per role and start the server.
+    pub async fn spawn(pool: PgPool) -> TestApp {
+        Self::spawn_with(pool, test_settings()).await
+    }
+
+    pub async fn spawn_with(pool: PgPool, settings: Settings) -> TestApp {
+        neurohub_server::telemetry::init_for_tests();
+        neurohub_schema::up(&pool, None, &neurohub_schema::Timeouts::default(), &mut |_| {})
+            .await
+            .expect("deploy schema");
+        let keys = TokenKeys::new(b"test secret test secret test secret!", Duration::from_secs(900), Duration::from_secs(3600));
+        let state = AppState::new(pool.clone(), keys, settings);
+        let mut users = HashMap::new();
+        for role in Role::ALL {
+            let username = role.as_str().to_ascii_lowercase();
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO users (username, full_name, email, password_hash, role) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(&username)
+            .bind(format!("Test {}", role.as_str()))
+            .bind(format!("{username}@example.test"))
+            .bind(password_hash())
+            .bind(role.as_str())
+            .fetch_one(&pool)
+            .await
+            .expect("seed user");
+            let (token, _) = state.tokens.issue_access(id, &username, role).expect("token");
+            users.insert(role, TestUser { id, username, token });
+        }
+        let app = neurohub_server::app(state.clone(), &neurohub_server::HttpOptions::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = neurohub_server::serve(listener, app).await;
+        });
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        TestApp { addr, client, pool, state, users }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn token(&self, role: Role) -> &str {
+        &self.users[&role].token
+    }
+
+    pub fn user(&self, role: Role) -> &TestUser {
+        &self.users[&role]
+    }
+
+    /// Any request: `token` None sends no Authorization header; `body` None sends no body.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.expect("request");
+        into_test_response(res).await
+    }
+
+    /// Send a raw body with a content type (for malformed-input tests).
+    pub async fn raw(&self, method: Method, path: &str, role: Role, content_type: &str, body: &str) -> TestResponse {
+        let res = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(self.token(role))
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        into_test_response(res).await
+    }
+
+    pub async fn get(&self, role: Role, path: &str) -> TestResponse {
+        self.request(Method::GET, path, Some(self.token(role)), None, &[]).await
+    }
+
+    pub async fn post(&self, role: Role, path: &str, body: &Value) -> TestResponse {
+        self.request(Method::POST, path, Some(self.token(role)), Some(body), &[]).await
+    }
+
+    pub async fn patch(&self, role: Role, path: &str, body: &Value) -> TestResponse {
+        self.request(Method::PATCH, path, Some(self.token(role)), Some(body), &[]).await
+    }
+
+    pub async fn put(&self, role: Role, path: &str, body: &Value) -> TestResponse {
+        self.request(Method::PUT, path, Some(self.token(role)), Some(body), &[]).await
+    }
+
+    pub async fn delete(&self, role: Role, path: &str) -> TestResponse {
+        self.request(Method::DELETE, path, Some(self.token(role)), None, &[]).await
+    }
+
+    /// Count rows of a table (for "nothing was written" assertions).
+    pub async fn count(&self, table: &str) -> i64 {
+        assert!(table.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "table name");
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&self.pool).await.unwrap()
+    }
+}
+
+async fn into_test_response(res: reqwest::Response) -> TestResponse {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    TestResponse { status, headers, body, text }
+}
