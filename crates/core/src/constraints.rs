@@ -71,6 +71,21 @@ static MAPPINGS: &[Mapping] = &[
     m("processes_process_code_key", CONFLICT, "DUPLICATE", "process_code", "process_code already exists"),
     m("equipment_equipment_code_key", CONFLICT, "DUPLICATE", "equipment_code", "equipment_code already exists"),
     m("production_lines_country_code_line_code_key", CONFLICT, "DUPLICATE", "line_code", "this country and line code already exist"),
+    // The schema's actual names (0001/0003): uq_<table>_<column>, fk_<table>_<referenced>, chk_<table>_<column>.
+    m("uq_users_username", CONFLICT, "DUPLICATE", "username", "username is already taken"),
+    m("uq_users_email", CONFLICT, "DUPLICATE", "email", "email is already in use"),
+    m("chk_users_role", UNPROCESSABLE, "VALIDATION_FAILED", "role", "role must be ADMIN, MANAGER, OPERATOR or VIEWER"),
+    m("uq_product_models_model_code", CONFLICT, "DUPLICATE", "model_code", "model_code already exists"),
+    m("chk_product_models_model_code", UNPROCESSABLE, "VALIDATION_FAILED", "model_code", "model_code must be 3 characters of A-Z and 0-9"),
+    m("chk_product_models_status", UNPROCESSABLE, "VALIDATION_FAILED", "status", "status must be ACTIVE, INACTIVE or DISCONTINUED"),
+    m("chk_processes_estimated_duration", UNPROCESSABLE, "VALIDATION_FAILED", "estimated_duration_seconds", "estimated_duration_seconds must be positive"),
+    m("uq_production_lines_country_line", CONFLICT, "DUPLICATE", "line_code", "this country and line code already exist"),
+    m("chk_production_lines_country_code", UNPROCESSABLE, "VALIDATION_FAILED", "country_code", "country_code must be 2 uppercase letters"),
+    m("chk_production_lines_line_code", UNPROCESSABLE, "VALIDATION_FAILED", "line_code", "line_code must be 2 digits"),
+    m("uq_equipment_equipment_code", CONFLICT, "DUPLICATE", "equipment_code", "equipment_code already exists"),
+    m("chk_equipment_status", UNPROCESSABLE, "VALIDATION_FAILED", "status", "status must be AVAILABLE, IN_USE, MAINTENANCE or OUT_OF_SERVICE"),
+    m("fk_equipment_process", UNPROCESSABLE, "REFERENCE_NOT_FOUND", "process_id", "no process has this id"),
+    m("fk_equipment_production_line", UNPROCESSABLE, "REFERENCE_NOT_FOUND", "production_line_id", "no production line has this id"),
 ];
 
 /// Map a database error to an API error. Unknown database errors become a logged 500 with no SQL in the body.
@@ -109,7 +124,7 @@ pub fn map_sqlx_error(err: sqlx::Error) -> ApiError {
                 "55P03" | "57014" => ApiError::unavailable("the database did not answer in time; retry shortly"),
                 // raise_exception from our guard triggers: the message is ours and safe to show.
                 "P0001" => ApiError::conflict("RULE_VIOLATED", db.message().to_string()),
-                "22P02" | "22003" | "22007" | "22008" => {
+                "22P02" | "22003" | "22007" | "22008" | "22001" => {
                     ApiError::unprocessable("VALIDATION_FAILED", "a value has the wrong format or is out of range")
                 }
                 _ => ApiError::internal(&err),

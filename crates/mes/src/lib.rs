@@ -16,6 +16,7 @@ pub mod processes;
 pub mod product_models;
 pub mod production_lines;
 pub mod scan;
+pub mod session;
 pub mod state;
 pub mod trace;
 pub mod units;

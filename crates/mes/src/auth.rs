@@ -1,0 +1,190 @@
+//! Sign in, refresh (rotating), sign out, and who am I. The database side lives in [`crate::session`].
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use neurohub_core::auth::{AuthUser, RequestContext, Role};
+use neurohub_core::{ApiError, ApiJson, ApiResult, AppState, Problem};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::session::{self, LoginFailure, SessionUser};
+use crate::users::{self, User};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token of the last login or refresh.
+    pub refresh_token: String,
+}
+
+/// The user a token pair was issued to.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenUser {
+    pub id: i64,
+    pub username: String,
+    pub full_name: String,
+    pub role: Role,
+}
+
+/// An access token and the refresh token to get the next one.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenPair {
+    /// HS256 JWT; send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Opaque, single use: exchange it at `POST /auth/refresh` for a new pair.
+    pub refresh_token: String,
+    pub user: TokenUser,
+}
+
+fn pair(st: &AppState, user: SessionUser, refresh_token: String) -> ApiResult<TokenPair> {
+    let role = user.role()?;
+    let (access_token, _exp) = st
+        .tokens
+        .issue_access(user.id, &user.username, role)
+        .map_err(ApiError::internal)?;
+    Ok(TokenPair {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: st.tokens.access_ttl.as_secs(),
+        refresh_token,
+        user: TokenUser {
+            id: user.id,
+            username: user.username,
+            full_name: user.full_name,
+            role,
+        },
+    })
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::unauthorized(
+        "INVALID_CREDENTIALS",
+        "the username or password is not correct",
+    )
+}
+
+/// 429 with `Retry-After` (ApiError carries no headers, so the header is added here).
+fn locked(retry_after_secs: u64) -> Response {
+    let mut res = ApiError::too_many_requests(
+        "ACCOUNT_LOCKED",
+        format!("too many failed sign-ins; the account is locked, try again in {retry_after_secs} seconds"),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+/// Sign in with username and password.
+///
+/// Wrong username, wrong password and inactive account all answer 401 `INVALID_CREDENTIALS` with the same
+/// message and the same password-hashing effort. After `login_max_failures` consecutive failures the account is
+/// locked for `login_lockout`: the failing attempt that reaches the limit and every attempt during the lock answer
+/// 429 `ACCOUNT_LOCKED` with `Retry-After` (seconds). Success resets the count.
+#[utoipa::path(
+    post, path = "/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenPair),
+        (status = 401, description = "INVALID_CREDENTIALS", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_FAILED (missing field)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "ACCOUNT_LOCKED; see Retry-After", body = Problem, content_type = "application/problem+json",
+            headers(("retry-after" = u64, description = "Seconds until the lock ends"))),
+    )
+)]
+pub async fn login(
+    State(st): State<AppState>,
+    RequestContext(ctx): RequestContext,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<ApiJson<TokenPair>, Response> {
+    match session::login(&st, &ctx, body.username.trim(), &body.password).await {
+        Ok((user, refresh)) => pair(&st, user, refresh)
+            .map(ApiJson)
+            .map_err(IntoResponse::into_response),
+        Err(LoginFailure::InvalidCredentials) => Err(invalid_credentials().into_response()),
+        Err(LoginFailure::Locked { retry_after_secs }) => Err(locked(retry_after_secs)),
+        Err(LoginFailure::Error(e)) => Err(e.into_response()),
+    }
+}
+
+/// Exchange a refresh token for a new token pair (rotation).
+///
+/// The presented token becomes used. Presenting a used or revoked token again revokes every token of its sign-in
+/// (401 `REFRESH_TOKEN_REUSED`); an expired one answers 401 `REFRESH_TOKEN_EXPIRED`, an unknown one (or one of an
+/// inactive user) 401 `INVALID_REFRESH_TOKEN`.
+#[utoipa::path(
+    post, path = "/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new pair", body = TokenPair),
+        (status = 401, description = "INVALID_REFRESH_TOKEN, REFRESH_TOKEN_REUSED or REFRESH_TOKEN_EXPIRED", body = Problem,
+            content_type = "application/problem+json"),
+    )
+)]
+pub async fn refresh(
+    State(st): State<AppState>,
+    RequestContext(ctx): RequestContext,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> ApiResult<ApiJson<TokenPair>> {
+    let (user, token) = session::refresh(&st, &ctx, body.refresh_token.trim()).await?;
+    Ok(ApiJson(pair(&st, user, token)?))
+}
+
+/// Sign out: revoke the presented refresh token's whole sign-in (its family).
+///
+/// Answers 204 whether or not the token was known, so the call is idempotent. The access token stays valid until
+/// it expires (it is short-lived); clients drop it.
+#[utoipa::path(
+    post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    request_body = RefreshRequest,
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "No or bad access token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn logout(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> ApiResult<StatusCode> {
+    session::logout(&st, &user.ctx, user.id, body.refresh_token.trim()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller, as stored now (role and active flag from the database, not the token).
+#[utoipa::path(
+    get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = User),
+        (status = 401, description = "No or bad access token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn me(State(st): State<AppState>, user: AuthUser) -> ApiResult<ApiJson<User>> {
+    let found = users::fetch(&st.pool, user.id).await?;
+    found
+        .map(ApiJson)
+        .ok_or_else(|| ApiError::unauthorized("INVALID_TOKEN", "the token's user no longer exists"))
+}

@@ -1,0 +1,322 @@
+//! Equipment: read by every role, written by ADMIN/MANAGER. No DELETE — process data refers to equipment; retire
+//! it with `PATCH {"is_active": false}`.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use chrono::{DateTime, Utc};
+use neurohub_core::auth::{policy, Authorized};
+use neurohub_core::pagination::{self, Page};
+use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::users::check::{self, Checker};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, update))
+}
+
+pub const STATUSES: &[&str] = &["AVAILABLE", "IN_USE", "MAINTENANCE", "OUT_OF_SERVICE"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Equipment {
+    pub id: i64,
+    pub equipment_code: String,
+    pub name: String,
+    pub equipment_type: Option<String>,
+    pub process_id: Option<i64>,
+    pub production_line_id: Option<i64>,
+    /// AVAILABLE, IN_USE, MAINTENANCE or OUT_OF_SERVICE.
+    pub status: String,
+    pub is_active: bool,
+    pub last_calibrated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, equipment_code, name, equipment_type, process_id, production_line_id, status, is_active, \
+                       last_calibrated_at, created_at, updated_at";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEquipment {
+    /// 1..=50 characters of `A-Z 0-9 . _ -`, unique.
+    pub equipment_code: String,
+    pub name: String,
+    pub equipment_type: Option<String>,
+    pub process_id: Option<i64>,
+    pub production_line_id: Option<i64>,
+    /// Default AVAILABLE.
+    pub status: Option<String>,
+    /// Default true.
+    pub is_active: Option<bool>,
+    /// When it was last calibrated (not in the future).
+    pub last_calibrated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EquipmentPatch {
+    pub name: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "check::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub equipment_type: Option<Option<String>>,
+    /// `null` detaches it from its process.
+    #[serde(default, deserialize_with = "check::nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub process_id: Option<Option<i64>>,
+    /// `null` detaches it from its line.
+    #[serde(default, deserialize_with = "check::nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub production_line_id: Option<Option<i64>>,
+    pub status: Option<String>,
+    /// `false` retires it.
+    pub is_active: Option<bool>,
+    #[serde(default, deserialize_with = "check::nullable")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub last_calibrated_at: Option<Option<DateTime<Utc>>>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EquipmentFilter {
+    /// AVAILABLE, IN_USE, MAINTENANCE or OUT_OF_SERVICE.
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "neurohub_core::extract::qs::opt")]
+    pub process_id: Option<i64>,
+    #[serde(default, deserialize_with = "neurohub_core::extract::qs::opt")]
+    pub production_line_id: Option<i64>,
+    #[serde(default, deserialize_with = "neurohub_core::extract::qs::opt")]
+    pub is_active: Option<bool>,
+    /// Rows per page, 1..=500 (default 100).
+    #[serde(default, deserialize_with = "neurohub_core::extract::qs::opt")]
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+fn check_code(c: &mut Checker, code: &str) {
+    let ok_chars = code
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+    if code.is_empty() || code.len() > 50 || !ok_chars {
+        c.add(
+            "equipment_code",
+            "equipment_code must be 1 to 50 characters of A-Z, 0-9, '.', '_' and '-'",
+        );
+    }
+}
+
+fn check_calibrated(c: &mut Checker, at: Option<DateTime<Utc>>) {
+    if at.is_some_and(|t| t > Utc::now() + chrono::Duration::minutes(5)) {
+        c.add(
+            "last_calibrated_at",
+            "last_calibrated_at must not be in the future",
+        );
+    }
+}
+
+fn check_id(c: &mut Checker, field: &str, id: Option<i64>) {
+    if id.is_some_and(|v| v < 1) {
+        c.add(field, format!("{field} must be a positive id"));
+    }
+}
+
+/// List equipment by id, filtered by status, process, line and active flag (one statement).
+#[utoipa::path(
+    get, path = "/equipment", tag = "equipment", security(("bearer" = [])),
+    params(EquipmentFilter),
+    responses(
+        (status = 200, description = "A page of equipment", body = Page<Equipment>),
+        (status = 400, description = "INVALID_QUERY / INVALID_CURSOR", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(st): State<AppState>,
+    _user: Authorized<policy::Read>,
+    ApiQuery(f): ApiQuery<EquipmentFilter>,
+) -> ApiResult<ApiJson<Page<Equipment>>> {
+    let limit = pagination::limit(f.limit)?;
+    let after: Option<i64> = f
+        .cursor
+        .as_deref()
+        .map(pagination::decode_cursor)
+        .transpose()?;
+    let status = f.status.as_deref().filter(|s| !s.is_empty());
+    if status.is_some_and(|s| !STATUSES.contains(&s)) {
+        return Err(check::bad_query(
+            "status",
+            "status must be AVAILABLE, IN_USE, MAINTENANCE or OUT_OF_SERVICE",
+        ));
+    }
+    let rows = sqlx::query_as::<_, Equipment>(&format!(
+        "SELECT {COLUMNS} FROM equipment \
+          WHERE ($1::bigint IS NULL OR id > $1) AND ($2::text IS NULL OR status = $2) \
+            AND ($3::bigint IS NULL OR process_id = $3) AND ($4::bigint IS NULL OR production_line_id = $4) \
+            AND ($5::boolean IS NULL OR is_active = $5) \
+          ORDER BY id LIMIT $6"
+    ))
+    .bind(after)
+    .bind(status)
+    .bind(f.process_id)
+    .bind(f.production_line_id)
+    .bind(f.is_active)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&st.pool)
+    .await?;
+    Ok(ApiJson(pagination::page(rows, limit, |r| r.id)))
+}
+
+/// One piece of equipment.
+#[utoipa::path(
+    get, path = "/equipment/{id}", tag = "equipment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Equipment id")),
+    responses(
+        (status = 200, description = "The equipment", body = Equipment),
+        (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_one(
+    State(st): State<AppState>,
+    _user: Authorized<policy::Read>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<ApiJson<Equipment>> {
+    sqlx::query_as::<_, Equipment>(&format!("SELECT {COLUMNS} FROM equipment WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&st.pool)
+        .await?
+        .map(ApiJson)
+        .ok_or_else(|| ApiError::not_found("equipment"))
+}
+
+/// Register equipment. An unknown `process_id` / `production_line_id` → 422 `REFERENCE_NOT_FOUND`.
+#[utoipa::path(
+    post, path = "/equipment", tag = "equipment", security(("bearer" = [])),
+    request_body = NewEquipment,
+    responses(
+        (status = 201, description = "Created", body = Equipment, headers(("location" = String, description = "URL of the equipment"))),
+        (status = 409, description = "DUPLICATE equipment_code", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_FAILED (every bad field named) or REFERENCE_NOT_FOUND", body = Problem,
+            content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    State(st): State<AppState>,
+    user: Authorized<policy::Manage>,
+    ApiJson(b): ApiJson<NewEquipment>,
+) -> ApiResult<(
+    StatusCode,
+    [(header::HeaderName, String); 1],
+    ApiJson<Equipment>,
+)> {
+    let mut c = Checker::default();
+    check_code(&mut c, &b.equipment_code);
+    let name = c.text("name", &b.name, 200);
+    let equipment_type = c.opt_text("equipment_type", b.equipment_type.as_deref(), 50);
+    check_id(&mut c, "process_id", b.process_id);
+    check_id(&mut c, "production_line_id", b.production_line_id);
+    let status = b.status.unwrap_or_else(|| "AVAILABLE".into());
+    c.one_of("status", &status, STATUSES);
+    check_calibrated(&mut c, b.last_calibrated_at);
+    c.finish()?;
+
+    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let row = sqlx::query_as::<_, Equipment>(&format!(
+        "INSERT INTO equipment (equipment_code, name, equipment_type, process_id, production_line_id, status, \
+                                is_active, last_calibrated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+    ))
+    .bind(&b.equipment_code)
+    .bind(&name)
+    .bind(&equipment_type)
+    .bind(b.process_id)
+    .bind(b.production_line_id)
+    .bind(&status)
+    .bind(b.is_active.unwrap_or(true))
+    .bind(b.last_calibrated_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let location = format!("/api/v1/equipment/{}", row.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        ApiJson(row),
+    ))
+}
+
+/// Change equipment (partial): status, assignment, calibration, active flag.
+#[utoipa::path(
+    patch, path = "/equipment/{id}", tag = "equipment", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Equipment id")),
+    request_body = EquipmentPatch,
+    responses(
+        (status = 200, description = "The changed equipment", body = Equipment),
+        (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_FAILED or REFERENCE_NOT_FOUND", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    State(st): State<AppState>,
+    user: Authorized<policy::Manage>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(p): ApiJson<EquipmentPatch>,
+) -> ApiResult<ApiJson<Equipment>> {
+    let mut c = Checker::default();
+    if p.name.is_none()
+        && p.equipment_type.is_none()
+        && p.process_id.is_none()
+        && p.production_line_id.is_none()
+        && p.status.is_none()
+        && p.is_active.is_none()
+        && p.last_calibrated_at.is_none()
+    {
+        c.add("", "the body names no field to change");
+    }
+    let name = p.name.as_deref().map(|n| c.text("name", n, 200));
+    let equipment_type = p
+        .equipment_type
+        .as_ref()
+        .map(|t| c.opt_text("equipment_type", t.as_deref(), 50));
+    check_id(&mut c, "process_id", p.process_id.flatten());
+    check_id(&mut c, "production_line_id", p.production_line_id.flatten());
+    if let Some(s) = &p.status {
+        c.one_of("status", s, STATUSES);
+    }
+    check_calibrated(&mut c, p.last_calibrated_at.flatten());
+    c.finish()?;
+
+    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let row = sqlx::query_as::<_, Equipment>(&format!(
+        "UPDATE equipment SET name = COALESCE($2, name), \
+            equipment_type = CASE WHEN $3 THEN $4 ELSE equipment_type END, \
+            process_id = CASE WHEN $5 THEN $6 ELSE process_id END, \
+            production_line_id = CASE WHEN $7 THEN $8 ELSE production_line_id END, \
+            status = COALESCE($9, status), is_active = COALESCE($10, is_active), \
+            last_calibrated_at = CASE WHEN $11 THEN $12 ELSE last_calibrated_at END \
+          WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(name)
+    .bind(equipment_type.is_some())
+    .bind(equipment_type.flatten())
+    .bind(p.process_id.is_some())
+    .bind(p.process_id.flatten())
+    .bind(p.production_line_id.is_some())
+    .bind(p.production_line_id.flatten())
+    .bind(p.status)
+    .bind(p.is_active)
+    .bind(p.last_calibrated_at.is_some())
+    .bind(p.last_calibrated_at.flatten())
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("equipment"))?;
+    tx.commit().await?;
+    Ok(ApiJson(row))
+}

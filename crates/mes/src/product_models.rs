@@ -1,0 +1,277 @@
+//! Product models: read by every role, written by ADMIN/MANAGER. No DELETE — lots refer to models; retire one with
+//! `PATCH {"status": "DISCONTINUED"}` (or INACTIVE). `model_code` is part of every lot number and cannot change.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use chrono::{DateTime, Utc};
+use neurohub_core::auth::{policy, Authorized};
+use neurohub_core::pagination::{self, Page};
+use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::users::check::{self, Checker};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, update))
+}
+
+pub const STATUSES: &[&str] = &["ACTIVE", "INACTIVE", "DISCONTINUED"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct ProductModel {
+    pub id: i64,
+    /// 3 characters `A-Z 0-9`, unique; part of the lot number.
+    pub model_code: String,
+    pub model_name: String,
+    pub category: Option<String>,
+    /// ACTIVE, INACTIVE or DISCONTINUED.
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub specifications: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, model_code, model_name, category, status, specifications, created_at, updated_at";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProductModel {
+    pub model_code: String,
+    pub model_name: String,
+    pub category: Option<String>,
+    /// Default ACTIVE.
+    pub status: Option<String>,
+    /// A JSON object (default `{}`).
+    #[schema(value_type = Option<Object>)]
+    pub specifications: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductModelPatch {
+    pub model_name: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "check::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub category: Option<Option<String>>,
+    pub status: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub specifications: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProductModelFilter {
+    /// ACTIVE, INACTIVE or DISCONTINUED.
+    pub status: Option<String>,
+    pub category: Option<String>,
+    /// Rows per page, 1..=500 (default 100).
+    #[serde(default, deserialize_with = "neurohub_core::extract::qs::opt")]
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+fn check_code(c: &mut Checker, code: &str) {
+    if !(code.len() == 3
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+    {
+        c.add(
+            "model_code",
+            "model_code must be 3 characters of A-Z and 0-9",
+        );
+    }
+}
+
+fn check_specs(c: &mut Checker, specs: Option<&serde_json::Value>) {
+    if let Some(v) = specs {
+        if !v.is_object() {
+            c.add("specifications", "specifications must be a JSON object");
+        }
+    }
+}
+
+/// List product models by id (one statement).
+#[utoipa::path(
+    get, path = "/product-models", tag = "product-models", security(("bearer" = [])),
+    params(ProductModelFilter),
+    responses(
+        (status = 200, description = "A page of product models", body = Page<ProductModel>),
+        (status = 400, description = "INVALID_QUERY / INVALID_CURSOR", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(st): State<AppState>,
+    _user: Authorized<policy::Read>,
+    ApiQuery(f): ApiQuery<ProductModelFilter>,
+) -> ApiResult<ApiJson<Page<ProductModel>>> {
+    let limit = pagination::limit(f.limit)?;
+    let after: Option<i64> = f
+        .cursor
+        .as_deref()
+        .map(pagination::decode_cursor)
+        .transpose()?;
+    let status = f.status.as_deref().filter(|s| !s.is_empty());
+    if let Some(s) = status {
+        if !STATUSES.contains(&s) {
+            return Err(check::bad_query(
+                "status",
+                "status must be ACTIVE, INACTIVE or DISCONTINUED",
+            ));
+        }
+    }
+    let rows = sqlx::query_as::<_, ProductModel>(&format!(
+        "SELECT {COLUMNS} FROM product_models \
+          WHERE ($1::bigint IS NULL OR id > $1) AND ($2::text IS NULL OR status = $2) \
+            AND ($3::text IS NULL OR category = $3) \
+          ORDER BY id LIMIT $4"
+    ))
+    .bind(after)
+    .bind(status)
+    .bind(f.category.as_deref().filter(|s| !s.is_empty()))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&st.pool)
+    .await?;
+    Ok(ApiJson(pagination::page(rows, limit, |r| r.id)))
+}
+
+/// One product model.
+#[utoipa::path(
+    get, path = "/product-models/{id}", tag = "product-models", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Product model id")),
+    responses(
+        (status = 200, description = "The product model", body = ProductModel),
+        (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_one(
+    State(st): State<AppState>,
+    _user: Authorized<policy::Read>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<ApiJson<ProductModel>> {
+    sqlx::query_as::<_, ProductModel>(&format!(
+        "SELECT {COLUMNS} FROM product_models WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&st.pool)
+    .await?
+    .map(ApiJson)
+    .ok_or_else(|| ApiError::not_found("product model"))
+}
+
+/// Create a product model.
+#[utoipa::path(
+    post, path = "/product-models", tag = "product-models", security(("bearer" = [])),
+    request_body = NewProductModel,
+    responses(
+        (status = 201, description = "Created", body = ProductModel, headers(("location" = String, description = "URL of the model"))),
+        (status = 409, description = "DUPLICATE model_code", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_FAILED, every bad field named", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    State(st): State<AppState>,
+    user: Authorized<policy::Manage>,
+    ApiJson(b): ApiJson<NewProductModel>,
+) -> ApiResult<(
+    StatusCode,
+    [(header::HeaderName, String); 1],
+    ApiJson<ProductModel>,
+)> {
+    let mut c = Checker::default();
+    check_code(&mut c, &b.model_code);
+    let name = c.text("model_name", &b.model_name, 200);
+    let category = c.opt_text("category", b.category.as_deref(), 100);
+    let status = b.status.unwrap_or_else(|| "ACTIVE".into());
+    c.one_of("status", &status, STATUSES);
+    check_specs(&mut c, b.specifications.as_ref());
+    c.finish()?;
+
+    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let row = sqlx::query_as::<_, ProductModel>(&format!(
+        "INSERT INTO product_models (model_code, model_name, category, status, specifications) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
+    ))
+    .bind(&b.model_code)
+    .bind(&name)
+    .bind(&category)
+    .bind(&status)
+    .bind(b.specifications.unwrap_or_else(|| serde_json::json!({})))
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let location = format!("/api/v1/product-models/{}", row.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        ApiJson(row),
+    ))
+}
+
+/// Change a product model (partial). Retire it with `status` DISCONTINUED or INACTIVE.
+#[utoipa::path(
+    patch, path = "/product-models/{id}", tag = "product-models", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Product model id")),
+    request_body = ProductModelPatch,
+    responses(
+        (status = 200, description = "The changed model", body = ProductModel),
+        (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_FAILED", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    State(st): State<AppState>,
+    user: Authorized<policy::Manage>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(p): ApiJson<ProductModelPatch>,
+) -> ApiResult<ApiJson<ProductModel>> {
+    let mut c = Checker::default();
+    if p.model_name.is_none()
+        && p.category.is_none()
+        && p.status.is_none()
+        && p.specifications.is_none()
+    {
+        c.add("", "the body names no field to change");
+    }
+    let name = p
+        .model_name
+        .as_deref()
+        .map(|v| c.text("model_name", v, 200));
+    let category = p
+        .category
+        .as_ref()
+        .map(|v| c.opt_text("category", v.as_deref(), 100));
+    if let Some(s) = &p.status {
+        c.one_of("status", s, STATUSES);
+    }
+    check_specs(&mut c, p.specifications.as_ref());
+    c.finish()?;
+
+    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let row = sqlx::query_as::<_, ProductModel>(&format!(
+        "UPDATE product_models SET model_name = COALESCE($2, model_name), \
+            category = CASE WHEN $3 THEN $4 ELSE category END, \
+            status = COALESCE($5, status), specifications = COALESCE($6, specifications) \
+          WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(name)
+    .bind(category.is_some())
+    .bind(category.flatten())
+    .bind(p.status)
+    .bind(p.specifications)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("product model"))?;
+    tx.commit().await?;
+    Ok(ApiJson(row))
+}

@@ -1,0 +1,609 @@
+//! User accounts (ADMIN only). There is no DELETE: users with history are deactivated (`is_active: false`),
+//! which also revokes their refresh tokens. `password_hash` never leaves the database (and the audit trigger
+//! leaves it out of `audit_logs`).
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use chrono::{DateTime, Utc};
+use neurohub_core::auth::password::{check_new_password, generate_password, hash_password};
+use neurohub_core::auth::{policy, Authorized, Role};
+use neurohub_core::pagination::{self, Page};
+use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use self::check::Checker;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, update))
+}
+
+/// A user account as the API shows it (never the password hash).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub full_name: String,
+    pub email: Option<String>,
+    /// ADMIN, MANAGER, OPERATOR or VIEWER.
+    #[schema(value_type = Role)]
+    pub role: String,
+    pub department: Option<String>,
+    pub is_active: bool,
+    pub last_login_at: Option<DateTime<Utc>>,
+    /// Consecutive failed sign-ins since the last success or lock.
+    pub failed_login_count: i32,
+    /// Sign-in is refused until then (after too many failures).
+    pub locked_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The columns of [`User`], for SELECT and RETURNING lists.
+const USER_COLUMNS: &str =
+    "id, username, full_name, email, role, department, is_active, last_login_at, \
+                            failed_login_count, locked_until, created_at, updated_at";
+
+/// One user by id (one statement).
+pub async fn fetch(pool: &PgPool, id: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as::<_, User>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// 3..=50 characters of `a-z 0-9 . _ -`.
+    pub username: String,
+    pub full_name: String,
+    pub email: Option<String>,
+    #[schema(value_type = Role)]
+    pub role: String,
+    pub department: Option<String>,
+    /// At least 12 characters.
+    pub password: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub full_name: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "check::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    #[schema(value_type = Option<Role>)]
+    pub role: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "check::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub department: Option<Option<String>>,
+    /// `false` deactivates the account and revokes its refresh tokens.
+    pub is_active: Option<bool>,
+    /// A new password (revokes the user's refresh tokens).
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserFilter {
+    /// ADMIN, MANAGER, OPERATOR or VIEWER.
+    pub role: Option<String>,
+    #[serde(default, deserialize_with = "neurohub_core::extract::qs::opt")]
+    pub is_active: Option<bool>,
+    /// Case-insensitive substring of username or full name.
+    pub q: Option<String>,
+    /// Rows per page, 1..=500 (default 100).
+    #[serde(default, deserialize_with = "neurohub_core::extract::qs::opt")]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn check_username(c: &mut Checker, username: &str) {
+    let n = username.chars().count();
+    if !(3..=50).contains(&n) {
+        c.add("username", "username must be 3 to 50 characters");
+    } else if !username
+        .chars()
+        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '.' | '_' | '-'))
+    {
+        c.add(
+            "username",
+            "username may only contain a-z, 0-9, '.', '_' and '-'",
+        );
+    }
+}
+
+fn check_role(c: &mut Checker, role: &str) -> Option<Role> {
+    let r = Role::parse(role);
+    if r.is_none() {
+        c.add("role", "role must be ADMIN, MANAGER, OPERATOR or VIEWER");
+    }
+    r
+}
+
+fn check_email(c: &mut Checker, email: Option<&str>) -> Option<String> {
+    let e = email.map(str::trim).filter(|e| !e.is_empty())?;
+    if e.len() > 255 {
+        c.add("email", "email must be at most 255 characters");
+    } else {
+        let valid = match e.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
+                    && !e.chars().any(char::is_whitespace)
+            }
+            None => false,
+        };
+        if !valid {
+            c.add("email", "email must look like name@example.com");
+        }
+    }
+    Some(e.to_ascii_lowercase())
+}
+
+async fn hash(password: String) -> ApiResult<String> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+/// List users, by id (one statement).
+#[utoipa::path(
+    get, path = "/users", tag = "users", security(("bearer" = [])),
+    params(UserFilter),
+    responses(
+        (status = 200, description = "A page of users", body = Page<User>),
+        (status = 400, description = "INVALID_QUERY / INVALID_CURSOR", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(st): State<AppState>,
+    _user: Authorized<policy::Admin>,
+    ApiQuery(f): ApiQuery<UserFilter>,
+) -> ApiResult<ApiJson<Page<User>>> {
+    let limit = pagination::limit(f.limit)?;
+    let after: Option<i64> = f
+        .cursor
+        .as_deref()
+        .map(pagination::decode_cursor)
+        .transpose()?;
+    let role = match f.role.as_deref() {
+        None | Some("") => None,
+        Some(r) => Some(Role::parse(r).ok_or_else(|| {
+            ApiError::bad_request(
+                "INVALID_QUERY",
+                "role must be ADMIN, MANAGER, OPERATOR or VIEWER",
+            )
+            .with_field("role", "must be ADMIN, MANAGER, OPERATOR or VIEWER")
+        })?),
+    };
+    let q =
+        f.q.as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(check::like_pattern);
+    let rows = sqlx::query_as::<_, User>(&format!(
+        "SELECT {USER_COLUMNS} FROM users \
+          WHERE ($1::bigint IS NULL OR id > $1) \
+            AND ($2::text IS NULL OR role = $2) \
+            AND ($3::boolean IS NULL OR is_active = $3) \
+            AND ($4::text IS NULL OR username ILIKE $4 OR full_name ILIKE $4) \
+          ORDER BY id LIMIT $5"
+    ))
+    .bind(after)
+    .bind(role.map(Role::as_str))
+    .bind(f.is_active)
+    .bind(q)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&st.pool)
+    .await?;
+    Ok(ApiJson(pagination::page(rows, limit, |u| u.id)))
+}
+
+/// One user.
+#[utoipa::path(
+    get, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_one(
+    State(st): State<AppState>,
+    _user: Authorized<policy::Admin>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<ApiJson<User>> {
+    fetch(&st.pool, id)
+        .await?
+        .map(ApiJson)
+        .ok_or_else(|| ApiError::not_found("user"))
+}
+
+/// Create a user (argon2id-hashed password).
+#[utoipa::path(
+    post, path = "/users", tag = "users", security(("bearer" = [])),
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "Created", body = User, headers(("location" = String, description = "URL of the user"))),
+        (status = 409, description = "DUPLICATE username or email", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_FAILED, every bad field named", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    State(st): State<AppState>,
+    user: Authorized<policy::Admin>,
+    ApiJson(body): ApiJson<NewUser>,
+) -> ApiResult<(StatusCode, [(header::HeaderName, String); 1], ApiJson<User>)> {
+    let mut c = Checker::default();
+    let username = body.username.trim().to_string();
+    check_username(&mut c, &username);
+    let full_name = c.text("full_name", &body.full_name, 100);
+    let email = check_email(&mut c, body.email.as_deref());
+    let role = check_role(&mut c, body.role.trim());
+    let department = c.opt_text("department", body.department.as_deref(), 100);
+    if let Err(m) = check_new_password(&body.password) {
+        c.add("password", m);
+    }
+    c.finish()?;
+    let role = role.expect("checked");
+    let password_hash = hash(body.password).await?;
+
+    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let created = sqlx::query_as::<_, User>(&format!(
+        "INSERT INTO users (username, full_name, email, password_hash, role, department) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {USER_COLUMNS}"
+    ))
+    .bind(&username)
+    .bind(&full_name)
+    .bind(&email)
+    .bind(&password_hash)
+    .bind(role.as_str())
+    .bind(&department)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let location = format!("/api/v1/users/{}", created.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        ApiJson(created),
+    ))
+}
+
+/// Change a user. An admin cannot deactivate (409 `CANNOT_DEACTIVATE_SELF`) or demote (409
+/// `CANNOT_DEMOTE_SELF`) themselves, so at least one active admin always remains. Deactivating or setting a new
+/// password revokes the user's refresh tokens.
+#[utoipa::path(
+    patch, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    request_body = UserPatch,
+    responses(
+        (status = 200, description = "The changed user", body = User),
+        (status = 404, description = "NOT_FOUND", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "DUPLICATE email, CANNOT_DEACTIVATE_SELF, CANNOT_DEMOTE_SELF", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "VALIDATION_FAILED", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    State(st): State<AppState>,
+    user: Authorized<policy::Admin>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(p): ApiJson<UserPatch>,
+) -> ApiResult<ApiJson<User>> {
+    let mut c = Checker::default();
+    let empty = p.full_name.is_none()
+        && p.email.is_none()
+        && p.role.is_none()
+        && p.department.is_none()
+        && p.is_active.is_none()
+        && p.password.is_none();
+    if empty {
+        c.add("", "the body names no field to change");
+    }
+    let full_name = p.full_name.as_deref().map(|v| c.text("full_name", v, 100));
+    let email = p.email.as_ref().map(|e| check_email(&mut c, e.as_deref()));
+    let role = p.role.as_deref().and_then(|r| check_role(&mut c, r.trim()));
+    let department = p
+        .department
+        .as_ref()
+        .map(|d| c.opt_text("department", d.as_deref(), 100));
+    if let Some(pw) = &p.password {
+        if let Err(m) = check_new_password(pw) {
+            c.add("password", m);
+        }
+    }
+    c.finish()?;
+    if id == user.id && p.is_active == Some(false) {
+        return Err(ApiError::conflict(
+            "CANNOT_DEACTIVATE_SELF",
+            "an admin cannot deactivate their own account",
+        )
+        .with_field("is_active", "cannot deactivate yourself"));
+    }
+    if id == user.id && role.is_some_and(|r| r != Role::Admin) {
+        return Err(ApiError::conflict(
+            "CANNOT_DEMOTE_SELF",
+            "an admin cannot take the ADMIN role from themselves",
+        )
+        .with_field("role", "cannot demote yourself"));
+    }
+    let password_hash = match p.password {
+        Some(pw) => Some(hash(pw).await?),
+        None => None,
+    };
+
+    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    // Lock the caller and the target (in id order, so two admins changing each other serialize instead of
+    // deadlocking) and re-check that the caller is still an active admin: their token may predate a demotion.
+    // Without this, two admins demoting each other at once could leave no admin.
+    let locked: Vec<(i64, String, bool)> = sqlx::query_as(
+        "SELECT id, role, is_active FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(vec![user.id, id])
+    .fetch_all(&mut *tx)
+    .await?;
+    let caller_ok = locked
+        .iter()
+        .any(|(uid, r, active)| *uid == user.id && r == "ADMIN" && *active);
+    if !caller_ok {
+        return Err(ApiError::forbidden(
+            "your account is no longer an active admin",
+        ));
+    }
+    if !locked.iter().any(|(uid, _, _)| *uid == id) {
+        return Err(ApiError::not_found("user"));
+    }
+    let updated = sqlx::query_as::<_, User>(&format!(
+        "UPDATE users SET \
+            full_name = COALESCE($2, full_name), \
+            email = CASE WHEN $3 THEN $4 ELSE email END, \
+            role = COALESCE($5, role), \
+            department = CASE WHEN $6 THEN $7 ELSE department END, \
+            is_active = COALESCE($8, is_active), \
+            password_hash = COALESCE($9, password_hash), \
+            failed_login_count = CASE WHEN $9 IS NULL THEN failed_login_count ELSE 0 END, \
+            locked_until = CASE WHEN $9 IS NULL THEN locked_until ELSE NULL END \
+          WHERE id = $1 RETURNING {USER_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(full_name)
+    .bind(email.is_some())
+    .bind(email.flatten())
+    .bind(role.map(Role::as_str))
+    .bind(department.is_some())
+    .bind(department.flatten())
+    .bind(p.is_active)
+    .bind(password_hash.as_deref())
+    .fetch_one(&mut *tx)
+    .await?;
+    if !updated.is_active || password_hash.is_some() {
+        crate::session::revoke_user(&mut tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(ApiJson(updated))
+}
+
+/// Create the first admin when there is no active ADMIN: username `admin` with `password` (checked against the
+/// password rules) or a generated one. Returns the username and, when generated, the password (shown once by
+/// `neurohub up`); `Ok(None)` when an active admin already exists.
+pub async fn ensure_first_admin(
+    pool: &PgPool,
+    password: Option<String>,
+) -> Result<Option<(String, String)>, ApiError> {
+    const USERNAME: &str = "admin";
+    let (password, generated) = match password {
+        Some(p) => {
+            check_new_password(&p).map_err(|m| ApiError::validation("password", m))?;
+            (p, false)
+        }
+        None => (generate_password(), true),
+    };
+    let mut tx = pool.begin().await?;
+    // Two `neurohub up` at once: the second waits here and then sees the first one's admin.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('neurohub.ensure_first_admin'))")
+        .execute(&mut *tx)
+        .await?;
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'ADMIN' AND is_active)",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if exists {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)")
+        .bind(USERNAME)
+        .fetch_one(&mut *tx)
+        .await?;
+    if taken {
+        return Err(ApiError::conflict(
+            "DUPLICATE",
+            "there is no active admin, but the username `admin` is taken by a non-admin or inactive account; \
+             reactivate or promote it with SQL, or rename it",
+        )
+        .with_field("username", "already taken"));
+    }
+    // The audit trigger records who created it: the user_ref `neurohub up` (not a user id).
+    sqlx::query("SELECT set_config('app.current_user_id', $1, true)")
+        .bind("neurohub up")
+        .execute(&mut *tx)
+        .await?;
+    let password_hash = hash(password.clone()).await?;
+    sqlx::query(
+        "INSERT INTO users (username, full_name, password_hash, role) VALUES ($1, 'Administrator', $2, 'ADMIN')",
+    )
+    .bind(USERNAME)
+    .bind(&password_hash)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some((
+        USERNAME.to_string(),
+        if generated { password } else { String::new() },
+    )))
+}
+
+/// Field checks shared by the master-data modules: collect every bad field, then fail once.
+pub(crate) mod check {
+    use neurohub_core::{ApiError, FieldError};
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Debug, Default)]
+    pub(crate) struct Checker(Vec<FieldError>);
+
+    impl Checker {
+        pub(crate) fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+            self.0.push(FieldError {
+                field: field.into(),
+                message: message.into(),
+            });
+        }
+
+        /// A required text: trimmed, 1..=max characters.
+        pub(crate) fn text(&mut self, field: &str, value: &str, max: usize) -> String {
+            let v = value.trim();
+            if v.is_empty() {
+                self.add(field, format!("{field} must not be empty"));
+            } else if v.chars().count() > max {
+                self.add(field, format!("{field} must be at most {max} characters"));
+            }
+            v.to_string()
+        }
+
+        /// An optional text: trimmed, empty means absent, at most `max` characters.
+        pub(crate) fn opt_text(
+            &mut self,
+            field: &str,
+            value: Option<&str>,
+            max: usize,
+        ) -> Option<String> {
+            let v = value.map(str::trim).filter(|v| !v.is_empty())?;
+            if v.chars().count() > max {
+                self.add(field, format!("{field} must be at most {max} characters"));
+            }
+            Some(v.to_string())
+        }
+
+        /// One of a fixed set of values.
+        pub(crate) fn one_of(&mut self, field: &str, value: &str, allowed: &[&str]) {
+            if !allowed.contains(&value) {
+                self.add(
+                    field,
+                    format!("{field} must be one of {}", allowed.join(", ")),
+                );
+            }
+        }
+
+        pub(crate) fn finish(self) -> Result<(), ApiError> {
+            if self.0.is_empty() {
+                Ok(())
+            } else {
+                Err(ApiError::validation_many(self.0))
+            }
+        }
+    }
+
+    /// For PATCH fields that may be cleared: absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
+    pub(crate) fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(d).map(Some)
+    }
+
+    /// `%text%` for ILIKE with the wildcards of `text` escaped.
+    pub(crate) fn like_pattern(text: &str) -> String {
+        let mut s = String::with_capacity(text.len() + 2);
+        s.push('%');
+        for ch in text.chars() {
+            if matches!(ch, '%' | '_' | '\\') {
+                s.push('\\');
+            }
+            s.push(ch);
+        }
+        s.push('%');
+        s
+    }
+
+    /// A 400 for a bad query parameter.
+    pub(crate) fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        ApiError::bad_request("INVALID_QUERY", message.clone()).with_field(field, message)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn like_pattern_escapes_wildcards() {
+            assert_eq!(like_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
+        }
+
+        #[test]
+        fn checker_collects_every_field() {
+            let mut c = Checker::default();
+            c.text("name", "  ", 10);
+            c.text("code", "abcdefghijk", 10);
+            assert_eq!(c.opt_text("x", Some("  "), 3), None);
+            c.one_of("status", "NOPE", &["A", "B"]);
+            let e = c.finish().unwrap_err();
+            let fields: Vec<_> = e.errors.iter().map(|f| f.field.as_str()).collect();
+            assert_eq!(fields, ["name", "code", "status"]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        for ok in ["abc", "kim.min-su_2", &"a".repeat(50)] {
+            let mut c = Checker::default();
+            check_username(&mut c, ok);
+            assert!(c.finish().is_ok(), "{ok}");
+        }
+        for bad in ["ab", "Kim", "kim su", "김민수", &"a".repeat(51)] {
+            let mut c = Checker::default();
+            check_username(&mut c, bad);
+            assert!(c.finish().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        let mut c = Checker::default();
+        assert_eq!(
+            check_email(&mut c, Some(" Kim@Example.COM ")).as_deref(),
+            Some("kim@example.com")
+        );
+        assert_eq!(check_email(&mut c, Some("")), None);
+        assert!(c.finish().is_ok());
+        for bad in ["kim", "kim@", "@x.com", "kim@x", "k m@x.com", "a@b@c.com"] {
+            let mut c = Checker::default();
+            check_email(&mut c, Some(bad));
+            assert!(c.finish().is_err(), "{bad}");
+        }
+    }
+}
