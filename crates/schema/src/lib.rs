@@ -1,0 +1,31 @@
+//! neurohub-schema: the MES schema as embedded, reversible, versioned migrations, and the engine that deploys,
+//! reverts, verifies and backs it up.
+//!
+//! * [`MIGRATIONS`]: the registry (0001 initial schema of seed 000, 0002 refactoring and 0003 WIP tracking of
+//!   seed 001, 0004 what the MES API needs), each a list of up steps and one down script.
+//! * [`up`] / [`down`] / [`status`]: the migration engine (one transaction per step, resume after failure,
+//!   checksums, advisory lock).
+//! * [`deploy`]: seed 000's execution flow as one call, ending with [`verify_summary`].
+//! * [`catalog_snapshot`]: a text image of the schema, used to prove downs are exact.
+
+mod backup;
+mod catalog;
+mod deploy;
+mod engine;
+mod error;
+pub mod manifest;
+mod registry;
+mod verify;
+
+pub use backup::{backup, has_user_data, BackupInfo};
+pub use catalog::catalog_snapshot;
+pub use deploy::{
+    deploy, ensure_audit_partitions, ensure_database, progress_line, DeployOptions, DeployOutcome,
+};
+pub use engine::{
+    checksum, current_version, down, parse_objects, pending_steps, plan, status, up, DownReport,
+    Event, PlannedStep, Timeouts, UpReport, VersionStatus, ADVISORY_LOCK_KEY,
+};
+pub use error::{PgFailure, SchemaError};
+pub use registry::{Migration, Step, HEAD_VERSION, MIGRATIONS};
+pub use verify::{verify_summary, Summary, SummaryRow};

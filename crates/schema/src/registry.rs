@@ -1,0 +1,169 @@
+//! The embedded migrations: an explicit, ordered registry (no directory scanning at run time, so the binary
+//! carries exactly the SQL it was built and reviewed with).
+
+/// One ordered piece of a migration's up path, recorded in `schema_migration_steps` when applied.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    /// Short name, also used for the savepoint (`before_<name>`) and in progress lines.
+    pub name: &'static str,
+    /// The SQL, executed with the simple-query protocol (several statements allowed).
+    pub sql: &'static str,
+    /// `false` for steps that cannot run inside a transaction (`CREATE INDEX CONCURRENTLY`): each statement is
+    /// then executed on its own, and the step is written to be re-runnable.
+    pub transactional: bool,
+}
+
+/// One schema version: ordered up steps and one down script (run as a single transaction).
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// 1-based version number; the schema "is at version N" when every step of 1..=N is applied.
+    pub version: i32,
+    /// Name shown by `migrate status`.
+    pub name: &'static str,
+    /// Up steps in order.
+    pub up: &'static [Step],
+    /// Down script (the archive helpers are prepended), back to version - 1.
+    pub down: &'static str,
+}
+
+macro_rules! step {
+    ($dir:literal, $file:literal, $name:literal) => {
+        Step {
+            name: $name,
+            sql: include_str!(concat!("../migrations/", $dir, "/up/", $file)),
+            transactional: true,
+        }
+    };
+    ($dir:literal, $file:literal, $name:literal, concurrently) => {
+        Step {
+            name: $name,
+            sql: include_str!(concat!("../migrations/", $dir, "/up/", $file)),
+            transactional: false,
+        }
+    };
+}
+
+macro_rules! down {
+    ($dir:literal) => {
+        concat!(
+            include_str!("../migrations/archive_helpers.sql"),
+            include_str!(concat!("../migrations/", $dir, "/down.sql"))
+        )
+    };
+}
+
+/// Every migration, in version order. `HEAD_VERSION` is the last one.
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial_schema",
+        up: &[
+            step!("0001_initial_schema", "01_functions.sql", "functions"),
+            step!(
+                "0001_initial_schema",
+                "02_independent_tables.sql",
+                "independent_tables"
+            ),
+            step!("0001_initial_schema", "03_lots_table.sql", "lots_table"),
+            step!(
+                "0001_initial_schema",
+                "04_serials_table.sql",
+                "serials_table"
+            ),
+            step!(
+                "0001_initial_schema",
+                "05_process_data_table.sql",
+                "process_data_table"
+            ),
+            step!(
+                "0001_initial_schema",
+                "06_audit_logs_table.sql",
+                "audit_logs_table"
+            ),
+        ],
+        down: down!("0001_initial_schema"),
+    },
+    Migration {
+        version: 2,
+        name: "refactoring",
+        up: &[
+            step!(
+                "0002_refactoring",
+                "01_timestamptz_jsonb.sql",
+                "timestamptz_jsonb"
+            ),
+            step!(
+                "0002_refactoring",
+                "02_constraints_not_valid.sql",
+                "constraints_not_valid"
+            ),
+            step!(
+                "0002_refactoring",
+                "03_validate_constraints.sql",
+                "validate_constraints"
+            ),
+            step!(
+                "0002_refactoring",
+                "04_indexes_concurrently.sql",
+                "indexes_concurrently",
+                concurrently
+            ),
+        ],
+        down: down!("0002_refactoring"),
+    },
+    Migration {
+        version: 3,
+        name: "wip_tracking",
+        up: &[
+            step!("0003_wip_tracking", "01_tables.sql", "wip_tables"),
+            step!(
+                "0003_wip_tracking",
+                "02_validate_constraints.sql",
+                "validate_constraints"
+            ),
+            step!(
+                "0003_wip_tracking",
+                "03_indexes_concurrently.sql",
+                "indexes_concurrently",
+                concurrently
+            ),
+        ],
+        down: down!("0003_wip_tracking"),
+    },
+    Migration {
+        version: 4,
+        name: "mes_api",
+        up: &[
+            step!(
+                "0004_mes_api",
+                "01_columns_and_tables.sql",
+                "columns_and_tables"
+            ),
+            step!(
+                "0004_mes_api",
+                "02_functions_and_triggers.sql",
+                "functions_and_triggers"
+            ),
+            step!(
+                "0004_mes_api",
+                "03_checks_not_valid.sql",
+                "checks_not_valid"
+            ),
+            step!(
+                "0004_mes_api",
+                "04_validate_constraints.sql",
+                "validate_constraints"
+            ),
+            step!(
+                "0004_mes_api",
+                "05_indexes_concurrently.sql",
+                "indexes_concurrently",
+                concurrently
+            ),
+        ],
+        down: down!("0004_mes_api"),
+    },
+];
+
+/// The newest schema version this binary knows.
+pub const HEAD_VERSION: i32 = 4;
