@@ -1,0 +1,649 @@
+//! Lot numbers, WIP ids and serial numbers: parsed once into types, never re-validated.
+//!
+//! | type | format | example |
+//! |---|---|---|
+//! | [`LotNumber`] | `{country 2}{line 2}{model 3}{YYMM 4}{seq 2}` | `KR01PSA251101` (13 chars) |
+//! | [`WipId`] | `WIP-{lot}-{seq 3}` | `WIP-KR01PSA251101-001` (21 chars) |
+//! | [`SerialNumber`] | `{lot}{seq 3}` | `KR01PSA251101001` (16 chars) |
+//!
+//! Parts: country = 2 uppercase ASCII letters, line = 2 ASCII digits (both from `production_lines`), model = 3
+//! uppercase ASCII letters or digits (`product_models.model_code`), YY = 2 digits (year 2000–2099), MM = 01–12,
+//! lot seq = 01–99, unit seq = 001–999. These are the same rules as the database CHECKs
+//! `chk_lots_lot_number_format`, `chk_wip_items_wip_id_format` and `chk_serials_serial_number_format` (which do not
+//! check the month; parsing here does). See docs/numbers-and-lots.md.
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+/// Why a string or a set of parts is not a valid number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberError {
+    #[error("a {kind} has {expected} characters, not {found}")]
+    WrongLength {
+        kind: &'static str,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{part} must be {rule}")]
+    InvalidPart {
+        part: &'static str,
+        rule: &'static str,
+    },
+    #[error("a WIP id must look like WIP-KR01PSA251101-001")]
+    InvalidWipLayout,
+    #[error("a {kind} contains only ASCII characters")]
+    NotAscii { kind: &'static str },
+}
+
+const LOT_LEN: usize = 13;
+const SERIAL_LEN: usize = 16;
+const WIP_LEN: usize = 21;
+
+fn part(part: &'static str, rule: &'static str) -> NumberError {
+    NumberError::InvalidPart { part, rule }
+}
+
+fn all(s: &[u8], f: impl Fn(u8) -> bool) -> bool {
+    s.iter().all(|&b| f(b))
+}
+
+fn is_upper_alnum(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit()
+}
+
+/// Two or three ASCII digits as a number (the caller checked they are digits).
+fn digits(s: &[u8]) -> u16 {
+    s.iter().fold(0u16, |acc, b| acc * 10 + u16::from(b - b'0'))
+}
+
+fn check_country(s: &str) -> Result<(), NumberError> {
+    if s.len() == 2 && all(s.as_bytes(), |b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(part("country", "2 uppercase letters (A-Z)"))
+    }
+}
+
+fn check_line(s: &str) -> Result<(), NumberError> {
+    if s.len() == 2 && all(s.as_bytes(), |b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(part("line", "2 digits (00-99)"))
+    }
+}
+
+fn check_model(s: &str) -> Result<(), NumberError> {
+    if s.len() == 3 && all(s.as_bytes(), is_upper_alnum) {
+        Ok(())
+    } else {
+        Err(part("model", "3 uppercase letters or digits"))
+    }
+}
+
+fn check_year(year: u16) -> Result<(), NumberError> {
+    if (2000..=2099).contains(&year) {
+        Ok(())
+    } else {
+        Err(part("year", "between 2000 and 2099"))
+    }
+}
+
+fn check_month(month: u8) -> Result<(), NumberError> {
+    if (1..=12).contains(&month) {
+        Ok(())
+    } else {
+        Err(part("month", "01-12"))
+    }
+}
+
+fn check_lot_seq(seq: u8) -> Result<(), NumberError> {
+    if (1..=99).contains(&seq) {
+        Ok(())
+    } else {
+        Err(part("lot sequence", "01-99"))
+    }
+}
+
+fn check_unit_seq(seq: u16) -> Result<(), NumberError> {
+    if (1..=999).contains(&seq) {
+        Ok(())
+    } else {
+        Err(part("unit sequence", "001-999"))
+    }
+}
+
+/// A production lot number, e.g. `KR01PSA251101`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LotNumber(String);
+
+impl LotNumber {
+    /// Build from parts; `year` is the full year (2000–2099), `month` 1–12, `seq` 1–99.
+    pub fn new(
+        country: &str,
+        line: &str,
+        model: &str,
+        year: u16,
+        month: u8,
+        seq: u8,
+    ) -> Result<Self, NumberError> {
+        check_country(country)?;
+        check_line(line)?;
+        check_model(model)?;
+        check_year(year)?;
+        check_month(month)?;
+        check_lot_seq(seq)?;
+        Ok(Self(format!(
+            "{country}{line}{model}{:02}{month:02}{seq:02}",
+            year % 100
+        )))
+    }
+
+    /// Build from a production date (its year and month give YYMM).
+    pub fn for_date(
+        country: &str,
+        line: &str,
+        model: &str,
+        date: NaiveDate,
+        seq: u8,
+    ) -> Result<Self, NumberError> {
+        let year = u16::try_from(date.year()).map_err(|_| part("year", "between 2000 and 2099"))?;
+        Self::new(country, line, model, year, date.month() as u8, seq)
+    }
+
+    /// Parse a complete lot number; anything else (wrong length, lowercase, month 00/13, seq 00, ...) is an error.
+    pub fn parse(s: &str) -> Result<Self, NumberError> {
+        let b = s.as_bytes();
+        if !s.is_ascii() {
+            return Err(NumberError::NotAscii { kind: "lot number" });
+        }
+        if b.len() != LOT_LEN {
+            return Err(NumberError::WrongLength {
+                kind: "lot number",
+                expected: LOT_LEN,
+                found: b.len(),
+            });
+        }
+        check_country(&s[0..2])?;
+        check_line(&s[2..4])?;
+        check_model(&s[4..7])?;
+        if !all(&b[7..13], |b| b.is_ascii_digit()) {
+            return Err(part("YYMM and sequence", "6 digits"));
+        }
+        check_month(digits(&b[9..11]) as u8)?;
+        check_lot_seq(digits(&b[11..13]) as u8)?;
+        Ok(Self(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Country code, e.g. `KR`.
+    pub fn country(&self) -> &str {
+        &self.0[0..2]
+    }
+    /// Line code, e.g. `01`.
+    pub fn line(&self) -> &str {
+        &self.0[2..4]
+    }
+    /// Model code, e.g. `PSA`.
+    pub fn model(&self) -> &str {
+        &self.0[4..7]
+    }
+    /// Full year, e.g. 2025.
+    pub fn year(&self) -> u16 {
+        2000 + digits(&self.0.as_bytes()[7..9])
+    }
+    /// Month 1–12.
+    pub fn month(&self) -> u8 {
+        digits(&self.0.as_bytes()[9..11]) as u8
+    }
+    /// `YYMM`, e.g. `2511` (the `lot_sequences.year_month` key).
+    pub fn year_month(&self) -> &str {
+        &self.0[7..11]
+    }
+    /// Lot sequence within line, model and month, 1–99.
+    pub fn seq(&self) -> u8 {
+        digits(&self.0.as_bytes()[11..13]) as u8
+    }
+    pub fn format(&self) -> String {
+        self.0.clone()
+    }
+}
+
+/// The `YYMM` of a production date (the `lot_sequences.year_month` key).
+pub fn year_month(date: NaiveDate) -> String {
+    format!("{:02}{:02}", date.year().rem_euclid(100), date.month())
+}
+
+/// A unit's sequence in its lot with the lot number: what a WIP id and a serial number both are.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct UnitNumber {
+    lot: LotNumber,
+    seq: u16,
+}
+
+impl UnitNumber {
+    fn new(lot: &LotNumber, seq: u16) -> Result<Self, NumberError> {
+        check_unit_seq(seq)?;
+        Ok(Self {
+            lot: lot.clone(),
+            seq,
+        })
+    }
+
+    fn parse_parts(lot: &str, seq: &str) -> Result<Self, NumberError> {
+        let lot = LotNumber::parse(lot)?;
+        if seq.len() != 3 || !all(seq.as_bytes(), |b| b.is_ascii_digit()) {
+            return Err(part("unit sequence", "001-999"));
+        }
+        Self::new(&lot, digits(seq.as_bytes()))
+    }
+}
+
+/// A work-in-progress unit id, e.g. `WIP-KR01PSA251101-001`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WipId(UnitNumber);
+
+impl WipId {
+    /// Build from a lot number and the unit's sequence in the lot (1–999).
+    pub fn new(lot: &LotNumber, seq: u16) -> Result<Self, NumberError> {
+        UnitNumber::new(lot, seq).map(Self)
+    }
+
+    pub fn parse(s: &str) -> Result<Self, NumberError> {
+        if !s.is_ascii() {
+            return Err(NumberError::NotAscii { kind: "WIP id" });
+        }
+        if s.len() != WIP_LEN {
+            return Err(NumberError::WrongLength {
+                kind: "WIP id",
+                expected: WIP_LEN,
+                found: s.len(),
+            });
+        }
+        if &s[0..4] != "WIP-" || &s[17..18] != "-" {
+            return Err(NumberError::InvalidWipLayout);
+        }
+        UnitNumber::parse_parts(&s[4..17], &s[18..21]).map(Self)
+    }
+
+    pub fn lot(&self) -> &LotNumber {
+        &self.0.lot
+    }
+    pub fn country(&self) -> &str {
+        self.0.lot.country()
+    }
+    pub fn line(&self) -> &str {
+        self.0.lot.line()
+    }
+    pub fn model(&self) -> &str {
+        self.0.lot.model()
+    }
+    pub fn year(&self) -> u16 {
+        self.0.lot.year()
+    }
+    pub fn month(&self) -> u8 {
+        self.0.lot.month()
+    }
+    /// The unit's sequence in its lot, 1–999.
+    pub fn seq(&self) -> u16 {
+        self.0.seq
+    }
+    pub fn format(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// A finished unit's serial number: the lot number and 3 digits, e.g. `KR01PSA251101001`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SerialNumber(UnitNumber);
+
+impl SerialNumber {
+    /// Build from a lot number and the unit's sequence in the lot (1–999).
+    pub fn new(lot: &LotNumber, seq: u16) -> Result<Self, NumberError> {
+        UnitNumber::new(lot, seq).map(Self)
+    }
+
+    pub fn parse(s: &str) -> Result<Self, NumberError> {
+        if !s.is_ascii() {
+            return Err(NumberError::NotAscii {
+                kind: "serial number",
+            });
+        }
+        if s.len() != SERIAL_LEN {
+            return Err(NumberError::WrongLength {
+                kind: "serial number",
+                expected: SERIAL_LEN,
+                found: s.len(),
+            });
+        }
+        UnitNumber::parse_parts(&s[0..13], &s[13..16]).map(Self)
+    }
+
+    pub fn lot(&self) -> &LotNumber {
+        &self.0.lot
+    }
+    pub fn country(&self) -> &str {
+        self.0.lot.country()
+    }
+    pub fn line(&self) -> &str {
+        self.0.lot.line()
+    }
+    pub fn model(&self) -> &str {
+        self.0.lot.model()
+    }
+    pub fn year(&self) -> u16 {
+        self.0.lot.year()
+    }
+    pub fn month(&self) -> u8 {
+        self.0.lot.month()
+    }
+    /// The unit's sequence in its lot, 1–999.
+    pub fn seq(&self) -> u16 {
+        self.0.seq
+    }
+    pub fn format(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// The serial number of unit `seq` of `lot`.
+///
+/// # Panics
+/// If `seq` is not 1–999. Callers pass `sequence_in_lot` of a stored unit, which the schema already restricts to
+/// that range; use [`SerialNumber::new`] for values that come from outside.
+pub fn serial_for(lot: &LotNumber, seq: u16) -> SerialNumber {
+    SerialNumber::new(lot, seq).unwrap_or_else(|e| panic!("serial_for({lot}, {seq}): {e}"))
+}
+
+/// The WIP id of unit `seq` of `lot` (same contract as [`serial_for`]).
+///
+/// # Panics
+/// If `seq` is not 1–999.
+pub fn wip_for(lot: &LotNumber, seq: u16) -> WipId {
+    WipId::new(lot, seq).unwrap_or_else(|e| panic!("wip_for({lot}, {seq}): {e}"))
+}
+
+impl fmt::Display for LotNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for WipId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WIP-{}-{:03}", self.0.lot, self.0.seq)
+    }
+}
+
+impl fmt::Display for SerialNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{:03}", self.0.lot, self.0.seq)
+    }
+}
+
+macro_rules! string_impls {
+    ($t:ty) => {
+        impl FromStr for $t {
+            type Err = NumberError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_impls!(LotNumber);
+string_impls!(WipId);
+string_impls!(SerialNumber);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn examples_from_the_spec() {
+        let lot = LotNumber::parse("KR01PSA251101").unwrap();
+        assert_eq!(
+            (lot.country(), lot.line(), lot.model()),
+            ("KR", "01", "PSA")
+        );
+        assert_eq!((lot.year(), lot.month(), lot.seq()), (2025, 11, 1));
+        assert_eq!(lot.year_month(), "2511");
+        assert_eq!(LotNumber::new("KR", "01", "PSA", 2025, 11, 1).unwrap(), lot);
+        let date = NaiveDate::from_ymd_opt(2025, 11, 30).unwrap();
+        assert_eq!(
+            LotNumber::for_date("KR", "01", "PSA", date, 1).unwrap(),
+            lot
+        );
+        assert_eq!(year_month(date), "2511");
+
+        let wip = WipId::parse("WIP-KR01PSA251101-001").unwrap();
+        assert_eq!(wip.lot(), &lot);
+        assert_eq!(wip.seq(), 1);
+        assert_eq!(wip_for(&lot, 1), wip);
+        assert_eq!(wip.to_string(), "WIP-KR01PSA251101-001");
+
+        let serial = serial_for(&lot, 1);
+        assert_eq!(serial.to_string(), "KR01PSA251101001");
+        assert_eq!(SerialNumber::parse("KR01PSA251101001").unwrap(), serial);
+        assert_eq!(serial_for(&lot, 999).to_string(), "KR01PSA251101999");
+    }
+
+    #[test]
+    fn malformed_examples_are_rejected() {
+        for bad in [
+            "",
+            "KR01PSA2511",
+            "KR01PSA25110",
+            "KR01PSA2511010",
+            "kr01PSA251101",
+            "KR01psa251101",
+            "KRA1PSA251101",
+            "1R01PSA251101",
+            "KR01PSA250001",
+            "KR01PSA251301",
+            "KR01PSA251100",
+            "KR01PS-251101",
+            "KR01PSA25110A",
+            "KR01PSÄ25110",
+            " KR01PSA25110",
+        ] {
+            assert!(LotNumber::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        for bad in [
+            "WIP-KR01PSA251101-000",
+            "WIP-KR01PSA251101001",
+            "WIP_KR01PSA251101-001",
+            "WIP-KR01PSA251101_001",
+            "wip-KR01PSA251101-001",
+            "WIP-KR01PSA251100-001",
+            "WIP-KR01PSA251101-01",
+            "WIP-KR01PSA251101-0010",
+            "WIP-KR01PSA251101-00a",
+        ] {
+            assert!(WipId::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        for bad in [
+            "KR01PSA251101000",
+            "KR01PSA25110100",
+            "KR01PSA2511010011",
+            "KR01PSA251100001",
+            "KR01PSA251101-01",
+        ] {
+            assert!(SerialNumber::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn constructors_validate_each_part() {
+        assert!(LotNumber::new("Kr", "01", "PSA", 2025, 11, 1).is_err());
+        assert!(LotNumber::new("KR", "1", "PSA", 2025, 11, 1).is_err());
+        assert!(LotNumber::new("KR", "01", "PS", 2025, 11, 1).is_err());
+        assert!(LotNumber::new("KR", "01", "psa", 2025, 11, 1).is_err());
+        assert!(LotNumber::new("KR", "01", "PSA", 1999, 11, 1).is_err());
+        assert!(LotNumber::new("KR", "01", "PSA", 2025, 0, 1).is_err());
+        assert!(LotNumber::new("KR", "01", "PSA", 2025, 13, 1).is_err());
+        assert!(LotNumber::new("KR", "01", "PSA", 2025, 11, 0).is_err());
+        assert!(LotNumber::new("KR", "01", "PSA", 2025, 11, 100).is_err());
+        let lot = LotNumber::new("KR", "01", "PSA", 2025, 11, 99).unwrap();
+        assert!(SerialNumber::new(&lot, 0).is_err());
+        assert!(SerialNumber::new(&lot, 1000).is_err());
+        assert!(WipId::new(&lot, 0).is_err());
+        assert!(WipId::new(&lot, 1000).is_err());
+    }
+
+    #[test]
+    fn serde_is_the_string_form() {
+        let lot: LotNumber = serde_json::from_str("\"KR01PSA251101\"").unwrap();
+        assert_eq!(serde_json::to_string(&lot).unwrap(), "\"KR01PSA251101\"");
+        assert!(serde_json::from_str::<LotNumber>("\"KR01PSA251100\"").is_err());
+        let w: WipId = "WIP-KR01PSA251101-007".parse().unwrap();
+        assert_eq!(serde_json::to_value(&w).unwrap(), "WIP-KR01PSA251101-007");
+    }
+
+    fn lot_parts() -> impl Strategy<Value = (String, String, String, u16, u8, u8)> {
+        (
+            "[A-Z]{2}",
+            "[0-9]{2}",
+            "[A-Z0-9]{3}",
+            2000u16..=2099,
+            1u8..=12,
+            1u8..=99,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn lot_parts_round_trip((c, l, m, y, mo, s) in lot_parts()) {
+            let lot = LotNumber::new(&c, &l, &m, y, mo, s).unwrap();
+            let text = lot.to_string();
+            prop_assert_eq!(text.len(), 13);
+            let back = LotNumber::parse(&text).unwrap();
+            prop_assert_eq!(&back, &lot);
+            prop_assert_eq!((back.country(), back.line(), back.model()), (c.as_str(), l.as_str(), m.as_str()));
+            prop_assert_eq!((back.year(), back.month(), back.seq()), (y, mo, s));
+        }
+
+        #[test]
+        fn units_round_trip((c, l, m, y, mo, s) in lot_parts(), seq in 1u16..=999) {
+            let lot = LotNumber::new(&c, &l, &m, y, mo, s).unwrap();
+            let serial = serial_for(&lot, seq);
+            let text = serial.to_string();
+            prop_assert_eq!(text.len(), 16);
+            prop_assert_eq!(&text[..13], lot.as_str());
+            prop_assert_eq!(text[13..].parse::<u16>().unwrap(), seq);
+            let back = SerialNumber::parse(&text).unwrap();
+            prop_assert_eq!(back.lot(), &lot);
+            prop_assert_eq!(back.seq(), seq);
+            prop_assert_eq!((back.country(), back.model(), back.year(), back.month()), (c.as_str(), m.as_str(), y, mo));
+
+            let wip = wip_for(&lot, seq);
+            let text = wip.to_string();
+            prop_assert_eq!(text.len(), 21);
+            prop_assert_eq!(text.clone(), format!("WIP-{lot}-{seq:03}"));
+            let back = WipId::parse(&text).unwrap();
+            prop_assert_eq!(back.lot(), &lot);
+            prop_assert_eq!(back.seq(), seq);
+            prop_assert_eq!(back.line(), l.as_str());
+        }
+
+        /// Any string at all: parse never panics, and whatever it accepts formats back to exactly itself.
+        #[test]
+        fn parse_accepts_only_canonical_strings(s in "\\PC{0,24}") {
+            if let Ok(lot) = LotNumber::parse(&s) { prop_assert_eq!(lot.to_string(), s.clone()); }
+            if let Ok(w) = WipId::parse(&s) { prop_assert_eq!(w.to_string(), s.clone()); }
+            if let Ok(n) = SerialNumber::parse(&s) { prop_assert_eq!(n.to_string(), s); }
+        }
+
+        /// Strings built from the right alphabet but any length other than 13 are rejected.
+        #[test]
+        fn wrong_length_is_rejected(s in "[A-Z0-9]{0,30}") {
+            prop_assume!(s.len() != 13);
+            prop_assert!(LotNumber::parse(&s).is_err());
+            if s.len() != 16 { prop_assert!(SerialNumber::parse(&s).is_err()); }
+        }
+
+        /// Lowercasing any letter of a valid number makes it invalid.
+        #[test]
+        fn lowercase_is_rejected((c, l, m, y, mo, s) in lot_parts(), seq in 1u16..=999, pos in 0usize..21) {
+            let lot = LotNumber::new(&c, &l, &m, y, mo, s).unwrap();
+            for text in [lot.to_string(), serial_for(&lot, seq).to_string(), wip_for(&lot, seq).to_string()] {
+                let i = pos % text.len();
+                if !text.as_bytes()[i].is_ascii_uppercase() {
+                    continue;
+                }
+                let mut bad = text.clone().into_bytes();
+                bad[i] = bad[i].to_ascii_lowercase();
+                let bad = String::from_utf8(bad).unwrap();
+                prop_assert!(LotNumber::parse(&bad).is_err());
+                prop_assert!(SerialNumber::parse(&bad).is_err());
+                prop_assert!(WipId::parse(&bad).is_err());
+            }
+        }
+
+        /// Month 00 or 13–99 is rejected in every format.
+        #[test]
+        fn bad_month_is_rejected((c, l, m, y, _mo, s) in lot_parts(), month in prop_oneof![Just(0u8), 13u8..=99], seq in 1u16..=999) {
+            let good = LotNumber::new(&c, &l, &m, y, 1, s).unwrap().to_string();
+            let bad = format!("{}{:02}{}", &good[..9], month, &good[11..]);
+            prop_assert!(LotNumber::parse(&bad).is_err());
+            { let text = format!("{bad}{seq:03}"); prop_assert!(SerialNumber::parse(&text).is_err(), "{} accepted", text); }
+            { let text = format!("WIP-{bad}-{seq:03}"); prop_assert!(WipId::parse(&text).is_err(), "{} accepted", text); }
+        }
+
+        /// Lot sequence 00 and unit sequence 000 are rejected.
+        #[test]
+        fn zero_sequences_are_rejected((c, l, m, y, mo, s) in lot_parts(), seq in 1u16..=999) {
+            let lot = LotNumber::new(&c, &l, &m, y, mo, s).unwrap().to_string();
+            let zero_lot = format!("{}00", &lot[..11]);
+            prop_assert!(LotNumber::parse(&zero_lot).is_err());
+            { let text = format!("{zero_lot}{seq:03}"); prop_assert!(SerialNumber::parse(&text).is_err(), "{} accepted", text); }
+            { let text = format!("{lot}000"); prop_assert!(SerialNumber::parse(&text).is_err(), "{} accepted", text); }
+            { let text = format!("WIP-{lot}-000"); prop_assert!(WipId::parse(&text).is_err(), "{} accepted", text); }
+        }
+
+        /// Any separator other than `-` (or none) in a WIP id is rejected.
+        #[test]
+        fn wrong_separators_are_rejected((c, l, m, y, mo, s) in lot_parts(), seq in 1u16..=999,
+                                         sep in "[^-]", which in 0usize..3) {
+            let lot = LotNumber::new(&c, &l, &m, y, mo, s).unwrap();
+            let text = match which {
+                0 => format!("WIP{sep}{lot}-{seq:03}"),
+                1 => format!("WIP-{lot}{sep}{seq:03}"),
+                _ => format!("WIP-{lot}{seq:03}"),
+            };
+            prop_assert!(WipId::parse(&text).is_err());
+        }
+
+        /// Replacing any character of a valid number with a non-ASCII one is rejected (never panics on slicing).
+        #[test]
+        fn non_ascii_is_rejected((c, l, m, y, mo, s) in lot_parts(), seq in 1u16..=999, pos in 0usize..21,
+                                 ch in "[^\\x00-\\x7F]") {
+            let lot = LotNumber::new(&c, &l, &m, y, mo, s).unwrap();
+            for text in [lot.to_string(), serial_for(&lot, seq).to_string(), wip_for(&lot, seq).to_string()] {
+                let i = pos % text.len();
+                let bad = format!("{}{}{}", &text[..i], ch, &text[i + 1..]);
+                prop_assert!(LotNumber::parse(&bad).is_err());
+                prop_assert!(SerialNumber::parse(&bad).is_err());
+                prop_assert!(WipId::parse(&bad).is_err());
+            }
+        }
+    }
+}
