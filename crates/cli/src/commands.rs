@@ -37,17 +37,30 @@ impl CliError {
 }
 
 fn is_connection_error(e: &SchemaError) -> bool {
-    matches!(e, SchemaError::Db(sqlx::Error::Io(_)) | SchemaError::Db(sqlx::Error::PoolTimedOut))
+    matches!(
+        e,
+        SchemaError::Database(sqlx::Error::Io(_))
+            | SchemaError::Database(sqlx::Error::PoolTimedOut)
+            | SchemaError::InvalidUrl(_)
+    )
 }
 
 fn timeouts(t: &DeployTimeoutArgs) -> Timeouts {
-    Timeouts { lock_timeout: t.lock_timeout, statement_timeout: t.statement_timeout }
+    Timeouts {
+        lock_timeout: t.lock_timeout,
+        statement_timeout: t.statement_timeout,
+    }
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let url = cli.db.database_url.clone();
     match cli.command {
-        Command::Up { serve, deploy, no_demo, admin_password } => {
+        Command::Up {
+            serve,
+            deploy,
+            no_demo,
+            admin_password,
+        } => {
             if let Some(p) = &admin_password {
                 neurohub_core::auth::password::check_new_password(p)
                     .map_err(|m| CliError::Config(format!("NEUROHUB_ADMIN_PASSWORD: {m}")))?;
@@ -59,20 +72,33 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 return Ok(ExitCode::from(1));
             }
             let pool = db::connect(&url, &serve.pool_config()).await?;
+            let given = admin_password.is_some();
             match neurohub_mes::users::ensure_first_admin(&pool, admin_password).await {
-                Ok(Some((username, Some(password)))) => {
-                    println!("First admin created. Sign in as `{username}` with password: {password}");
-                    println!("This password is shown once; change it with PATCH /api/v1/users/{{id}}.");
+                Ok(Some((username, _))) if given => {
+                    println!("First admin `{username}` created with the password from NEUROHUB_ADMIN_PASSWORD.")
                 }
-                Ok(Some((username, None))) => println!("First admin `{username}` created with NEUROHUB_ADMIN_PASSWORD."),
+                Ok(Some((username, password))) => {
+                    println!(
+                        "First admin created. Sign in as `{username}` with password: {password}"
+                    );
+                    println!(
+                        "This password is shown once; change it with PATCH /api/v1/users/{{id}}."
+                    );
+                }
                 Ok(None) => {}
-                Err(e) => return Err(CliError::Other(format!("could not create the first admin: {e}"))),
+                Err(e) => {
+                    return Err(CliError::Other(format!(
+                        "could not create the first admin: {e}"
+                    )))
+                }
             }
             if !no_demo {
                 match neurohub_mes::demo::seed_if_empty(&pool).await {
                     Ok(Some(summary)) => println!("Demo data loaded: {summary}"),
                     Ok(None) => {}
-                    Err(e) => return Err(CliError::Other(format!("could not load demo data: {e}"))),
+                    Err(e) => {
+                        return Err(CliError::Other(format!("could not load demo data: {e}")))
+                    }
                 }
             }
             serve_on(pool, &serve, secret).await
@@ -91,10 +117,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
             serve_on(pool, &serve, secret).await
         }
-        Command::Deploy { deploy, dry_run, to } => {
+        Command::Deploy {
+            deploy,
+            dry_run,
+            to,
+        } => {
             probe(&url, true).await?;
             let ok = run_deploy(&url, &deploy, dry_run, to).await?;
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Migrate { action } => migrate(&url, action).await,
         Command::Verify => {
@@ -102,12 +136,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let pool = db::connect(&url, &Default::default()).await?;
             let summary = neurohub_schema::verify_summary(&pool).await?;
             println!("{summary}");
-            Ok(if summary.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if summary.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Backup { file } => {
             probe(&url, false).await?;
             let info = neurohub_schema::backup(&url, &file).await?;
-            println!("backup written: {info}");
+            println!(
+                "backup written: {} ({} bytes, {} entries, {:.2?})",
+                info.path.display(),
+                info.bytes,
+                info.entries,
+                info.duration
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Seed => {
@@ -127,8 +171,17 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
 /// that create it.
 async fn probe(url: &str, may_create: bool) -> Result<(), CliError> {
     let opts = db::connect_options(url)?;
-    let attempt = tokio::time::timeout(std::time::Duration::from_secs(10), sqlx::PgConnection::connect_with(&opts)).await;
-    let unreachable = |reason: String| CliError::Connect(ConnectError::Unreachable { url: db::redact_url(url), reason });
+    let attempt = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sqlx::PgConnection::connect_with(&opts),
+    )
+    .await;
+    let unreachable = |reason: String| {
+        CliError::Connect(ConnectError::Unreachable {
+            url: db::redact_url(url),
+            reason,
+        })
+    };
     match attempt {
         Err(_) => Err(unreachable("no answer within 10 s".into())),
         Ok(Ok(conn)) => {
@@ -150,7 +203,12 @@ async fn probe(url: &str, may_create: bool) -> Result<(), CliError> {
     }
 }
 
-async fn run_deploy(url: &str, args: &DeployArgs, dry_run: bool, target: Option<i32>) -> Result<bool, CliError> {
+async fn run_deploy(
+    url: &str,
+    args: &DeployArgs,
+    dry_run: bool,
+    target: Option<i32>,
+) -> Result<bool, CliError> {
     let opts = DeployOptions {
         target,
         dry_run,
@@ -158,6 +216,7 @@ async fn run_deploy(url: &str, args: &DeployArgs, dry_run: bool, target: Option<
         backup_dir: args.backup_dir.clone(),
         no_backup: args.no_backup,
         timeouts: timeouts(&args.timeouts),
+        ..Default::default()
     };
     let mut out = std::io::stdout();
     let outcome = neurohub_schema::deploy(url, &opts, &mut out).await?;
@@ -171,9 +230,26 @@ async fn migrate(url: &str, action: MigrateAction) -> Result<ExitCode, CliError>
             probe(url, false).await?;
             let pool = db::connect(url, &Default::default()).await?;
             let rows = neurohub_schema::status(&pool).await?;
-            println!("{:<8} {:<20} {:>7}  applied at", "version", "name", "steps");
+            println!(
+                "{:<8} {:<16} {:>7}  {:<8} applied at",
+                "version", "name", "steps", "state"
+            );
             for r in rows {
-                println!("{r}");
+                let state = if r.is_applied() {
+                    "applied"
+                } else if r.applied_steps > 0 {
+                    "partial"
+                } else {
+                    "pending"
+                };
+                let at = r.applied_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+                println!(
+                    "{:<8} {:<16} {:>3}/{:<3}  {state:<8} {at}",
+                    format!("{:04}", r.version),
+                    r.name,
+                    r.applied_steps,
+                    r.total_steps
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -183,7 +259,12 @@ async fn migrate(url: &str, action: MigrateAction) -> Result<ExitCode, CliError>
             let pool = db::connect(url, &Default::default()).await?;
             let start = Instant::now();
             let report = neurohub_schema::up(&pool, to, &timeouts(&t), &mut print_event).await?;
-            println!("{report} in {:.2?}", start.elapsed());
+            println!(
+                "schema at version {} (was {}) in {:.2?}",
+                report.to_version,
+                report.from_version,
+                start.elapsed()
+            );
             Ok(ExitCode::SUCCESS)
         }
         MigrateAction::Down { to, timeouts: t } => {
@@ -191,20 +272,51 @@ async fn migrate(url: &str, action: MigrateAction) -> Result<ExitCode, CliError>
             let pool = db::connect(url, &Default::default()).await?;
             let start = Instant::now();
             let report = neurohub_schema::down(&pool, to, &timeouts(&t), &mut print_event).await?;
-            println!("{report} in {:.2?}", start.elapsed());
+            println!(
+                "schema at version {} (was {}) in {:.2?}",
+                report.to_version,
+                report.from_version,
+                start.elapsed()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
 fn print_event(e: &neurohub_schema::Event) {
-    println!("{e}");
+    use neurohub_schema::Event::*;
+    match e {
+        StepStarted { .. } => {}
+        StepApplied {
+            version,
+            step_no,
+            name,
+            duration,
+        } => println!("[{version:04}/{step_no:02}] {name} .. {duration:.2?}"),
+        StepSkipped {
+            version,
+            step_no,
+            name,
+        } => println!("[{version:04}/{step_no:02}] {name} .. already applied"),
+        VersionApplied {
+            version,
+            name,
+            duration,
+        } => println!("version {version:04} {name} applied in {duration:.2?}"),
+        VersionReverted {
+            version,
+            name,
+            duration,
+        } => println!("version {version:04} {name} reverted in {duration:.2?}"),
+    }
 }
 
 fn jwt_secret(serve: &ServeArgs) -> Result<Vec<u8>, CliError> {
     match &serve.jwt_secret {
         Some(s) if s.len() >= 32 => Ok(s.as_bytes().to_vec()),
-        Some(_) => Err(CliError::Config("NEUROHUB_JWT_SECRET must be at least 32 bytes".into())),
+        Some(_) => Err(CliError::Config(
+            "NEUROHUB_JWT_SECRET must be at least 32 bytes".into(),
+        )),
         None => {
             tracing::warn!(
                 "NEUROHUB_JWT_SECRET is not set: using a random signing key, so access tokens end with this process"
@@ -218,12 +330,27 @@ async fn serve_on(pool: PgPool, serve: &ServeArgs, secret: Vec<u8>) -> Result<Ex
     let keys = TokenKeys::new(&secret, serve.access_token_ttl, serve.refresh_token_ttl);
     let state = AppState::new(pool.clone(), keys, serve.settings());
     let _maintenance = neurohub_server::spawn_partition_maintenance(pool.clone());
-    let app = neurohub_server::app(state, &neurohub_server::HttpOptions { request_timeout: serve.request_timeout });
+    let app = neurohub_server::app(
+        state,
+        &neurohub_server::HttpOptions {
+            request_timeout: serve.request_timeout,
+        },
+    );
     let listener = tokio::net::TcpListener::bind(serve.listen)
         .await
-        .map_err(|e| CliError::Config(format!("cannot listen on {}: {e}; choose another --listen / NEUROHUB_LISTEN", serve.listen)))?;
-    println!("NeuroHub listening on http://{} (API docs at http://{}/docs)", serve.listen, serve.listen);
-    neurohub_server::serve(listener, app).await.map_err(|e| CliError::Other(format!("server error: {e}")))?;
+        .map_err(|e| {
+            CliError::Config(format!(
+                "cannot listen on {}: {e}; choose another --listen / NEUROHUB_LISTEN",
+                serve.listen
+            ))
+        })?;
+    println!(
+        "NeuroHub listening on http://{} (API docs at http://{}/docs)",
+        serve.listen, serve.listen
+    );
+    neurohub_server::serve(listener, app)
+        .await
+        .map_err(|e| CliError::Other(format!("server error: {e}")))?;
     pool.close().await;
     println!("NeuroHub stopped");
     Ok(ExitCode::SUCCESS)

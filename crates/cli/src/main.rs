@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "neurohub", version, about = "NeuroHub MES server and schema delivery tool")]
+#[command(
+    name = "neurohub",
+    version,
+    about = "NeuroHub MES server and schema delivery tool"
+)]
 struct Cli {
     #[command(flatten)]
     db: DatabaseArgs,
@@ -109,7 +113,10 @@ pub struct DeployArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     neurohub_server::telemetry::init(cli.log.log_format, &cli.log.log_level);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

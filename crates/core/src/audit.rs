@@ -13,14 +13,20 @@ pub struct AuditContext {
 
 /// Begin a transaction and set the transaction-local audit settings with bound parameters (never interpolated):
 /// a hostile value is stored as text, nothing runs.
-pub async fn begin(pool: &PgPool, ctx: &AuditContext) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+pub async fn begin(
+    pool: &PgPool,
+    ctx: &AuditContext,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     set_context(&mut tx, ctx).await?;
     Ok(tx)
 }
 
 /// Set the audit settings on an open transaction (`set_config(..., true)` is transaction-local).
-pub async fn set_context(tx: &mut Transaction<'static, Postgres>, ctx: &AuditContext) -> Result<(), sqlx::Error> {
+pub async fn set_context(
+    tx: &mut Transaction<'static, Postgres>,
+    ctx: &AuditContext,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "SELECT set_config('app.current_user_id', $1, true), set_config('app.client_ip', $2, true), \
          set_config('app.request_id', $3, true)",

@@ -23,10 +23,21 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct LogArgs {
     /// Log format: `pretty` for terminals, `json` for log shippers.
-    #[arg(long, env = "NEUROHUB_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    #[arg(
+        long,
+        env = "NEUROHUB_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
     pub log_format: LogFormat,
     /// Log filter (tracing EnvFilter syntax), e.g. `info,neurohub_mes=debug`.
-    #[arg(long, env = "NEUROHUB_LOG", default_value = "info", global = true)]
+    #[arg(
+        long,
+        env = "NEUROHUB_LOG",
+        default_value = "info,sqlx=warn",
+        global = true
+    )]
     pub log_level: String,
 }
 

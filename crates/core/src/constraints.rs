@@ -24,7 +24,13 @@ const fn m(
     field: &'static str,
     message: &'static str,
 ) -> Mapping {
-    Mapping { constraint, status, code, field, message }
+    Mapping {
+        constraint,
+        status,
+        code,
+        field,
+        message,
+    }
 }
 
 const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
@@ -97,36 +103,56 @@ pub fn map_sqlx_error(err: sqlx::Error) -> ApiError {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
             if let Some(name) = db.constraint() {
                 if let Some(hit) = MAPPINGS.iter().find(|mp| mp.constraint == name) {
-                    return ApiError::new(hit.status, hit.code, hit.message).with_field(hit.field, hit.message);
+                    return ApiError::new(hit.status, hit.code, hit.message)
+                        .with_field(hit.field, hit.message);
                 }
             }
-            let column = db.constraint().map(field_from_constraint).unwrap_or_default();
+            let column = db
+                .constraint()
+                .map(field_from_constraint)
+                .unwrap_or_default();
             match code.as_str() {
                 // unique_violation
-                "23505" => ApiError::conflict("DUPLICATE", "a record with these values already exists")
-                    .with_field(column, "already exists"),
+                "23505" => {
+                    ApiError::conflict("DUPLICATE", "a record with these values already exists")
+                        .with_field(column, "already exists")
+                }
                 // foreign_key_violation: on insert/update a referenced row is missing (422); on delete the row is
                 // still referenced (409).
                 "23503" => {
                     let msg = db.message();
                     if msg.contains("is still referenced") {
-                        ApiError::conflict("IN_USE", "the record is still referenced by other records")
+                        ApiError::conflict(
+                            "IN_USE",
+                            "the record is still referenced by other records",
+                        )
                     } else {
-                        ApiError::unprocessable("REFERENCE_NOT_FOUND", "a referenced record does not exist")
-                            .with_field(column, "does not exist")
+                        ApiError::unprocessable(
+                            "REFERENCE_NOT_FOUND",
+                            "a referenced record does not exist",
+                        )
+                        .with_field(column, "does not exist")
                     }
                 }
-                "23514" | "23502" => ApiError::unprocessable("VALIDATION_FAILED", "the values violate a rule of the data")
-                    .with_field(column, "invalid value"),
+                "23514" | "23502" => ApiError::unprocessable(
+                    "VALIDATION_FAILED",
+                    "the values violate a rule of the data",
+                )
+                .with_field(column, "invalid value"),
                 // serialization_failure / deadlock_detected: safe to retry.
-                "40001" | "40P01" => ApiError::conflict("RETRY", "a concurrent change interfered; retry the request"),
+                "40001" | "40P01" => {
+                    ApiError::conflict("RETRY", "a concurrent change interfered; retry the request")
+                }
                 // lock_not_available, query_canceled (statement_timeout)
-                "55P03" | "57014" => ApiError::unavailable("the database did not answer in time; retry shortly"),
+                "55P03" | "57014" => {
+                    ApiError::unavailable("the database did not answer in time; retry shortly")
+                }
                 // raise_exception from our guard triggers: the message is ours and safe to show.
                 "P0001" => ApiError::conflict("RULE_VIOLATED", db.message().to_string()),
-                "22P02" | "22003" | "22007" | "22008" | "22001" => {
-                    ApiError::unprocessable("VALIDATION_FAILED", "a value has the wrong format or is out of range")
-                }
+                "22P02" | "22003" | "22007" | "22008" | "22001" => ApiError::unprocessable(
+                    "VALIDATION_FAILED",
+                    "a value has the wrong format or is out of range",
+                ),
                 _ => ApiError::internal(&err),
             }
         }
@@ -165,8 +191,14 @@ mod tests {
 
     #[test]
     fn field_names_come_from_constraint_names() {
-        assert_eq!(field_from_constraint("lots_product_model_id_fkey"), "product_model_id");
-        assert_eq!(field_from_constraint("process_data_operator_id_fkey"), "operator_id");
+        assert_eq!(
+            field_from_constraint("lots_product_model_id_fkey"),
+            "product_model_id"
+        );
+        assert_eq!(
+            field_from_constraint("process_data_operator_id_fkey"),
+            "operator_id"
+        );
         assert_eq!(field_from_constraint("users_username_key"), "username");
         assert_eq!(field_from_constraint("odd"), "odd");
     }
@@ -174,7 +206,11 @@ mod tests {
     #[test]
     fn every_mapping_names_a_field_and_a_code() {
         for mp in MAPPINGS {
-            assert!(!mp.field.is_empty() && !mp.code.is_empty(), "{}", mp.constraint);
+            assert!(
+                !mp.field.is_empty() && !mp.code.is_empty(),
+                "{}",
+                mp.constraint
+            );
             assert!(mp.status.is_client_error(), "{}", mp.constraint);
         }
     }

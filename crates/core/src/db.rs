@@ -50,13 +50,18 @@ pub fn redact_url(url: &str) -> String {
 
 /// The database name in a URL (for messages and for creating it when missing).
 pub fn database_name(url: &str) -> Option<String> {
-    PgConnectOptions::from_str(url).ok().and_then(|o| o.get_database().map(str::to_string))
+    PgConnectOptions::from_str(url)
+        .ok()
+        .and_then(|o| o.get_database().map(str::to_string))
 }
 
 pub fn connect_options(url: &str) -> Result<PgConnectOptions, ConnectError> {
     PgConnectOptions::from_str(url)
         .map(|o| o.application_name("neurohub"))
-        .map_err(|e| ConnectError::InvalidUrl { url: redact_url(url), reason: e.to_string() })
+        .map_err(|e| ConnectError::InvalidUrl {
+            url: redact_url(url),
+            reason: e.to_string(),
+        })
 }
 
 /// Open a pool and prove it works with one round trip.
@@ -71,7 +76,10 @@ pub async fn connect(url: &str, cfg: &PoolConfig) -> Result<PgPool, ConnectError
         .acquire_timeout(cfg.acquire_timeout)
         .connect_with(opts)
         .await
-        .map_err(|e| ConnectError::Unreachable { url: redact_url(url), reason: short_reason(&e) })?;
+        .map_err(|e| ConnectError::Unreachable {
+            url: redact_url(url),
+            reason: short_reason(&e),
+        })?;
     Ok(pool)
 }
 
@@ -90,23 +98,38 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert!(!redact_url("garbage").contains("garbage"));
     }
 
     #[test]
     fn database_names() {
-        assert_eq!(database_name("postgres://postgres@127.0.0.1:5432/neurohub").as_deref(), Some("neurohub"));
+        assert_eq!(
+            database_name("postgres://postgres@127.0.0.1:5432/neurohub").as_deref(),
+            Some("neurohub")
+        );
     }
 
     #[tokio::test]
     async fn unreachable_database_message_names_the_url_and_the_fix() {
-        let err = connect("postgres://postgres:pw@127.0.0.1:1/nowhere", &PoolConfig { acquire_timeout: Duration::from_secs(2), ..Default::default() })
-            .await
-            .unwrap_err();
+        let err = connect(
+            "postgres://postgres:pw@127.0.0.1:1/nowhere",
+            &PoolConfig {
+                acquire_timeout: Duration::from_secs(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("postgres://postgres:***@127.0.0.1:1/nowhere"), "{msg}");
+        assert!(
+            msg.contains("postgres://postgres:***@127.0.0.1:1/nowhere"),
+            "{msg}"
+        );
         assert!(msg.contains("DATABASE_URL"), "{msg}");
         assert!(!msg.contains(":pw@"), "{msg}");
     }

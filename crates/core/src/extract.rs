@@ -30,8 +30,14 @@ where
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|ct| {
-                let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+                let mime = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
             })
             .unwrap_or(false);
         if !is_json {
@@ -42,7 +48,11 @@ where
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError::new(e.status(), "BODY_UNREADABLE", format!("could not read the request body: {}", e.body_text()))
+            ApiError::new(
+                e.status(),
+                "BODY_UNREADABLE",
+                format!("could not read the request body: {}", e.body_text()),
+            )
         })?;
         parse_json(&bytes).map(ApiJson)
     }
@@ -65,7 +75,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 Category::Data => {
                     let field = if path == "." { String::new() } else { path };
                     let message = clean_serde_message(&inner.to_string());
-                    let field = if field.is_empty() { missing_field_name(&message).unwrap_or_default() } else { field };
+                    let field = if field.is_empty() {
+                        missing_field_name(&message).unwrap_or_default()
+                    } else {
+                        field
+                    };
                     Err(ApiError::validation(field, message))
                 }
             }
@@ -108,7 +122,10 @@ where
         let de = serde_urlencoded_deserializer(query);
         match de {
             Ok(v) => Ok(ApiQuery(v)),
-            Err((field, message)) => Err(ApiError::bad_request("INVALID_QUERY", message.clone()).with_field(field, message)),
+            Err((field, message)) => {
+                Err(ApiError::bad_request("INVALID_QUERY", message.clone())
+                    .with_field(field, message))
+            }
         }
     }
 }
@@ -116,11 +133,16 @@ where
 fn serde_urlencoded_deserializer<T: DeserializeOwned>(query: &str) -> Result<T, (String, String)> {
     // Query strings are flat: go through a JSON object of strings so the same path-aware errors apply, with
     // numbers and booleans accepted from their text form by the target types' `FromStr`-based deserializers.
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     let mut map = serde_json::Map::new();
     for (k, v) in pairs {
         if map.contains_key(&k) {
-            return Err((k.clone(), format!("parameter `{k}` is given more than once")));
+            return Err((
+                k.clone(),
+                format!("parameter `{k}` is given more than once"),
+            ));
         }
         map.insert(k, serde_json::Value::String(v));
     }
@@ -128,7 +150,11 @@ fn serde_urlencoded_deserializer<T: DeserializeOwned>(query: &str) -> Result<T, 
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let path = err.path().to_string();
         let message = clean_serde_message(&err.into_inner().to_string());
-        let field = if path == "." { missing_field_name(&message).unwrap_or_default() } else { path };
+        let field = if path == "." {
+            missing_field_name(&message).unwrap_or_default()
+        } else {
+            path
+        };
         (field, message)
     })
 }
@@ -167,7 +193,10 @@ pub mod qs {
         let s: Option<String> = Option::deserialize(d)?;
         match s.as_deref().map(str::trim) {
             None | Some("") => Ok(None),
-            Some(v) => v.parse::<T>().map(Some).map_err(|e| D::Error::custom(format!("invalid value `{v}`: {e}"))),
+            Some(v) => v
+                .parse::<T>()
+                .map(Some)
+                .map_err(|e| D::Error::custom(format!("invalid value `{v}`: {e}"))),
         }
     }
 }

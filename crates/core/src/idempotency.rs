@@ -19,15 +19,23 @@ pub enum Begin {
     /// First time: do the work, then call [`complete`] in the same transaction.
     Fresh,
     /// Seen before with the same request: return this response unchanged.
-    Replay { status: u16, body: serde_json::Value },
+    Replay {
+        status: u16,
+        body: serde_json::Value,
+    },
 }
 
 /// Read and validate the `Idempotency-Key` header (1..=255 visible ASCII characters).
 pub fn key_from_headers(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(v) = headers.get(HEADER) else { return Ok(None) };
+    let Some(v) = headers.get(HEADER) else {
+        return Ok(None);
+    };
     let bad = || {
-        ApiError::bad_request("INVALID_IDEMPOTENCY_KEY", "Idempotency-Key must be 1 to 255 visible ASCII characters")
-            .with_field("Idempotency-Key", "1 to 255 visible ASCII characters")
+        ApiError::bad_request(
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )
+        .with_field("Idempotency-Key", "1 to 255 visible ASCII characters")
     };
     let s = v.to_str().map_err(|_| bad())?.trim();
     if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
@@ -121,7 +129,10 @@ mod tests {
         let mut h = HeaderMap::new();
         assert_eq!(key_from_headers(&h).unwrap(), None);
         h.insert(HEADER, HeaderValue::from_static("station-7:000123"));
-        assert_eq!(key_from_headers(&h).unwrap().as_deref(), Some("station-7:000123"));
+        assert_eq!(
+            key_from_headers(&h).unwrap().as_deref(),
+            Some("station-7:000123")
+        );
         h.insert(HEADER, HeaderValue::from_static("has space"));
         assert!(key_from_headers(&h).is_err());
         h.insert(HEADER, HeaderValue::from_str(&"k".repeat(256)).unwrap());

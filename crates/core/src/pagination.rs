@@ -35,21 +35,30 @@ pub fn limit(requested: Option<u32>) -> Result<u32, ApiError> {
     match requested {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::bad_request("INVALID_QUERY", format!("limit must be between 1 and {MAX_LIMIT}"))
-            .with_field("limit", format!("must be between 1 and {MAX_LIMIT}"))),
+        Some(_) => Err(ApiError::bad_request(
+            "INVALID_QUERY",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        )
+        .with_field("limit", format!("must be between 1 and {MAX_LIMIT}"))),
     }
 }
 
 pub fn encode_cursor<K: Serialize>(key: &K) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(key).unwrap_or_default())
 }
 
 pub fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> Result<K, ApiError> {
     let bad = || {
-        ApiError::bad_request("INVALID_CURSOR", "cursor is not one this server issued for this list")
-            .with_field("cursor", "invalid cursor")
+        ApiError::bad_request(
+            "INVALID_CURSOR",
+            "cursor is not one this server issued for this list",
+        )
+        .with_field("cursor", "invalid cursor")
     };
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor.as_bytes()).map_err(|_| bad())?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.as_bytes())
+        .map_err(|_| bad())?;
     serde_json::from_slice(&bytes).map_err(|_| bad())
 }
 
@@ -61,7 +70,11 @@ pub fn page<T, K: Serialize>(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> K
     } else {
         None
     };
-    Page { items: rows, next_cursor, limit }
+    Page {
+        items: rows,
+        next_cursor,
+        limit,
+    }
 }
 
 #[cfg(test)]
@@ -81,7 +94,10 @@ mod tests {
     fn page_cuts_and_points_at_last_row() {
         let p = page(vec![1, 2, 3], 2, |r| *r);
         assert_eq!(p.items, vec![1, 2]);
-        assert_eq!(decode_cursor::<i32>(p.next_cursor.as_deref().unwrap()).unwrap(), 2);
+        assert_eq!(
+            decode_cursor::<i32>(p.next_cursor.as_deref().unwrap()).unwrap(),
+            2
+        );
         let p = page(vec![1, 2], 2, |r| *r);
         assert!(p.next_cursor.is_none());
     }

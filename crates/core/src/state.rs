@@ -18,7 +18,11 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { max_rework: 3, login_max_failures: 5, login_lockout: Duration::from_secs(15 * 60) }
+        Self {
+            max_rework: 3,
+            login_max_failures: 5,
+            login_lockout: Duration::from_secs(15 * 60),
+        }
     }
 }
 
@@ -31,6 +35,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(pool: PgPool, tokens: TokenKeys, settings: Settings) -> Self {
-        Self { pool, tokens: Arc::new(tokens), settings: Arc::new(settings) }
+        Self {
+            pool,
+            tokens: Arc::new(tokens),
+            settings: Arc::new(settings),
+        }
     }
 }

@@ -38,7 +38,8 @@ pub struct SchemaHealth {
     responses((status = 200, body = Health, description = "ready"), (status = 503, body = Health, description = "degraded")))]
 pub async fn health(State(state): State<AppState>) -> Response {
     let start = Instant::now();
-    let ping: Result<i32, sqlx::Error> = sqlx::query_scalar("SELECT 1").fetch_one(&state.pool).await;
+    let ping: Result<i32, sqlx::Error> =
+        sqlx::query_scalar("SELECT 1").fetch_one(&state.pool).await;
     let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
     let (reachable, error) = match &ping {
         Ok(_) => (true, None),
@@ -62,10 +63,18 @@ pub async fn health(State(state): State<AppState>) -> Response {
             pool_idle: state.pool.num_idle(),
             error,
         },
-        schema: SchemaHealth { version, head: neurohub_schema::HEAD_VERSION, pending_steps: pending },
+        schema: SchemaHealth {
+            version,
+            head: neurohub_schema::HEAD_VERSION,
+            pending_steps: pending,
+        },
         version: env!("CARGO_PKG_VERSION"),
     };
-    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, axum::Json(body)).into_response()
 }
 
@@ -83,7 +92,8 @@ fn short(e: &sqlx::Error) -> String {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("db_pool_connections").set(state.pool.size() as f64);
     metrics::gauge!("db_pool_idle_connections").set(state.pool.num_idle() as f64);
-    metrics::gauge!("db_pool_max_connections").set(state.pool.options().get_max_connections() as f64);
+    metrics::gauge!("db_pool_max_connections")
+        .set(state.pool.options().get_max_connections() as f64);
     let body = crate::telemetry::metrics_handle().render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -6,7 +6,6 @@ pub mod middleware;
 pub mod openapi;
 pub mod telemetry;
 
-use axum::routing::get;
 use axum::Router;
 use neurohub_core::AppState;
 use std::net::SocketAddr;
@@ -31,14 +30,19 @@ pub struct HttpOptions {
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self { request_timeout: Duration::from_secs(30) }
+        Self {
+            request_timeout: Duration::from_secs(30),
+        }
     }
 }
 
 /// The API routes and their OpenAPI document.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .nest("/api/v1", neurohub_mes::router().merge(neurohub_atp::router()))
+        .nest(
+            "/api/v1",
+            neurohub_mes::router().merge(neurohub_atp::router()),
+        )
         .routes(utoipa_axum::routes!(health::health))
         .routes(utoipa_axum::routes!(health::metrics))
         .split_for_parts()
@@ -55,7 +59,7 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
         .layer(axum::middleware::from_fn(middleware::timeout_to_problem))
-        .layer(TimeoutLayer::new(opts.request_timeout))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, opts.request_timeout))
         .layer(CatchPanicLayer::custom(middleware::panic_to_problem))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -72,9 +76,13 @@ pub fn spawn_partition_maintenance(pool: sqlx::PgPool) -> tokio::task::JoinHandl
         loop {
             tick.tick().await;
             match neurohub_schema::ensure_audit_partitions(&pool, 3).await {
-                Ok(created) if !created.is_empty() => tracing::info!(?created, "created audit partitions"),
+                Ok(created) if !created.is_empty() => {
+                    tracing::info!(?created, "created audit partitions")
+                }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not create audit partitions; inserts go to the default partition"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not create audit partitions; inserts go to the default partition")
+                }
             }
         }
     })
@@ -82,9 +90,12 @@ pub fn spawn_partition_maintenance(pool: sqlx::PgPool) -> tokio::task::JoinHandl
 
 /// Serve until SIGINT/SIGTERM, then finish in-flight requests and return.
 pub async fn serve(listener: TcpListener, app: Router) -> std::io::Result<()> {
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
 }
 
 async fn shutdown_signal() {

@@ -26,7 +26,8 @@ pub async fn track(req: Request, next: Next) -> Response {
     let status = res.status().as_u16().to_string();
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&queries.to_string()) {
         res.headers_mut().insert(QUERY_COUNT_HEADER, v);
     }
@@ -45,14 +46,27 @@ pub fn panic_to_problem(err: Box<dyn Any + Send + 'static>) -> Response {
 
 /// Unknown routes get a problem document too.
 pub async fn not_found() -> Response {
-    ApiError::new(StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "no such endpoint; see /api/v1/openapi.json").into_response()
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "ROUTE_NOT_FOUND",
+        "no such endpoint; see /api/v1/openapi.json",
+    )
+    .into_response()
 }
 
 /// Requests that exceed the request timeout: the handler future is dropped, so its transaction rolls back.
 pub async fn timeout_to_problem(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
-    if res.status() == StatusCode::REQUEST_TIMEOUT && res.headers().get(axum::http::header::CONTENT_TYPE).is_none() {
-        return ApiError::unavailable("the request took too long and was cancelled; nothing was saved").into_response();
+    if res.status() == StatusCode::SERVICE_UNAVAILABLE
+        && res
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_none()
+    {
+        return ApiError::unavailable(
+            "the request took too long and was cancelled; nothing was saved",
+        )
+        .into_response();
     }
     res
 }

@@ -11,7 +11,8 @@ use tracing_subscriber::Layer;
 
 /// Latency buckets (seconds): fine-grained under 10 ms, where NeuroHub aims to live.
 const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    10.0,
 ];
 
 /// The process-wide Prometheus recorder (one per process: tests start many servers in one process).
@@ -41,9 +42,16 @@ pub fn init(format: LogFormat, filter: &str) {
     let registry = tracing_subscriber::registry().with(query_counter());
     let _ = match format {
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().with_current_span(true).with_filter(env))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_filter(env),
+            )
             .try_init(),
-        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer().with_filter(env)).try_init(),
+        LogFormat::Pretty => registry
+            .with(tracing_subscriber::fmt::layer().with_filter(env))
+            .try_init(),
     };
 }
 
@@ -51,10 +59,15 @@ pub fn init(format: LogFormat, filter: &str) {
 pub fn init_for_tests() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
-        let env = EnvFilter::try_from_env("NEUROHUB_TEST_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+        let env =
+            EnvFilter::try_from_env("NEUROHUB_TEST_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
         let _ = tracing_subscriber::registry()
             .with(query_counter())
-            .with(tracing_subscriber::fmt::layer().with_test_writer().with_filter(env))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_test_writer()
+                    .with_filter(env),
+            )
             .try_init();
     });
 }

@@ -41,13 +41,20 @@ impl AuthUser {
 
 /// Client IP and request id of a request, for audit rows (also used by unauthenticated routes like login).
 pub fn request_context(parts: &Parts, user_id: Option<i64>) -> AuditContext {
-    let client_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip().to_string());
+    let client_ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string());
     let request_id = parts
         .headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(64).collect());
-    AuditContext { user_id, client_ip, request_id }
+    AuditContext {
+        user_id,
+        client_ip,
+        request_id,
+    }
 }
 
 /// The request's audit context without requiring authentication.
@@ -64,26 +71,105 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("MISSING_TOKEN", "sign in and send `Authorization: Bearer <access token>`"))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthorized(
+                "MISSING_TOKEN",
+                "sign in and send `Authorization: Bearer <access token>`",
+            )
+        })?;
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("INVALID_TOKEN", "the Authorization header must be `Bearer <access token>`"))?;
-        let claims = state.tokens.verify_access(token).map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                ApiError::unauthorized("TOKEN_EXPIRED", "the access token has expired; use the refresh token")
-            }
-            _ => ApiError::unauthorized("INVALID_TOKEN", "the access token is not valid"),
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "INVALID_TOKEN",
+                    "the Authorization header must be `Bearer <access token>`",
+                )
+            })?;
+        let claims = state
+            .tokens
+            .verify_access(token)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::unauthorized(
+                    "TOKEN_EXPIRED",
+                    "the access token has expired; use the refresh token",
+                ),
+                _ => ApiError::unauthorized("INVALID_TOKEN", "the access token is not valid"),
+            })?;
+        let id = claims.user_id().ok_or_else(|| {
+            ApiError::unauthorized("INVALID_TOKEN", "the access token is not valid")
         })?;
-        let id = claims.user_id().ok_or_else(|| ApiError::unauthorized("INVALID_TOKEN", "the access token is not valid"))?;
         let ctx = request_context(parts, Some(id));
-        Ok(AuthUser { id, username: claims.username, role: claims.role, ctx })
+        Ok(AuthUser {
+            id,
+            username: claims.username,
+            role: claims.role,
+            ctx,
+        })
+    }
+}
+
+/// A named set of roles, for [`Authorized`].
+pub trait Policy: Send + Sync + 'static {
+    const ROLES: &'static [Role];
+}
+
+macro_rules! policy {
+    ($($(#[$doc:meta])* $name:ident => $roles:expr;)*) => {
+        /// Role policies used in handler signatures (`user: Authorized<policy::Manage>`).
+        pub mod policy {
+            use super::{can, Policy, Role};
+            $( $(#[$doc])* #[derive(Debug, Clone, Copy)] pub struct $name;
+               impl Policy for $name { const ROLES: &'static [Role] = $roles; } )*
+        }
+    };
+}
+
+policy! {
+    /// Any signed-in user.
+    Read => can::READ;
+    /// Station work (ADMIN, MANAGER, OPERATOR).
+    Operate => can::OPERATE;
+    /// Planning and master data (ADMIN, MANAGER).
+    Manage => can::MANAGE;
+    /// Reading the audit log (ADMIN, MANAGER).
+    Audit => can::AUDIT;
+    /// Accounts (ADMIN).
+    Admin => can::ADMIN;
+}
+
+/// The caller, already checked against policy `P`. Because it is extracted from the request head, the role check
+/// runs *before* the body is parsed: a VIEWER gets 403 whatever it sends, never a validation error that reveals
+/// the shape of an endpoint it may not use.
+#[derive(Debug, Clone)]
+pub struct Authorized<P: Policy>(pub AuthUser, std::marker::PhantomData<P>);
+
+impl<P: Policy> std::ops::Deref for Authorized<P> {
+    type Target = AuthUser;
+    fn deref(&self) -> &AuthUser {
+        &self.0
+    }
+}
+
+impl<P: Policy> FromRequestParts<AppState> for Authorized<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        user.require(P::ROLES)?;
+        Ok(Authorized(user, std::marker::PhantomData))
     }
 }

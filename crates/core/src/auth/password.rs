@@ -1,6 +1,8 @@
 //! Argon2id password hashing (PHC strings), with a constant-cost path for unknown users.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::OnceLock;
 
@@ -18,13 +20,17 @@ fn argon2() -> Argon2<'static> {
 /// Hash a password into a PHC string (`$argon2id$v=19$...`).
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2().hash_password(password.as_bytes(), &salt)?.to_string())
+    Ok(argon2()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
 }
 
 /// Verify a password against a stored PHC string. A malformed hash never verifies.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -40,7 +46,9 @@ pub fn verify_dummy(password: &str) {
 pub fn check_new_password(password: &str) -> Result<(), String> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_LEN {
-        return Err(format!("password must be at least {MIN_PASSWORD_LEN} characters"));
+        return Err(format!(
+            "password must be at least {MIN_PASSWORD_LEN} characters"
+        ));
     }
     if password.len() > MAX_PASSWORD_LEN {
         return Err(format!("password must be at most {MAX_PASSWORD_LEN} bytes"));
@@ -53,7 +61,9 @@ pub fn generate_password() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = rand::thread_rng();
-    (0..24).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..24)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 #[cfg(test)]
@@ -71,7 +81,10 @@ mod tests {
 
     #[test]
     fn salts_differ() {
-        assert_ne!(hash_password("same password!").unwrap(), hash_password("same password!").unwrap());
+        assert_ne!(
+            hash_password("same password!").unwrap(),
+            hash_password("same password!").unwrap()
+        );
     }
 
     #[test]

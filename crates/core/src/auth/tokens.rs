@@ -26,7 +26,14 @@ const ISSUER: &str = "neurohub";
 
 impl Claims {
     pub fn new(user_id: i64, username: &str, role: Role, iat: i64, exp: i64) -> Self {
-        Self { sub: user_id.to_string(), username: username.to_string(), role, iat, exp, iss: ISSUER.into() }
+        Self {
+            sub: user_id.to_string(),
+            username: username.to_string(),
+            role,
+            iat,
+            exp,
+            iss: ISSUER.into(),
+        }
     }
 
     /// The user id in `sub`; None for a token whose subject is not ours.
@@ -71,7 +78,12 @@ impl TokenKeys {
         s
     }
 
-    pub fn issue_access(&self, user_id: i64, username: &str, role: Role) -> Result<(String, i64), jsonwebtoken::errors::Error> {
+    pub fn issue_access(
+        &self,
+        user_id: i64,
+        username: &str,
+        role: Role,
+    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
         let now = Utc::now().timestamp();
         let exp = now + self.access_ttl.as_secs() as i64;
         let claims = Claims::new(user_id, username, role, now, exp);
@@ -112,7 +124,11 @@ mod tests {
     use super::*;
 
     fn keys(ttl: u64) -> TokenKeys {
-        TokenKeys::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(ttl), Duration::from_secs(60))
+        TokenKeys::new(
+            b"0123456789abcdef0123456789abcdef",
+            Duration::from_secs(ttl),
+            Duration::from_secs(60),
+        )
     }
 
     #[test]
@@ -120,7 +136,10 @@ mod tests {
         let k = keys(60);
         let (t, _) = k.issue_access(7, "kim", Role::Operator).unwrap();
         let c = k.verify_access(&t).unwrap();
-        assert_eq!((c.user_id(), c.role, c.username.as_str()), (Some(7), Role::Operator, "kim"));
+        assert_eq!(
+            (c.user_id(), c.role, c.username.as_str()),
+            (Some(7), Role::Operator, "kim")
+        );
     }
 
     #[test]
@@ -132,7 +151,11 @@ mod tests {
             .encode(br#"{"sub":1,"username":"admin","role":"ADMIN","iat":0,"exp":99999999999,"iss":"neurohub"}"#);
         parts[1] = &forged_payload;
         assert!(k.verify_access(&parts.join(".")).is_err());
-        let other = TokenKeys::new(b"another secret another secret!!!", Duration::from_secs(60), Duration::from_secs(60));
+        let other = TokenKeys::new(
+            b"another secret another secret!!!",
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        );
         assert!(other.verify_access(&t).is_err());
         let now = Utc::now().timestamp();
         let stale = Claims::new(7, "kim", Role::Viewer, now - 120, now - 1);

@@ -58,15 +58,27 @@ impl TestResponse {
     /// Assert the status, printing the body when it differs.
     #[track_caller]
     pub fn assert_status(&self, status: u16) -> &Self {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
         self
     }
 
     /// Assert a problem+json error with this status and code; returns the body.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) -> &Value {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
-        let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        let ct = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         assert_eq!(ct, "application/problem+json", "body: {}", self.text);
         assert_eq!(self.body["code"], code, "body: {}", self.text);
         assert_eq!(self.body["status"], status);
@@ -77,13 +89,21 @@ impl TestResponse {
     pub fn error_fields(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|a| a.iter().filter_map(|e| e["field"].as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
 
 pub fn test_settings() -> Settings {
-    Settings { max_rework: 3, login_max_failures: 5, login_lockout: Duration::from_secs(900) }
+    Settings {
+        max_rework: 3,
+        login_max_failures: 5,
+        login_lockout: Duration::from_secs(900),
+    }
 }
 
 impl TestApp {
@@ -94,10 +114,19 @@ impl TestApp {
 
     pub async fn spawn_with(pool: PgPool, settings: Settings) -> TestApp {
         neurohub_server::telemetry::init_for_tests();
-        neurohub_schema::up(&pool, None, &neurohub_schema::Timeouts::default(), &mut |_| {})
-            .await
-            .expect("deploy schema");
-        let keys = TokenKeys::new(b"test secret test secret test secret!", Duration::from_secs(900), Duration::from_secs(3600));
+        neurohub_schema::up(
+            &pool,
+            None,
+            &neurohub_schema::Timeouts::default(),
+            &mut |_| {},
+        )
+        .await
+        .expect("deploy schema");
+        let keys = TokenKeys::new(
+            b"test secret test secret test secret!",
+            Duration::from_secs(900),
+            Duration::from_secs(3600),
+        );
         let state = AppState::new(pool.clone(), keys, settings);
         let mut users = HashMap::new();
         for role in Role::ALL {
@@ -113,17 +142,38 @@ impl TestApp {
             .fetch_one(&pool)
             .await
             .expect("seed user");
-            let (token, _) = state.tokens.issue_access(id, &username, role).expect("token");
-            users.insert(role, TestUser { id, username, token });
+            let (token, _) = state
+                .tokens
+                .issue_access(id, &username, role)
+                .expect("token");
+            users.insert(
+                role,
+                TestUser {
+                    id,
+                    username,
+                    token,
+                },
+            );
         }
         let app = neurohub_server::app(state.clone(), &neurohub_server::HttpOptions::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             let _ = neurohub_server::serve(listener, app).await;
         });
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        TestApp { addr, client, pool, state, users }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        TestApp {
+            addr,
+            client,
+            pool,
+            state,
+            users,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -162,7 +212,14 @@ impl TestApp {
     }
 
     /// Send a raw body with a content type (for malformed-input tests).
-    pub async fn raw(&self, method: Method, path: &str, role: Role, content_type: &str, body: &str) -> TestResponse {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        role: Role,
+        content_type: &str,
+        body: &str,
+    ) -> TestResponse {
         let res = self
             .client
             .request(method, self.url(path))
@@ -176,29 +233,40 @@ impl TestApp {
     }
 
     pub async fn get(&self, role: Role, path: &str) -> TestResponse {
-        self.request(Method::GET, path, Some(self.token(role)), None, &[]).await
+        self.request(Method::GET, path, Some(self.token(role)), None, &[])
+            .await
     }
 
     pub async fn post(&self, role: Role, path: &str, body: &Value) -> TestResponse {
-        self.request(Method::POST, path, Some(self.token(role)), Some(body), &[]).await
+        self.request(Method::POST, path, Some(self.token(role)), Some(body), &[])
+            .await
     }
 
     pub async fn patch(&self, role: Role, path: &str, body: &Value) -> TestResponse {
-        self.request(Method::PATCH, path, Some(self.token(role)), Some(body), &[]).await
+        self.request(Method::PATCH, path, Some(self.token(role)), Some(body), &[])
+            .await
     }
 
     pub async fn put(&self, role: Role, path: &str, body: &Value) -> TestResponse {
-        self.request(Method::PUT, path, Some(self.token(role)), Some(body), &[]).await
+        self.request(Method::PUT, path, Some(self.token(role)), Some(body), &[])
+            .await
     }
 
     pub async fn delete(&self, role: Role, path: &str) -> TestResponse {
-        self.request(Method::DELETE, path, Some(self.token(role)), None, &[]).await
+        self.request(Method::DELETE, path, Some(self.token(role)), None, &[])
+            .await
     }
 
     /// Count rows of a table (for "nothing was written" assertions).
     pub async fn count(&self, table: &str) -> i64 {
-        assert!(table.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "table name");
-        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&self.pool).await.unwrap()
+        assert!(
+            table.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "table name"
+        );
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
     }
 }
 
@@ -207,5 +275,10 @@ async fn into_test_response(res: reqwest::Response) -> TestResponse {
     let headers = res.headers().clone();
     let text = res.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    TestResponse { status, headers, body, text }
+    TestResponse {
+        status,
+        headers,
+        body,
+        text,
+    }
 }

@@ -19,24 +19,38 @@ async fn health_reports_database_and_schema(pool: PgPool) {
 async fn health_is_degraded_when_migrations_are_pending(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     // Roll the newest version back: the server must say it is not ready rather than serve a stale schema.
-    neurohub_schema::down(&app.pool, neurohub_schema::HEAD_VERSION - 1, &neurohub_schema::Timeouts::default(), &mut |_| {})
-        .await
-        .unwrap();
+    neurohub_schema::down(
+        &app.pool,
+        neurohub_schema::HEAD_VERSION - 1,
+        &neurohub_schema::Timeouts::default(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     let res = app.request(Method::GET, "/health", None, None, &[]).await;
     res.assert_status(503);
     assert_eq!(res.body["status"], "degraded");
-    assert_eq!(res.body["schema"]["version"], neurohub_schema::HEAD_VERSION - 1);
+    assert_eq!(
+        res.body["schema"]["version"],
+        neurohub_schema::HEAD_VERSION - 1
+    );
 }
 
 #[sqlx::test(migrations = false)]
 async fn metrics_count_requests_by_route_template(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    app.request(Method::GET, "/health", None, None, &[]).await.assert_status(200);
+    app.request(Method::GET, "/health", None, None, &[])
+        .await
+        .assert_status(200);
     let res = app.request(Method::GET, "/metrics", None, None, &[]).await;
     res.assert_status(200);
     assert!(res.text.contains("http_requests_total"), "{}", res.text);
     assert!(res.text.contains("route=\"/health\""), "{}", res.text);
-    assert!(res.text.contains("http_request_duration_seconds_bucket"), "{}", res.text);
+    assert!(
+        res.text.contains("http_request_duration_seconds_bucket"),
+        "{}",
+        res.text
+    );
     assert!(res.text.contains("db_pool_connections"), "{}", res.text);
 }
 
@@ -45,21 +59,33 @@ async fn request_ids_are_generated_or_propagated(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let res = app.request(Method::GET, "/health", None, None, &[]).await;
     assert!(res.headers.get("x-request-id").is_some());
-    let res = app.request(Method::GET, "/health", None, None, &[("x-request-id", "station-7-abc")]).await;
+    let res = app
+        .request(
+            Method::GET,
+            "/health",
+            None,
+            None,
+            &[("x-request-id", "station-7-abc")],
+        )
+        .await;
     assert_eq!(res.headers.get("x-request-id").unwrap(), "station-7-abc");
 }
 
 #[sqlx::test(migrations = false)]
 async fn unknown_routes_are_problem_json(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let res = app.request(Method::GET, "/api/v1/no-such-thing", None, None, &[]).await;
+    let res = app
+        .request(Method::GET, "/api/v1/no-such-thing", None, None, &[])
+        .await;
     res.assert_problem(404, "ROUTE_NOT_FOUND");
 }
 
 #[sqlx::test(migrations = false)]
 async fn openapi_document_and_ui_are_served(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let res = app.request(Method::GET, "/api/v1/openapi.json", None, None, &[]).await;
+    let res = app
+        .request(Method::GET, "/api/v1/openapi.json", None, None, &[])
+        .await;
     res.assert_status(200);
     assert!(res.body["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(res.body["paths"]["/health"].is_object());
