@@ -20,6 +20,7 @@ DROP FUNCTION enforce_status_transition();
 DROP FUNCTION ensure_audit_partitions(integer);
 
 ALTER TABLE lots DROP CONSTRAINT chk_lots_lot_number_format, DROP CONSTRAINT chk_lots_target_quantity;
+ALTER TABLE serials DROP CONSTRAINT chk_serials_serial_number_format;
 ALTER TABLE wip_items DROP CONSTRAINT chk_wip_items_wip_id_format;
 ALTER TABLE process_data
     DROP CONSTRAINT chk_process_data_completion,
