@@ -344,10 +344,8 @@ async fn serve_on(pool: PgPool, serve: &ServeArgs, secret: Vec<u8>) -> Result<Ex
                 serve.listen
             ))
         })?;
-    println!(
-        "NeuroHub listening on http://{} (API docs at http://{}/docs)",
-        serve.listen, serve.listen
-    );
+    let addr = listener.local_addr().unwrap_or(serve.listen);
+    println!("NeuroHub listening on http://{addr} (API docs at http://{addr}/docs)");
     neurohub_server::serve(listener, app)
         .await
         .map_err(|e| CliError::Other(format!("server error: {e}")))?;

@@ -136,3 +136,112 @@ async fn backup_writes_a_restorable_dump(pool: PgPool) {
     assert!(std::fs::metadata(&file).unwrap().len() > 0);
     let _ = std::fs::remove_file(&file);
 }
+
+/// The quick start's first command, end to end: a database that does not exist yet is created and deployed, the
+/// first admin's password is printed once and works, demo data is loaded, the server answers, and SIGTERM stops it
+/// cleanly.
+#[tokio::test]
+async fn up_creates_deploys_seeds_serves_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let db = format!("neurohub_cli_up_{}", std::process::id());
+    let mut u = url::Url::parse(&base).unwrap();
+    let admin_url = {
+        let mut a = u.clone();
+        a.set_path("/postgres");
+        a.to_string()
+    };
+    u.set_path(&db);
+    let url = u.to_string();
+    let admin = PgPool::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_neurohub"))
+        .args(["up", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", &url)
+        .env("NEUROHUB_LOG", "warn")
+        .env_remove("NEUROHUB_ADMIN_PASSWORD")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut output = String::new();
+    let (mut password, mut addr) = (None, None);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        output.push_str(&line);
+        output.push('\n');
+        if let Some(p) = line.split("with password: ").nth(1) {
+            password = Some(p.trim().to_string());
+        }
+        if let Some(a) = line.strip_prefix("NeuroHub listening on http://") {
+            addr = a.split_whitespace().next().map(str::to_string);
+            break;
+        }
+    }
+    let addr = addr.unwrap_or_else(|| panic!("server did not start:\n{output}"));
+    let password = password.unwrap_or_else(|| panic!("no admin password printed:\n{output}"));
+    assert!(output.contains("FINAL VERIFICATION & SUMMARY"), "{output}");
+    assert!(output.contains("Demo data loaded"), "{output}");
+
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("http://{addr}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let login = client
+        .post(format!("http://{addr}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let token = login.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let models = client
+        .get(format!("http://{addr}/api/v1/product-models"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert!(
+        !models["items"].as_array().unwrap().is_empty(),
+        "demo product models: {models}"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", rest.join("\n"));
+    assert!(
+        rest.iter().any(|l| l.contains("NeuroHub stopped")),
+        "{rest:?}"
+    );
+
+    // A second `up` on the same database: nothing to deploy, no new admin, no second demo load.
+    let out = neurohub(&url, &["deploy"]);
+    assert!(text(&out).contains("nothing to deploy"), "{}", text(&out));
+    admin.close().await;
+    let admin = PgPool::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
