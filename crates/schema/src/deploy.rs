@@ -107,6 +107,12 @@ async fn database_exists(admin: &PgConnectOptions, db: &str) -> Result<bool, Sch
 /// `postgres` database. Returns true when it was created.
 pub async fn ensure_database(database_url: &str) -> Result<bool, SchemaError> {
     let (opts, db) = connect_options(database_url)?;
+    if db.len() > 63 {
+        // PostgreSQL would silently truncate it (and maybe hit another database)
+        return Err(SchemaError::InvalidUrl(format!(
+            "database name {db:?} is longer than 63 bytes"
+        )));
+    }
     let admin = opts.database("postgres");
     if database_exists(&admin, &db).await? {
         return Ok(false);

@@ -454,11 +454,26 @@ fn push_statement(sql: &str, start: usize, end: usize, out: &mut Vec<(usize, Str
 /// PostgreSQL releases it. A second deploy waits, then finds nothing left to do.
 async fn lock(pool: &PgPool) -> Result<PoolConnection<Postgres>, SchemaError> {
     let mut conn = pool.acquire().await?;
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(ADVISORY_LOCK_KEY)
-        .execute(&mut *conn)
-        .await?;
-    Ok(conn)
+    // Poll with pg_try_advisory_lock instead of blocking in pg_advisory_lock: a session blocked inside a
+    // statement holds a snapshot, and CREATE INDEX CONCURRENTLY (run by the lock holder) waits for every older
+    // snapshot — a deadlock. Between tries this session is idle and in no transaction.
+    let mut announced = false;
+    loop {
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(ADVISORY_LOCK_KEY)
+            .fetch_one(&mut *conn)
+            .await?;
+        if got {
+            return Ok(conn);
+        }
+        if !announced {
+            tracing::info!(
+                "another neurohub deploy/migrate holds the schema lock; waiting for it to finish"
+            );
+            announced = true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn unlock(mut conn: PoolConnection<Postgres>) {
