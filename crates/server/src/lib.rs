@@ -50,6 +50,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 /// The whole application with its middleware stack.
 pub fn app(state: AppState, opts: &HttpOptions) -> Router {
+    // Install the recorder before the first request, so nothing is counted into the void.
+    let _ = telemetry::metrics_handle();
     let (api_router, doc) = api();
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     api_router
