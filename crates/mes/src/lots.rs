@@ -17,19 +17,20 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Months, NaiveDate, SecondsFormat, Utc};
-use neurohub_core::auth::{can, AuthUser};
+use neurohub_core::auth::{policy, Authorized};
 use neurohub_core::extract::qs;
 use neurohub_core::pagination::{self, Page};
 use neurohub_core::{audit, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, FieldError};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder, Transaction};
-use std::fmt;
 use std::str::FromStr;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::numbers::{self, LotNumber};
+use crate::state::lot_transition_allowed;
+pub use crate::state::LotStatus;
 
 /// Largest lot: unit sequences are 3 digits.
 pub const MAX_TARGET_QUANTITY: i32 = 999;
@@ -49,63 +50,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 // ---------------------------------------------------------------------------------------------------------------
 // Types
 // ---------------------------------------------------------------------------------------------------------------
-
-/// Lot status (docs/schema.md). Manual changes: only ON_HOLD ↔ CREATED / IN_PROGRESS; the process flow sets
-/// IN_PROGRESS and COMPLETED; `POST /lots/{id}/close` sets CLOSED.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum LotStatus {
-    Created,
-    InProgress,
-    OnHold,
-    Completed,
-    Closed,
-}
-
-impl LotStatus {
-    pub const ALL: [LotStatus; 5] = [
-        LotStatus::Created,
-        LotStatus::InProgress,
-        LotStatus::OnHold,
-        LotStatus::Completed,
-        LotStatus::Closed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LotStatus::Created => "CREATED",
-            LotStatus::InProgress => "IN_PROGRESS",
-            LotStatus::OnHold => "ON_HOLD",
-            LotStatus::Completed => "COMPLETED",
-            LotStatus::Closed => "CLOSED",
-        }
-    }
-}
-
-impl fmt::Display for LotStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for LotStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        LotStatus::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| {
-                "expected one of CREATED, IN_PROGRESS, ON_HOLD, COMPLETED, CLOSED".to_string()
-            })
-    }
-}
-
-impl TryFrom<String> for LotStatus {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
 
 /// Work shift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -246,7 +190,6 @@ pub struct Lot {
     pub production_date: NaiveDate,
     pub shift: Option<String>,
     pub target_quantity: i32,
-    #[sqlx(try_from = "String")]
     pub status: LotStatus,
     pub notes: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
@@ -385,7 +328,6 @@ struct InsertedLot {
     id: i64,
     production_date: NaiveDate,
     shift: Option<String>,
-    #[sqlx(try_from = "String")]
     status: LotStatus,
     notes: Option<String>,
     started_at: Option<DateTime<Utc>>,
@@ -561,27 +503,43 @@ pub fn manual_transition(from: LotStatus, to: LotStatus, started: bool) -> Resul
         )
         .with_field("status", format!("{from} -> {to} is not allowed"))
     };
-    match (from, to) {
-        _ if from == to => Ok(()),
-        (Created | InProgress, OnHold) => Ok(()),
-        (OnHold, Created) if !started => Ok(()),
-        (OnHold, Created) => Err(refuse(
-            "units of this lot have started; release it to IN_PROGRESS",
-        )),
-        (OnHold, InProgress) if started => Ok(()),
-        (OnHold, InProgress) => Err(refuse(
-            "no unit of this lot has started; release it to CREATED",
-        )),
-        (_, Completed) => Err(refuse(
-            "a lot becomes COMPLETED when every unit is completed or scrapped",
-        )),
-        (_, Closed) => Err(refuse("use POST /lots/{id}/close on a COMPLETED lot")),
-        (_, InProgress) => Err(refuse(
-            "a lot becomes IN_PROGRESS when its first unit starts a process",
-        )),
-        _ => Err(refuse(
-            "only ON_HOLD <-> CREATED / IN_PROGRESS are manual changes",
-        )),
+    let manual = match (from, to) {
+        _ if from == to => true,
+        (Created | InProgress, OnHold) => true,
+        (OnHold, Created) if !started => true,
+        (OnHold, Created) => {
+            return Err(refuse(
+                "units of this lot have started; release it to IN_PROGRESS",
+            ))
+        }
+        (OnHold, InProgress) if started => true,
+        (OnHold, InProgress) => {
+            return Err(refuse(
+                "no unit of this lot has started; release it to CREATED",
+            ))
+        }
+        (_, Completed) => {
+            return Err(refuse(
+                "a lot becomes COMPLETED when every unit is completed or scrapped",
+            ))
+        }
+        (_, Closed) => return Err(refuse("use POST /lots/{id}/close on a COMPLETED lot")),
+        (_, InProgress) => {
+            return Err(refuse(
+                "a lot becomes IN_PROGRESS when its first unit starts a process",
+            ))
+        }
+        _ => {
+            return Err(refuse(
+                "only ON_HOLD <-> CREATED / IN_PROGRESS are manual changes",
+            ))
+        }
+    };
+    // The manual changes are a subset of the lot state machine (crate::state); keep it the single authority.
+    if manual && lot_transition_allowed(from, to) {
+        Ok(())
+    } else {
+        Err(refuse("the lot state machine does not allow it"))
     }
 }
 
@@ -603,14 +561,10 @@ pub fn manual_transition(from: LotStatus, to: LotStatus, started: bool) -> Resul
 )]
 async fn create(
     State(st): State<AppState>,
-    user: AuthUser,
+    user: Authorized<policy::Manage>,
     ApiJson(body): ApiJson<NewLot>,
 ) -> ApiResult<(StatusCode, ApiJson<Lot>)> {
-    user.require(can::MANAGE)?;
-    let errors = body.field_errors(Utc::now().date_naive());
-    if !errors.is_empty() {
-        return Err(ApiError::validation_many(errors));
-    }
+    // create_lot validates everything (fields and references, all errors at once) before it writes.
     let mut tx = audit::begin(&st.pool, &user.ctx).await?;
     let lot = create_lot(&mut tx, &body).await?;
     tx.commit().await?;
@@ -765,10 +719,9 @@ pub(crate) fn push_prefix(qb: &mut QueryBuilder<'_, Postgres>, column: &str, pre
 )]
 async fn list(
     State(st): State<AppState>,
-    user: AuthUser,
+    _user: Authorized<policy::Read>,
     ApiQuery(f): ApiQuery<LotFilter>,
 ) -> ApiResult<ApiJson<Page<Lot>>> {
-    user.require(can::READ)?;
     let limit = pagination::limit(f.limit)?;
     let sort = f.sort.unwrap_or_default();
     let order = f.order.unwrap_or(match sort {
@@ -871,10 +824,9 @@ async fn list(
 )]
 async fn get_by_id(
     State(st): State<AppState>,
-    user: AuthUser,
+    _user: Authorized<policy::Read>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<ApiJson<LotDetail>> {
-    user.require(can::READ)?;
     let lot = fetch_detail(&st.pool, LotKey::Id(id))
         .await?
         .ok_or_else(|| ApiError::not_found("lot"))?;
@@ -893,10 +845,9 @@ async fn get_by_id(
 )]
 async fn get_by_number(
     State(st): State<AppState>,
-    user: AuthUser,
+    _user: Authorized<policy::Read>,
     ApiPath(number): ApiPath<String>,
 ) -> ApiResult<ApiJson<LotDetail>> {
-    user.require(can::READ)?;
     let number = LotNumber::parse(&number).map_err(|e| {
         ApiError::bad_request("INVALID_LOT_NUMBER", e.to_string())
             .with_field("lot_number", e.to_string())
@@ -922,11 +873,10 @@ async fn get_by_number(
 )]
 async fn change_status(
     State(st): State<AppState>,
-    user: AuthUser,
+    user: Authorized<policy::Manage>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<LotStatusChange>,
 ) -> ApiResult<ApiJson<LotDetail>> {
-    user.require(can::MANAGE)?;
     let reason = body
         .reason
         .as_deref()
@@ -995,10 +945,9 @@ struct CloseCheck {
 )]
 async fn close(
     State(st): State<AppState>,
-    user: AuthUser,
+    user: Authorized<policy::Manage>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<ApiJson<LotDetail>> {
-    user.require(can::MANAGE)?;
     let mut tx = audit::begin(&st.pool, &user.ctx).await?;
     let check: CloseCheck = sqlx::query_as(
         "SELECT l.lot_number, l.status, \
@@ -1109,7 +1058,7 @@ mod tests {
 
     #[test]
     fn statuses_parse_and_print() {
-        for s in LotStatus::ALL {
+        for &s in LotStatus::ALL {
             assert_eq!(s.as_str().parse::<LotStatus>().unwrap(), s);
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
