@@ -627,7 +627,7 @@ async fn run_step(
             version: m.version,
             step_no,
             step_name: step.name.to_string(),
-            pg,
+            pg: Box::new(pg),
         }
     };
     if step.transactional {
@@ -747,7 +747,7 @@ async fn down_locked(
             return Err(SchemaError::DownFailed {
                 version: m.version,
                 name: m.name.to_string(),
-                pg,
+                pg: Box::new(pg),
             });
         }
         sqlx::query("DELETE FROM schema_migration_steps WHERE version = $1")

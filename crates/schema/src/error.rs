@@ -52,8 +52,8 @@ pub enum SchemaError {
         step_no: i32,
         /// Step name.
         step_name: String,
-        /// PostgreSQL's report.
-        pg: PgFailure,
+        /// PostgreSQL's report (boxed: keeps `Result<_, SchemaError>` small).
+        pg: Box<PgFailure>,
     },
     /// A down script failed; the whole version's down was rolled back.
     #[error("reverting migration {version:04} ({name}) failed: {pg}. Nothing of it was changed")]
@@ -62,8 +62,8 @@ pub enum SchemaError {
         version: i32,
         /// Its name.
         name: String,
-        /// PostgreSQL's report.
-        pg: PgFailure,
+        /// PostgreSQL's report (boxed: keeps `Result<_, SchemaError>` small).
+        pg: Box<PgFailure>,
     },
     /// An applied step's SQL differs from the embedded one.
     #[error("migration {version:04} step {step_no} ({step_name}) was applied with checksum {applied} but this binary has {embedded}: an applied migration must never be edited; add a new migration instead")]
