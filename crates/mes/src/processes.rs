@@ -74,7 +74,7 @@ pub struct ProcessFilter {
 
 /// Check the shape of `quality_criteria`: an object of measurement name → `{min?: number, max?: number,
 /// unit?: string, required?: bool}` with `min <= max`. Every problem is reported with its JSON path.
-pub fn check_quality_criteria(c: &mut Checker, field: &str, criteria: &Value) {
+pub(crate) fn check_quality_criteria(c: &mut Checker, field: &str, criteria: &Value) {
     let Some(map) = criteria.as_object() else {
         c.add(
             field,

@@ -1,1 +1,368 @@
-//! (to be written)
+//! Sign-in, throttling, refresh rotation and reuse detection, logout, and access-token rejection.
+
+use crate::helpers::{test_settings, TestApp, PASSWORD};
+use neurohub_core::auth::tokens::{Claims, TokenKeys};
+use neurohub_core::auth::Role;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use std::time::Duration;
+
+async fn login(app: &TestApp, username: &str, password: &str) -> crate::helpers::TestResponse {
+    app.request(
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(&json!({"username": username, "password": password})),
+        &[],
+    )
+    .await
+}
+
+async fn refresh(app: &TestApp, token: &str) -> crate::helpers::TestResponse {
+    app.request(
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        Some(&json!({"refresh_token": token})),
+        &[],
+    )
+    .await
+}
+
+fn refresh_token(body: &Value) -> String {
+    body["refresh_token"]
+        .as_str()
+        .expect("refresh_token")
+        .to_string()
+}
+
+#[sqlx::test(migrations = false)]
+async fn login_succeeds_and_the_token_works(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let res = login(&app, "operator", PASSWORD).await;
+    res.assert_status(200);
+    let b = &res.body;
+    assert_eq!(b["token_type"], "Bearer");
+    assert_eq!(b["expires_in"], 900);
+    assert_eq!(b["user"]["username"], "operator");
+    assert_eq!(b["user"]["role"], "OPERATOR");
+    assert_eq!(b["user"]["id"], app.user(Role::Operator).id);
+    assert!(b["user"].get("password_hash").is_none());
+    assert_eq!(refresh_token(b).len(), 43);
+
+    let token = b["access_token"].as_str().unwrap();
+    let me = app
+        .request(Method::GET, "/api/v1/auth/me", Some(token), None, &[])
+        .await;
+    me.assert_status(200);
+    assert_eq!(me.body["username"], "operator");
+    assert!(me.body.get("password_hash").is_none());
+    assert_eq!(me.queries(), 1);
+
+    // last_login_at is set, only the hash of the refresh token is stored
+    let (last_login, stored): (Option<chrono::DateTime<chrono::Utc>>, String) = sqlx::query_as(
+        "SELECT u.last_login_at, t.token_hash FROM users u JOIN refresh_tokens t ON t.user_id = u.id WHERE u.username = 'operator'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(last_login.is_some());
+    assert_eq!(
+        stored,
+        neurohub_core::auth::tokens::hash_refresh_token(&refresh_token(b))
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn wrong_password_unknown_user_and_inactive_user_get_the_same_answer(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let wrong = login(&app, "operator", "not the password at all").await;
+    let unknown = login(&app, "nobody", PASSWORD).await;
+    sqlx::query("UPDATE users SET is_active = false WHERE username = 'viewer'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let inactive = login(&app, "viewer", PASSWORD).await;
+    for res in [&wrong, &unknown, &inactive] {
+        res.assert_problem(401, "INVALID_CREDENTIALS");
+        assert_eq!(res.body["detail"], wrong.body["detail"]);
+    }
+    assert_eq!(app.count("refresh_tokens").await, 0);
+}
+
+#[sqlx::test(migrations = false)]
+async fn login_body_is_validated(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let res = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(&json!({"username": "admin"})),
+            &[],
+        )
+        .await;
+    res.assert_problem(422, "VALIDATION_FAILED");
+    assert_eq!(res.error_fields(), ["password"]);
+    let res = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(&json!({"username": "a", "password": "b", "x": 1})),
+            &[],
+        )
+        .await;
+    res.assert_problem(422, "VALIDATION_FAILED");
+}
+
+#[sqlx::test(migrations = false)]
+async fn account_locks_after_max_failures_and_success_resets_the_count(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let max = test_settings().login_max_failures;
+    // a success in between resets the count
+    for _ in 0..max - 1 {
+        login(&app, "manager", "wrong password!!")
+            .await
+            .assert_problem(401, "INVALID_CREDENTIALS");
+    }
+    login(&app, "manager", PASSWORD).await.assert_status(200);
+    let count: i32 =
+        sqlx::query_scalar("SELECT failed_login_count FROM users WHERE username = 'manager'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(count, 0);
+
+    for _ in 0..max - 1 {
+        login(&app, "manager", "wrong password!!")
+            .await
+            .assert_problem(401, "INVALID_CREDENTIALS");
+    }
+    let res = login(&app, "manager", "wrong password!!").await;
+    res.assert_problem(429, "ACCOUNT_LOCKED");
+    assert_eq!(res.headers["retry-after"], "900");
+    // the right password does not help while locked
+    let res = login(&app, "manager", PASSWORD).await;
+    res.assert_problem(429, "ACCOUNT_LOCKED");
+    let secs: u64 = res.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&secs), "{secs}");
+    // other accounts are unaffected
+    login(&app, "operator", PASSWORD).await.assert_status(200);
+    // when the lock has passed, the right password works again
+    sqlx::query(
+        "UPDATE users SET locked_until = now() - interval '1 second' WHERE username = 'manager'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    login(&app, "manager", PASSWORD).await.assert_status(200);
+}
+
+#[sqlx::test(migrations = false)]
+async fn refresh_rotates_and_reuse_revokes_the_family(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let first = refresh_token(&login(&app, "operator", PASSWORD).await.body);
+    let res = refresh(&app, &first).await;
+    res.assert_status(200);
+    // set_config, SELECT ... FOR UPDATE, UPDATE used_at, INSERT child, COMMIT
+    assert_eq!(res.queries(), 5);
+    assert_eq!(res.body["user"]["username"], "operator");
+    // the child is in the same family, with the used token as parent
+    let (families, parents): (i64, i64) =
+        sqlx::query_as("SELECT count(DISTINCT family_id), count(parent_id) FROM refresh_tokens")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((families, parents), (1, 1));
+    let second = refresh_token(&res.body);
+    assert_ne!(first, second);
+    let token = res.body["access_token"].as_str().unwrap();
+    app.request(Method::GET, "/api/v1/auth/me", Some(token), None, &[])
+        .await
+        .assert_status(200);
+
+    // the old token is used: presenting it again is reuse, and the whole family is revoked
+    refresh(&app, &first)
+        .await
+        .assert_problem(401, "REFRESH_TOKEN_REUSED");
+    refresh(&app, &second)
+        .await
+        .assert_problem(401, "REFRESH_TOKEN_REUSED");
+    let live: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(live, 0);
+    // a separate sign-in is a separate family and still works
+    let other = refresh_token(&login(&app, "operator", PASSWORD).await.body);
+    refresh(&app, &other).await.assert_status(200);
+}
+
+#[sqlx::test(migrations = false)]
+async fn concurrent_refreshes_of_one_token_let_exactly_one_win(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let token = refresh_token(&login(&app, "operator", PASSWORD).await.body);
+    let (a, b) = tokio::join!(refresh(&app, &token), refresh(&app, &token));
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 401], "a: {} b: {}", a.text, b.text);
+    let loser = if a.status == 401 { &a } else { &b };
+    loser.assert_problem(401, "REFRESH_TOKEN_REUSED");
+    // the loser's reuse revoked the family, the winner's new token included
+    let winner = if a.status == 200 { &a } else { &b };
+    refresh(&app, &refresh_token(&winner.body))
+        .await
+        .assert_problem(401, "REFRESH_TOKEN_REUSED");
+}
+
+#[sqlx::test(migrations = false)]
+async fn unknown_expired_and_inactive_users_refresh_tokens_fail(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    refresh(&app, "not-a-token")
+        .await
+        .assert_problem(401, "INVALID_REFRESH_TOKEN");
+
+    let token = refresh_token(&login(&app, "operator", PASSWORD).await.body);
+    sqlx::query("UPDATE refresh_tokens SET issued_at = now() - interval '2 hours', expires_at = now() - interval '1 hour'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    refresh(&app, &token)
+        .await
+        .assert_problem(401, "REFRESH_TOKEN_EXPIRED");
+
+    let token = refresh_token(&login(&app, "viewer", PASSWORD).await.body);
+    let viewer = app.user(Role::Viewer).id;
+    app.patch(
+        Role::Admin,
+        &format!("/api/v1/users/{viewer}"),
+        &json!({"is_active": false}),
+    )
+    .await
+    .assert_status(200);
+    refresh(&app, &token)
+        .await
+        .assert_problem(401, "REFRESH_TOKEN_REUSED");
+}
+
+#[sqlx::test(migrations = false)]
+async fn logout_revokes_the_family(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let body = login(&app, "operator", PASSWORD).await.body;
+    let first = refresh_token(&body);
+    let second = refresh_token(&refresh(&app, &first).await.body);
+    let res = app
+        .post(
+            Role::Operator,
+            "/api/v1/auth/logout",
+            &json!({"refresh_token": second}),
+        )
+        .await;
+    res.assert_status(204);
+    // set_config (BEGIN is pipelined with it and not counted), UPDATE, COMMIT
+    assert_eq!(res.queries(), 3);
+    refresh(&app, &second)
+        .await
+        .assert_problem(401, "REFRESH_TOKEN_REUSED");
+    // logging out with an unknown token (or someone else's) is a no-op 204
+    let other = refresh_token(&login(&app, "manager", PASSWORD).await.body);
+    app.post(
+        Role::Operator,
+        "/api/v1/auth/logout",
+        &json!({"refresh_token": other}),
+    )
+    .await
+    .assert_status(204);
+    refresh(&app, &other).await.assert_status(200);
+    // logout needs an access token
+    app.request(
+        Method::POST,
+        "/api/v1/auth/logout",
+        None,
+        Some(&json!({"refresh_token": other})),
+        &[],
+    )
+    .await
+    .assert_problem(401, "MISSING_TOKEN");
+}
+
+#[sqlx::test(migrations = false)]
+async fn bad_access_tokens_are_rejected(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let me = "/api/v1/auth/me";
+    app.request(Method::GET, me, None, None, &[])
+        .await
+        .assert_problem(401, "MISSING_TOKEN");
+    let res = app
+        .request(Method::GET, me, Some("garbage"), None, &[])
+        .await;
+    res.assert_problem(401, "INVALID_TOKEN");
+    assert_eq!(res.headers["www-authenticate"], "Bearer");
+    app.request(
+        Method::GET,
+        me,
+        None,
+        None,
+        &[("authorization", "Basic YWRtaW46YWRtaW4=")],
+    )
+    .await
+    .assert_problem(401, "INVALID_TOKEN");
+
+    let now = chrono::Utc::now().timestamp();
+    let id = app.user(Role::Admin).id;
+    let expired = app
+        .state
+        .tokens
+        .sign(&Claims::new(id, "admin", Role::Admin, now - 120, now - 60))
+        .unwrap();
+    app.request(Method::GET, me, Some(&expired), None, &[])
+        .await
+        .assert_problem(401, "TOKEN_EXPIRED");
+
+    let foreign = TokenKeys::new(
+        b"some other secret some other secret",
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    );
+    let (forged, _) = foreign.issue_access(id, "admin", Role::Admin).unwrap();
+    app.request(Method::GET, me, Some(&forged), None, &[])
+        .await
+        .assert_problem(401, "INVALID_TOKEN");
+    app.request(Method::GET, "/api/v1/users", Some(&forged), None, &[])
+        .await
+        .assert_problem(401, "INVALID_TOKEN");
+}
+
+#[sqlx::test(migrations = false)]
+async fn login_writes_are_audited_with_the_request_context(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let res = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(&json!({"username": "operator", "password": PASSWORD})),
+            &[("x-request-id", "login-req-1")],
+        )
+        .await;
+    res.assert_status(200);
+    // SELECT user; set_config, UPDATE users, INSERT refresh token, COMMIT
+    assert_eq!(res.queries(), 5);
+    let (user_id, ip, new_data): (Option<i64>, Option<String>, Value) = sqlx::query_as(
+        "SELECT user_id, client_ip, new_data FROM audit_logs WHERE table_name = 'users' AND request_id = 'login-req-1'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(user_id, Some(app.user(Role::Operator).id));
+    assert_eq!(ip.as_deref(), Some("127.0.0.1"));
+    assert!(new_data.get("password_hash").is_none());
+    assert!(new_data["last_login_at"].is_string());
+}
