@@ -773,24 +773,37 @@ async fn list(
         push_prefix(&mut qb, "l.lot_number", q);
     }
     if let Some(c) = &cursor {
-        qb.push(format!(" AND ({col}, l.id) {cmp} ("));
+        // `col <=/>= key` alone is what a single-column index (idx_lots_created_at, idx_lots_production_date)
+        // can range-scan; the row comparison then skips the ties already returned. lot_number is unique, so its
+        // own comparison is the whole keyset.
+        let loose = if cmp == "<" { "<=" } else { ">=" };
         match sort {
             LotSort::CreatedAt => {
                 let ts = DateTime::parse_from_rfc3339(&c.k)
                     .map_err(|_| bad_cursor())?
                     .with_timezone(&Utc);
-                qb.push_bind(ts);
+                qb.push(format!(" AND {col} {loose} ")).push_bind(ts);
+                qb.push(format!(" AND ({col}, l.id) {cmp} ("))
+                    .push_bind(ts)
+                    .push(", ")
+                    .push_bind(c.id)
+                    .push(")");
             }
             LotSort::ProductionDate => {
                 let d = NaiveDate::parse_from_str(&c.k, "%Y-%m-%d").map_err(|_| bad_cursor())?;
-                qb.push_bind(d);
+                qb.push(format!(" AND {col} {loose} ")).push_bind(d);
+                qb.push(format!(" AND ({col}, l.id) {cmp} ("))
+                    .push_bind(d)
+                    .push(", ")
+                    .push_bind(c.id)
+                    .push(")");
             }
             LotSort::LotNumber => {
                 let n = LotNumber::parse(&c.k).map_err(|_| bad_cursor())?;
-                qb.push_bind(n.to_string());
+                qb.push(format!(" AND {col} {cmp} "))
+                    .push_bind(n.to_string());
             }
         }
-        qb.push(", ").push_bind(c.id).push(")");
     }
     qb.push(format!(" ORDER BY {col} {dir_sql}, l.id {dir_sql} LIMIT "))
         .push_bind(i64::from(limit) + 1)
