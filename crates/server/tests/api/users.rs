@@ -430,6 +430,9 @@ async fn deactivation_blocks_sign_in_and_revokes_refresh_tokens(pool: PgPool) {
     assert_eq!(res.status, 405, "{}", res.text);
 }
 
+/// action, user_id, new_data, changed_fields
+type AuditRow = (String, Option<i64>, Option<Value>, Option<Vec<String>>);
+
 #[sqlx::test(migrations = false)]
 async fn audit_rows_carry_the_admin_and_never_the_password_hash(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
@@ -446,7 +449,7 @@ async fn audit_rows_carry_the_admin_and_never_the_password_hash(pool: PgPool) {
     )
     .await
     .assert_status(200);
-    let rows: Vec<(String, Option<i64>, Option<Value>, Option<Vec<String>>)> = sqlx::query_as(
+    let rows: Vec<AuditRow> = sqlx::query_as(
         "SELECT action, user_id, new_data, changed_fields FROM audit_logs \
           WHERE table_name = 'users' AND record_id = $1 ORDER BY id",
     )
