@@ -961,7 +961,8 @@ async fn check_equipment(
     let Some(id) = equipment_id else {
         return Ok(());
     };
-    let row: Option<(String, String, bool, Option<i64>, Option<i64>)> = sqlx::query_as(
+    type EquipmentRow = (String, String, bool, Option<i64>, Option<i64>);
+    let row: Option<EquipmentRow> = sqlx::query_as(
         "SELECT equipment_code, status, is_active, process_id, production_line_id FROM equipment WHERE id = $1",
     )
     .bind(id)
@@ -1008,11 +1009,7 @@ async fn check_equipment(
     Ok(())
 }
 
-fn pick_process<'r>(
-    route: &'r Route,
-    id: Option<i64>,
-    number: Option<i32>,
-) -> ApiResult<&'r ProcessInfo> {
+fn pick_process(route: &Route, id: Option<i64>, number: Option<i32>) -> ApiResult<&ProcessInfo> {
     let found = match (id, number) {
         (Some(id), _) => route.by_id(id),
         (None, Some(n)) => route.by_number(n),
@@ -1158,22 +1155,20 @@ pub async fn start(
     )
     .await?;
     match (&unit.serial, &unit.wip) {
-        (Some(s), _) => {
-            if s.status != SerialStatus::InProgress {
-                sqlx::query("UPDATE serials SET status = 'IN_PROGRESS' WHERE id = $1")
-                    .bind(s.id)
-                    .execute(&mut *conn)
-                    .await?;
-            }
+        (Some(s), _) if s.status != SerialStatus::InProgress => {
+            sqlx::query("UPDATE serials SET status = 'IN_PROGRESS' WHERE id = $1")
+                .bind(s.id)
+                .execute(&mut *conn)
+                .await?;
         }
-        (None, Some(w)) => {
-            if w.status != WipStatus::InProgress || w.current_process_id != Some(process.id) {
-                sqlx::query("UPDATE wip_items SET status = 'IN_PROGRESS', current_process_id = $2 WHERE id = $1")
-                    .bind(w.id)
-                    .bind(process.id)
-                    .execute(&mut *conn)
-                    .await?;
-            }
+        (None, Some(w))
+            if w.status != WipStatus::InProgress || w.current_process_id != Some(process.id) =>
+        {
+            sqlx::query("UPDATE wip_items SET status = 'IN_PROGRESS', current_process_id = $2 WHERE id = $1")
+                .bind(w.id)
+                .bind(process.id)
+                .execute(&mut *conn)
+                .await?;
         }
         _ => {}
     }
@@ -1421,8 +1416,7 @@ async fn apply_result(
                         rework_count: wip.rework_count,
                     });
                 }
-            } else if is_last {
-                let s = unit.serial.as_mut().expect("serial unit");
+            } else if let Some(s) = unit.serial.as_mut().filter(|_| is_last) {
                 sqlx::query("UPDATE serials SET status = 'COMPLETED' WHERE id = $1")
                     .bind(s.id)
                     .execute(&mut *conn)
