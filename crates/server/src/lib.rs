@@ -57,6 +57,7 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
     api_router
         .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", doc))
         .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::track))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

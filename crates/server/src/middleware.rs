@@ -54,6 +54,16 @@ pub async fn not_found() -> Response {
     .into_response()
 }
 
+/// A known path with a method it does not have (e.g. DELETE on audit logs).
+pub async fn method_not_allowed() -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "this endpoint does not support this method",
+    )
+    .into_response()
+}
+
 /// Requests that exceed the request timeout: the handler future is dropped, so its transaction rolls back.
 pub async fn timeout_to_problem(req: Request, next: Next) -> Response {
     let res = next.run(req).await;

@@ -7,7 +7,7 @@ use neurohub_core::auth::Role;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-fn process<'a>(body: &'a Value, number: i64) -> &'a Value {
+fn process(body: &Value, number: i64) -> &Value {
     body["processes"]
         .as_array()
         .unwrap()

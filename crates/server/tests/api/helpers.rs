@@ -23,7 +23,6 @@ pub fn password_hash() -> &'static str {
 #[derive(Debug, Clone)]
 pub struct TestUser {
     pub id: i64,
-    pub username: String,
     pub token: String,
 }
 
@@ -146,14 +145,7 @@ impl TestApp {
                 .tokens
                 .issue_access(id, &username, role)
                 .expect("token");
-            users.insert(
-                role,
-                TestUser {
-                    id,
-                    username,
-                    token,
-                },
-            );
+            users.insert(role, TestUser { id, token });
         }
         let app = neurohub_server::app(state.clone(), &neurohub_server::HttpOptions::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -244,11 +236,6 @@ impl TestApp {
 
     pub async fn patch(&self, role: Role, path: &str, body: &Value) -> TestResponse {
         self.request(Method::PATCH, path, Some(self.token(role)), Some(body), &[])
-            .await
-    }
-
-    pub async fn put(&self, role: Role, path: &str, body: &Value) -> TestResponse {
-        self.request(Method::PUT, path, Some(self.token(role)), Some(body), &[])
             .await
     }
 

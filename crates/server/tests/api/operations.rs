@@ -81,6 +81,27 @@ async fn unknown_routes_are_problem_json(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
+async fn wrong_methods_and_oversized_bodies_are_problem_json(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let res = app
+        .delete(neurohub_core::auth::Role::Admin, "/api/v1/audit-logs")
+        .await;
+    res.assert_problem(405, "METHOD_NOT_ALLOWED");
+    let big = format!("{{\"notes\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let res = app
+        .raw(
+            Method::POST,
+            "/api/v1/lots",
+            neurohub_core::auth::Role::Manager,
+            "application/json",
+            &big,
+        )
+        .await;
+    assert_eq!(res.status, 413, "{}", res.text);
+    assert_eq!(res.body["status"], 413);
+}
+
+#[sqlx::test(migrations = false)]
 async fn openapi_document_and_ui_are_served(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let res = app
@@ -92,4 +113,54 @@ async fn openapi_document_and_ui_are_served(pool: PgPool) {
     let res = app.request(Method::GET, "/docs/", None, None, &[]).await;
     res.assert_status(200);
     assert!(res.text.to_lowercase().contains("swagger"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn every_mapped_constraint_exists_in_the_schema(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT conname::text FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace \
+         WHERE n.nspname = 'public' UNION SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let stale: Vec<&str> = neurohub_core::constraints::mapped_constraint_names()
+        .filter(|n| !names.iter().any(|x| x == n))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "constraint mappings naming nothing in the schema: {stale:?}"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn rule_trigger_errors_map_to_conflicts_not_500(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    // A status change the lot machine forbids, straight at the database: the trigger raises NH003.
+    sqlx::query("INSERT INTO product_models (model_code, model_name) VALUES ('PSA', 'x')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO production_lines (country_code, line_code, name) VALUES ('KR', '01', 'l')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO lots (lot_number, product_model_id, production_line_id, target_quantity, status) \
+         SELECT 'KR01PSA251101', m.id, l.id, 1, 'CREATED' FROM product_models m, production_lines l",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let e = sqlx::query("UPDATE lots SET status = 'CLOSED'")
+        .execute(&app.pool)
+        .await
+        .unwrap_err();
+    let api = neurohub_core::ApiError::from(e);
+    assert_eq!(api.status.as_u16(), 409, "{api}");
+    assert_eq!(api.code, "INVALID_STATUS_TRANSITION");
+    assert!(api.detail.contains("CREATED -> CLOSED"), "{api}");
 }
