@@ -48,14 +48,15 @@ pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<String>, ApiError> {
     .execute(&mut *tx)
     .await?;
     // One station per process on line 1, named after the process.
-    sqlx::query(
+    let stations = sqlx::query(
         "INSERT INTO equipment (equipment_code, name, equipment_type, process_id, production_line_id, status) \
          SELECT 'EQ-KR01-' || lpad(p.process_number::text, 2, '0'), p.process_name_en || ' station', \
                 'STATION', p.id, l.id, 'AVAILABLE' \
          FROM processes p CROSS JOIN production_lines l WHERE l.country_code = 'KR' AND l.line_code = '01'",
     )
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
     // Operators get random passwords nobody knows: an admin sets real ones (PATCH /users/{id}) before use.
     let hash = hash_password(&generate_password()).map_err(ApiError::internal)?;
     let operators: Vec<(i64, String)> = sqlx::query_as(
@@ -125,8 +126,12 @@ pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<String>, ApiError> {
     start(pool, &kim, 2, json!({"wip_id": wip(3)})).await?;
 
     Ok(Some(format!(
-        "3 product models, 2 production lines, 16 stations, 2 operators, lots {} (in progress) and {} (created)",
-        in_progress.lot_number, created.lot_number
+        "{} product models, {} production lines, {stations} stations, {} operators, lots {} (in progress) and {} (created)",
+        ids.len(),
+        lines.len(),
+        operators.len(),
+        in_progress.lot_number,
+        created.lot_number
     )))
 }
 
