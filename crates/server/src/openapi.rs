@@ -11,7 +11,9 @@ use utoipa::{Modify, OpenApi};
                        application/problem+json with a stable `code` and `errors[]` naming each bad field.",
     ),
     modifiers(&BearerAuth),
-    components(schemas(neurohub_core::Problem, neurohub_core::FieldError)),
+    // Enums used only as query parameters are not collected from the handlers; list them here (a test checks that
+    // every `$ref` in the document resolves).
+    components(schemas(neurohub_core::Problem, neurohub_core::FieldError, neurohub_mes::lots::LotSort, neurohub_mes::lots::SortOrder)),
     tags(
         (name = "auth", description = "Sign in, refresh, sign out"),
         (name = "operations", description = "Health and metrics"),
