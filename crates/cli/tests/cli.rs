@@ -245,3 +245,21 @@ async fn up_creates_deploys_seeds_serves_and_stops_on_sigterm() {
         .await
         .unwrap();
 }
+
+#[sqlx::test(migrations = false)]
+async fn serve_refuses_a_schema_that_is_behind(pool: PgPool) {
+    let url = url_of(&pool);
+    assert_eq!(
+        neurohub(&url, &["migrate", "up", "--to", "2"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = neurohub(&url, &["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("run `neurohub deploy` first"),
+        "{}",
+        text(&out)
+    );
+}
