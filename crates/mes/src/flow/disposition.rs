@@ -1,0 +1,182 @@
+//! Disposition of FAILED units: rework (re-open the failed process, or scrap past the rework limit) and scrap.
+
+use neurohub_core::{ApiError, ApiResult};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+
+use super::lot::{check_lot_active, LotState};
+use super::unit::{
+    lock_unit, set_unit_status, LockedUnit, UnitKind, UnitRef, UnitState, UNIT_RECORDS,
+};
+use crate::numbers::{SerialNumber, WipId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Disposition {
+    /// The failed process is open again for the unit (rework_count + 1).
+    Rework,
+    /// The unit is scrapped.
+    Scrapped,
+}
+
+/// Answer of POST /wip-items/{id}/rework, /serials/{id}/rework and the scrap endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DispositionResult {
+    pub action: Disposition,
+    pub unit: UnitState,
+    pub lot: LotState,
+    /// The process the unit will redo (REWORK), if known.
+    pub reopened_process_id: Option<i64>,
+}
+
+/// `{id}` of the unit endpoints: the database id (digits) or the printed WIP id / serial number.
+pub(super) fn path_ref(kind: UnitKind, raw: &str) -> ApiResult<UnitRef> {
+    let raw = raw.trim();
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        let id: i64 = raw
+            .parse()
+            .map_err(|_| ApiError::bad_request("INVALID_PATH", "id is out of range"))?;
+        return Ok(match kind {
+            UnitKind::Wip => UnitRef::WipItemId(id),
+            UnitKind::Serial => UnitRef::SerialId(id),
+        });
+    }
+    match kind {
+        UnitKind::Wip => WipId::parse(raw)
+            .map(|_| UnitRef::WipCode(raw.to_string()))
+            .map_err(|e| {
+                ApiError::bad_request("INVALID_PATH", format!("not a WIP item id or WIP id: {e}"))
+            }),
+        UnitKind::Serial => SerialNumber::parse(raw)
+            .map(|_| UnitRef::SerialNumber(raw.to_string()))
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "INVALID_PATH",
+                    format!("not a serial id or serial number: {e}"),
+                )
+            }),
+    }
+}
+
+/// Lock the unit named by a path and check it is that kind of unit (a converted WIP item is refused here: its
+/// serial is the unit now).
+async fn lock_path_unit(
+    conn: &mut PgConnection,
+    kind: UnitKind,
+    raw: &str,
+) -> ApiResult<LockedUnit> {
+    let r = path_ref(kind, raw)?;
+    let unit = lock_unit(conn, &r).await?;
+    if kind == UnitKind::Wip && unit.serial.is_some() {
+        return Err(ApiError::conflict(
+            "UNIT_CONVERTED",
+            format!(
+                "{} was converted to serial {}; use /serials",
+                unit.wip.as_ref().map_or("", |w| &w.wip_id),
+                unit.state().serial_number.unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(unit)
+}
+
+/// REWORK of a unit: `rework_count + 1` and IN_PROGRESS (the failed process is its next step again), or SCRAPPED
+/// when that would exceed `max_rework` (the count stays at the maximum).
+pub(super) async fn rework_or_scrap(
+    conn: &mut PgConnection,
+    unit: &mut LockedUnit,
+    max_rework: i32,
+) -> ApiResult<Disposition> {
+    let next = unit.rework_count() + 1;
+    if next > max_rework {
+        set_unit_status(conn, unit, "SCRAPPED", None).await?;
+        Ok(Disposition::Scrapped)
+    } else {
+        set_unit_status(conn, unit, "IN_PROGRESS", Some(next)).await?;
+        Ok(Disposition::Rework)
+    }
+}
+
+/// The answer of a disposition; a scrap may complete the lot (under its lock, taken with the unit).
+async fn finish(
+    conn: &mut PgConnection,
+    unit: LockedUnit,
+    action: Disposition,
+    reopened_process_id: Option<i64>,
+) -> ApiResult<DispositionResult> {
+    let mut lot = unit.lot.clone();
+    if action == Disposition::Scrapped {
+        lot.try_complete(conn).await?;
+    }
+    Ok(DispositionResult {
+        action,
+        unit: unit.state(),
+        lot: lot.state(),
+        reopened_process_id,
+    })
+}
+
+pub async fn rework(
+    conn: &mut PgConnection,
+    kind: UnitKind,
+    raw: &str,
+    max_rework: i32,
+) -> ApiResult<DispositionResult> {
+    let mut unit = lock_path_unit(&mut *conn, kind, raw).await?;
+    check_lot_active(&unit.lot)?;
+    match unit.status_str() {
+        "FAILED" => {}
+        "SCRAPPED" | "COMPLETED" => unit.check_workable()?,
+        other => {
+            return Err(ApiError::conflict(
+                "UNIT_NOT_FAILED",
+                format!(
+                    "{} is {other}; only a FAILED unit can be sent to rework",
+                    unit.name()
+                ),
+            ))
+        }
+    }
+    // the process to redo: the failed one (the unit's last completed record)
+    let reopened: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT process_id FROM process_data WHERE {UNIT_RECORDS} \
+         AND completed_at IS NOT NULL ORDER BY completed_at DESC, id DESC LIMIT 1"
+    ))
+    .bind(unit.wip_pk())
+    .bind(unit.serial_pk())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let action = rework_or_scrap(&mut *conn, &mut unit, max_rework).await?;
+    let reopened = reopened.filter(|_| action == Disposition::Rework);
+    finish(conn, unit, action, reopened).await
+}
+
+pub async fn scrap(
+    conn: &mut PgConnection,
+    kind: UnitKind,
+    raw: &str,
+) -> ApiResult<DispositionResult> {
+    let mut unit = lock_path_unit(&mut *conn, kind, raw).await?;
+    check_lot_active(&unit.lot)?;
+    match unit.status_str() {
+        "IN_PROGRESS" | "FAILED" => {}
+        "CREATED" => {
+            return Err(ApiError::conflict(
+                "INVALID_STATUS_TRANSITION",
+                format!("{} has not started any process; a CREATED unit cannot be scrapped (docs/schema.md)", unit.name()),
+            ))
+        }
+        _ => unit.check_workable()?,
+    }
+    // a cancelled start: open records of a scrapped unit are removed (the audit log keeps them)
+    sqlx::query(&format!(
+        "DELETE FROM process_data WHERE {UNIT_RECORDS} AND completed_at IS NULL"
+    ))
+    .bind(unit.wip_pk())
+    .bind(unit.serial_pk())
+    .execute(&mut *conn)
+    .await?;
+    set_unit_status(&mut *conn, &mut unit, "SCRAPPED", None).await?;
+    finish(conn, unit, Disposition::Scrapped, None).await
+}
