@@ -6,11 +6,13 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use neurohub_core::auth::{policy, Authorized};
 use neurohub_core::pagination::{self, Page};
-use neurohub_core::{ApiError, ApiJson, ApiQuery, ApiResult, AppState};
+use neurohub_core::{ApiJson, ApiQuery, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
+
+use crate::validate::bad_query;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(utoipa_axum::routes!(list))
@@ -70,15 +72,15 @@ pub async fn list(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<ApiJson<Page<AuditLog>>> {
     let limit = pagination::limit(q.limit)?;
-    let bad = |field: &str, msg: &str| {
-        ApiError::bad_request("INVALID_QUERY", msg.to_string()).with_field(field, msg.to_string())
-    };
     let action = match q.action.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(a) => {
             let up = a.to_ascii_uppercase();
             if !["INSERT", "UPDATE", "DELETE"].contains(&up.as_str()) {
-                return Err(bad("action", "action must be INSERT, UPDATE or DELETE"));
+                return Err(bad_query(
+                    "action",
+                    "action must be INSERT, UPDATE or DELETE",
+                ));
             }
             Some(up)
         }
@@ -89,11 +91,14 @@ pub async fn list(
         .map(str::trim)
         .filter(|s| !s.is_empty());
     if table.is_some_and(|t| t.len() > 63) {
-        return Err(bad("table_name", "table names have at most 63 characters"));
+        return Err(bad_query(
+            "table_name",
+            "table names have at most 63 characters",
+        ));
     }
     if let (Some(a), Some(b)) = (q.from, q.to) {
         if a >= b {
-            return Err(bad("to", "to must be after from"));
+            return Err(bad_query("to", "to must be after from"));
         }
     }
     let cursor: Option<(DateTime<Utc>, i64)> = q

@@ -2,17 +2,18 @@
 //! it with `PATCH {"is_active": false}`.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
 use chrono::{DateTime, Utc};
 use neurohub_core::auth::{policy, Authorized};
-use neurohub_core::pagination::{self, Page};
+use neurohub_core::pagination::Page;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::users::check::{self, Checker};
+use crate::http::{created, Created};
+use crate::keyset::Keyset;
+use crate::validate::{self, Checker};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -64,21 +65,21 @@ pub struct NewEquipment {
 pub struct EquipmentPatch {
     pub name: Option<String>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "check::nullable")]
+    #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<String>)]
     pub equipment_type: Option<Option<String>>,
     /// `null` detaches it from its process.
-    #[serde(default, deserialize_with = "check::nullable")]
+    #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<i64>)]
     pub process_id: Option<Option<i64>>,
     /// `null` detaches it from its line.
-    #[serde(default, deserialize_with = "check::nullable")]
+    #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<i64>)]
     pub production_line_id: Option<Option<i64>>,
     pub status: Option<String>,
     /// `false` retires it.
     pub is_active: Option<bool>,
-    #[serde(default, deserialize_with = "check::nullable")]
+    #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub last_calibrated_at: Option<Option<DateTime<Utc>>>,
 }
@@ -142,15 +143,10 @@ pub async fn list(
     _user: Authorized<policy::Read>,
     ApiQuery(f): ApiQuery<EquipmentFilter>,
 ) -> ApiResult<ApiJson<Page<Equipment>>> {
-    let limit = pagination::limit(f.limit)?;
-    let after: Option<i64> = f
-        .cursor
-        .as_deref()
-        .map(pagination::decode_cursor)
-        .transpose()?;
+    let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
     let status = f.status.as_deref().filter(|s| !s.is_empty());
     if status.is_some_and(|s| !STATUSES.contains(&s)) {
-        return Err(check::bad_query(
+        return Err(validate::bad_query(
             "status",
             "status must be AVAILABLE, IN_USE, MAINTENANCE or OUT_OF_SERVICE",
         ));
@@ -162,15 +158,15 @@ pub async fn list(
             AND ($5::boolean IS NULL OR is_active = $5) \
           ORDER BY id LIMIT $6"
     ))
-    .bind(after)
+    .bind(page.after)
     .bind(status)
     .bind(f.process_id)
     .bind(f.production_line_id)
     .bind(f.is_active)
-    .bind(i64::from(limit) + 1)
+    .bind(page.fetch())
     .fetch_all(&st.pool)
     .await?;
-    Ok(ApiJson(pagination::page(rows, limit, |r| r.id)))
+    Ok(ApiJson(page.page(rows, |r| r.id)))
 }
 
 /// One piece of equipment.
@@ -210,11 +206,7 @@ pub async fn create(
     State(st): State<AppState>,
     user: Authorized<policy::Manage>,
     ApiJson(b): ApiJson<NewEquipment>,
-) -> ApiResult<(
-    StatusCode,
-    [(header::HeaderName, String); 1],
-    ApiJson<Equipment>,
-)> {
+) -> ApiResult<Created<Equipment>> {
     let mut c = Checker::default();
     check_code(&mut c, &b.equipment_code);
     let name = c.text("name", &b.name, 200);
@@ -243,12 +235,7 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    let location = format!("/api/v1/equipment/{}", row.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        ApiJson(row),
-    ))
+    Ok(created(format!("/api/v1/equipment/{}", row.id), row))
 }
 
 /// Change equipment (partial): status, assignment, calibration, active flag.
@@ -268,17 +255,15 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     ApiJson(p): ApiJson<EquipmentPatch>,
 ) -> ApiResult<ApiJson<Equipment>> {
-    let mut c = Checker::default();
-    if p.name.is_none()
-        && p.equipment_type.is_none()
-        && p.process_id.is_none()
-        && p.production_line_id.is_none()
-        && p.status.is_none()
-        && p.is_active.is_none()
-        && p.last_calibrated_at.is_none()
-    {
-        c.add("", "the body names no field to change");
-    }
+    let mut c = Checker::for_patch(
+        p.name.is_some()
+            || p.equipment_type.is_some()
+            || p.process_id.is_some()
+            || p.production_line_id.is_some()
+            || p.status.is_some()
+            || p.is_active.is_some()
+            || p.last_calibrated_at.is_some(),
+    );
     let name = p.name.as_deref().map(|n| c.text("name", n, 200));
     let equipment_type = p
         .equipment_type

@@ -9,6 +9,8 @@ pub mod dashboard;
 pub mod demo;
 pub mod equipment;
 pub mod flow;
+mod http;
+mod keyset;
 pub mod lots;
 pub mod numbers;
 pub mod process_data;
@@ -21,6 +23,7 @@ pub mod state;
 pub mod trace;
 pub mod units;
 pub mod users;
+mod validate;
 
 use neurohub_core::AppState;
 use utoipa_axum::router::OpenApiRouter;

@@ -5,7 +5,7 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use neurohub_core::auth::{policy, Authorized};
-use neurohub_core::pagination::{self, Page};
+use neurohub_core::pagination::Page;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,7 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::users::check::{self, Checker};
+use crate::keyset::Keyset;
+use crate::validate::{self, Checker};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,13 +50,13 @@ pub struct ProcessPatch {
     #[schema(value_type = Option<Object>)]
     pub quality_criteria: Option<Value>,
     /// `null` clears it; otherwise 1..=86400.
-    #[serde(default, deserialize_with = "check::nullable")]
+    #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<i32>)]
     pub estimated_duration_seconds: Option<Option<i64>>,
     /// `false`: the sequence rule skips this process.
     pub is_active: Option<bool>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "check::nullable")]
+    #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
 }
@@ -132,23 +133,18 @@ pub async fn list(
     _user: Authorized<policy::Read>,
     ApiQuery(f): ApiQuery<ProcessFilter>,
 ) -> ApiResult<ApiJson<Page<Process>>> {
-    let limit = pagination::limit(f.limit)?;
-    let after: Option<i32> = f
-        .cursor
-        .as_deref()
-        .map(pagination::decode_cursor)
-        .transpose()?;
+    let page = Keyset::<i32>::new(f.limit, f.cursor.as_deref())?;
     let rows = sqlx::query_as::<_, Process>(&format!(
         "SELECT {COLUMNS} FROM processes \
           WHERE ($1::integer IS NULL OR process_number > $1) AND ($2::boolean IS NULL OR is_active = $2) \
           ORDER BY process_number LIMIT $3"
     ))
-    .bind(after)
+    .bind(page.after)
     .bind(f.is_active)
-    .bind(i64::from(limit) + 1)
+    .bind(page.fetch())
     .fetch_all(&st.pool)
     .await?;
-    Ok(ApiJson(pagination::page(rows, limit, |r| r.process_number)))
+    Ok(ApiJson(page.page(rows, |r| r.process_number)))
 }
 
 /// One process.
@@ -191,14 +187,12 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     ApiJson(p): ApiJson<ProcessPatch>,
 ) -> ApiResult<ApiJson<Process>> {
-    let mut c = Checker::default();
-    if p.quality_criteria.is_none()
-        && p.estimated_duration_seconds.is_none()
-        && p.is_active.is_none()
-        && p.description.is_none()
-    {
-        c.add("", "the body names no field to change");
-    }
+    let mut c = Checker::for_patch(
+        p.quality_criteria.is_some()
+            || p.estimated_duration_seconds.is_some()
+            || p.is_active.is_some()
+            || p.description.is_some(),
+    );
     if let Some(q) = &p.quality_criteria {
         check_quality_criteria(&mut c, "quality_criteria", q);
     }

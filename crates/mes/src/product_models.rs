@@ -2,17 +2,18 @@
 //! `PATCH {"status": "DISCONTINUED"}` (or INACTIVE). `model_code` is part of every lot number and cannot change.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
 use chrono::{DateTime, Utc};
 use neurohub_core::auth::{policy, Authorized};
-use neurohub_core::pagination::{self, Page};
+use neurohub_core::pagination::Page;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::users::check::{self, Checker};
+use crate::http::{created, Created};
+use crate::keyset::Keyset;
+use crate::validate::{self, Checker};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -58,7 +59,7 @@ pub struct NewProductModel {
 pub struct ProductModelPatch {
     pub model_name: Option<String>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "check::nullable")]
+    #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<String>)]
     pub category: Option<Option<String>>,
     pub status: Option<String>,
@@ -114,16 +115,11 @@ pub async fn list(
     _user: Authorized<policy::Read>,
     ApiQuery(f): ApiQuery<ProductModelFilter>,
 ) -> ApiResult<ApiJson<Page<ProductModel>>> {
-    let limit = pagination::limit(f.limit)?;
-    let after: Option<i64> = f
-        .cursor
-        .as_deref()
-        .map(pagination::decode_cursor)
-        .transpose()?;
+    let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
     let status = f.status.as_deref().filter(|s| !s.is_empty());
     if let Some(s) = status {
         if !STATUSES.contains(&s) {
-            return Err(check::bad_query(
+            return Err(validate::bad_query(
                 "status",
                 "status must be ACTIVE, INACTIVE or DISCONTINUED",
             ));
@@ -135,13 +131,13 @@ pub async fn list(
             AND ($3::text IS NULL OR category = $3) \
           ORDER BY id LIMIT $4"
     ))
-    .bind(after)
+    .bind(page.after)
     .bind(status)
     .bind(f.category.as_deref().filter(|s| !s.is_empty()))
-    .bind(i64::from(limit) + 1)
+    .bind(page.fetch())
     .fetch_all(&st.pool)
     .await?;
-    Ok(ApiJson(pagination::page(rows, limit, |r| r.id)))
+    Ok(ApiJson(page.page(rows, |r| r.id)))
 }
 
 /// One product model.
@@ -182,11 +178,7 @@ pub async fn create(
     State(st): State<AppState>,
     user: Authorized<policy::Manage>,
     ApiJson(b): ApiJson<NewProductModel>,
-) -> ApiResult<(
-    StatusCode,
-    [(header::HeaderName, String); 1],
-    ApiJson<ProductModel>,
-)> {
+) -> ApiResult<Created<ProductModel>> {
     let mut c = Checker::default();
     check_code(&mut c, &b.model_code);
     let name = c.text("model_name", &b.model_name, 200);
@@ -209,12 +201,7 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    let location = format!("/api/v1/product-models/{}", row.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        ApiJson(row),
-    ))
+    Ok(created(format!("/api/v1/product-models/{}", row.id), row))
 }
 
 /// Change a product model (partial). Retire it with `status` DISCONTINUED or INACTIVE.
@@ -234,14 +221,12 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     ApiJson(p): ApiJson<ProductModelPatch>,
 ) -> ApiResult<ApiJson<ProductModel>> {
-    let mut c = Checker::default();
-    if p.model_name.is_none()
-        && p.category.is_none()
-        && p.status.is_none()
-        && p.specifications.is_none()
-    {
-        c.add("", "the body names no field to change");
-    }
+    let mut c = Checker::for_patch(
+        p.model_name.is_some()
+            || p.category.is_some()
+            || p.status.is_some()
+            || p.specifications.is_some(),
+    );
     let name = p
         .model_name
         .as_deref()

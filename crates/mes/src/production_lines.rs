@@ -2,17 +2,18 @@
 //! number, so they cannot change after creation; retire a line with `PATCH {"is_active": false}` (no DELETE).
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
 use chrono::{DateTime, Utc};
 use neurohub_core::auth::{policy, Authorized};
-use neurohub_core::pagination::{self, Page};
+use neurohub_core::pagination::Page;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::users::check::{self, Checker};
+use crate::http::{created, Created};
+use crate::keyset::Keyset;
+use crate::validate::{self, Checker};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -87,15 +88,10 @@ pub async fn list(
     _user: Authorized<policy::Read>,
     ApiQuery(f): ApiQuery<ProductionLineFilter>,
 ) -> ApiResult<ApiJson<Page<ProductionLine>>> {
-    let limit = pagination::limit(f.limit)?;
-    let after: Option<i64> = f
-        .cursor
-        .as_deref()
-        .map(pagination::decode_cursor)
-        .transpose()?;
+    let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
     let country = f.country_code.as_deref().filter(|s| !s.is_empty());
     if country.is_some_and(|c| !is_country(c)) {
-        return Err(check::bad_query(
+        return Err(validate::bad_query(
             "country_code",
             "country_code must be 2 uppercase letters",
         ));
@@ -106,13 +102,13 @@ pub async fn list(
             AND ($3::text IS NULL OR country_code = $3) \
           ORDER BY id LIMIT $4"
     ))
-    .bind(after)
+    .bind(page.after)
     .bind(f.is_active)
     .bind(country)
-    .bind(i64::from(limit) + 1)
+    .bind(page.fetch())
     .fetch_all(&st.pool)
     .await?;
-    Ok(ApiJson(pagination::page(rows, limit, |r| r.id)))
+    Ok(ApiJson(page.page(rows, |r| r.id)))
 }
 
 /// One production line.
@@ -153,11 +149,7 @@ pub async fn create(
     State(st): State<AppState>,
     user: Authorized<policy::Manage>,
     ApiJson(b): ApiJson<NewProductionLine>,
-) -> ApiResult<(
-    StatusCode,
-    [(header::HeaderName, String); 1],
-    ApiJson<ProductionLine>,
-)> {
+) -> ApiResult<Created<ProductionLine>> {
     let mut c = Checker::default();
     if !is_country(&b.country_code) {
         c.add(
@@ -183,12 +175,7 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    let location = format!("/api/v1/production-lines/{}", row.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        ApiJson(row),
-    ))
+    Ok(created(format!("/api/v1/production-lines/{}", row.id), row))
 }
 
 /// Rename or (de)activate a production line.
@@ -208,10 +195,7 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     ApiJson(p): ApiJson<ProductionLinePatch>,
 ) -> ApiResult<ApiJson<ProductionLine>> {
-    let mut c = Checker::default();
-    if p.name.is_none() && p.is_active.is_none() {
-        c.add("", "the body names no field to change");
-    }
+    let mut c = Checker::for_patch(p.name.is_some() || p.is_active.is_some());
     let name = p.name.as_deref().map(|n| c.text("name", n, 100));
     c.finish()?;
 

@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::numbers::{SerialNumber, WipId};
 use crate::state::{DataLevel, LotStatus, ProcessResult};
+use crate::validate::bad_query;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -322,23 +323,20 @@ pub async fn backward(
     ApiQuery(q): ApiQuery<BackwardQuery>,
 ) -> ApiResult<ApiJson<Page<TouchedUnit>>> {
     let limit = pagination::limit(q.limit)?;
-    let bad = |field: &str, msg: &str| {
-        ApiError::bad_request("INVALID_QUERY", msg.to_string()).with_field(field, msg.to_string())
-    };
     if q.operator_id.is_none() && q.equipment_id.is_none() {
-        return Err(bad("operator_id", "give operator_id or equipment_id"));
+        return Err(bad_query("operator_id", "give operator_id or equipment_id"));
     }
     let (Some(from), Some(to)) = (q.from, q.to) else {
-        return Err(bad(
+        return Err(bad_query(
             if q.from.is_none() { "from" } else { "to" },
             "the window (from and to) is required",
         ));
     };
     if to <= from {
-        return Err(bad("to", "to must be after from"));
+        return Err(bad_query("to", "to must be after from"));
     }
     if to - from > chrono::Duration::days(MAX_WINDOW_DAYS) {
-        return Err(bad("to", "the window is at most 31 days"));
+        return Err(bad_query("to", "the window is at most 31 days"));
     }
     let cursor: Option<(i64, i32, i64)> = q
         .cursor

@@ -3,11 +3,10 @@
 //! leaves it out of `audit_logs`).
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
 use chrono::{DateTime, Utc};
 use neurohub_core::auth::password::{check_new_password, generate_password, hash_password};
 use neurohub_core::auth::{policy, Authorized, Role};
-use neurohub_core::pagination::{self, Page};
+use neurohub_core::pagination::Page;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -15,7 +14,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use self::check::Checker;
+use crate::http::{created, Created};
+use crate::keyset::Keyset;
+use crate::validate::{self, Checker};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -76,13 +77,13 @@ pub struct NewUser {
 pub struct UserPatch {
     pub full_name: Option<String>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "check::nullable")]
+    #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
     #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "check::nullable")]
+    #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<String>)]
     pub department: Option<Option<String>>,
     /// `false` deactivates the account and revokes its refresh tokens.
@@ -176,12 +177,7 @@ pub async fn list(
     _user: Authorized<policy::Admin>,
     ApiQuery(f): ApiQuery<UserFilter>,
 ) -> ApiResult<ApiJson<Page<User>>> {
-    let limit = pagination::limit(f.limit)?;
-    let after: Option<i64> = f
-        .cursor
-        .as_deref()
-        .map(pagination::decode_cursor)
-        .transpose()?;
+    let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
     let role = match f.role.as_deref() {
         None | Some("") => None,
         Some(r) => Some(Role::parse(r).ok_or_else(|| {
@@ -196,7 +192,7 @@ pub async fn list(
         f.q.as_deref()
             .map(str::trim)
             .filter(|q| !q.is_empty())
-            .map(check::like_pattern);
+            .map(validate::like_pattern);
     let rows = sqlx::query_as::<_, User>(&format!(
         "SELECT {USER_COLUMNS} FROM users \
           WHERE ($1::bigint IS NULL OR id > $1) \
@@ -205,14 +201,14 @@ pub async fn list(
             AND ($4::text IS NULL OR username ILIKE $4 OR full_name ILIKE $4) \
           ORDER BY id LIMIT $5"
     ))
-    .bind(after)
+    .bind(page.after)
     .bind(role.map(Role::as_str))
     .bind(f.is_active)
     .bind(q)
-    .bind(i64::from(limit) + 1)
+    .bind(page.fetch())
     .fetch_all(&st.pool)
     .await?;
-    Ok(ApiJson(pagination::page(rows, limit, |u| u.id)))
+    Ok(ApiJson(page.page(rows, |u| u.id)))
 }
 
 /// One user.
@@ -249,7 +245,7 @@ pub async fn create(
     State(st): State<AppState>,
     user: Authorized<policy::Admin>,
     ApiJson(body): ApiJson<NewUser>,
-) -> ApiResult<(StatusCode, [(header::HeaderName, String); 1], ApiJson<User>)> {
+) -> ApiResult<Created<User>> {
     let mut c = Checker::default();
     let username = body.username.trim().to_string();
     check_username(&mut c, &username);
@@ -265,7 +261,7 @@ pub async fn create(
     let password_hash = hash(body.password).await?;
 
     let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
-    let created = sqlx::query_as::<_, User>(&format!(
+    let row = sqlx::query_as::<_, User>(&format!(
         "INSERT INTO users (username, full_name, email, password_hash, role, department) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {USER_COLUMNS}"
     ))
@@ -278,12 +274,7 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    let location = format!("/api/v1/users/{}", created.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        ApiJson(created),
-    ))
+    Ok(created(format!("/api/v1/users/{}", row.id), row))
 }
 
 /// Change a user. An admin cannot deactivate (409 `CANNOT_DEACTIVATE_SELF`) or demote (409
@@ -307,16 +298,14 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     ApiJson(p): ApiJson<UserPatch>,
 ) -> ApiResult<ApiJson<User>> {
-    let mut c = Checker::default();
-    let empty = p.full_name.is_none()
-        && p.email.is_none()
-        && p.role.is_none()
-        && p.department.is_none()
-        && p.is_active.is_none()
-        && p.password.is_none();
-    if empty {
-        c.add("", "the body names no field to change");
-    }
+    let mut c = Checker::for_patch(
+        p.full_name.is_some()
+            || p.email.is_some()
+            || p.role.is_some()
+            || p.department.is_some()
+            || p.is_active.is_some()
+            || p.password.is_some(),
+    );
     let full_name = p.full_name.as_deref().map(|v| c.text("full_name", v, 100));
     let email = p.email.as_ref().map(|e| check_email(&mut c, e.as_deref()));
     let role = p.role.as_deref().and_then(|r| check_role(&mut c, r.trim()));
@@ -459,118 +448,6 @@ pub async fn ensure_first_admin(
         USERNAME.to_string(),
         if generated { password } else { String::new() },
     )))
-}
-
-/// Field checks shared by the master-data modules: collect every bad field, then fail once.
-pub(crate) mod check {
-    use neurohub_core::{ApiError, FieldError};
-    use serde::{Deserialize, Deserializer};
-
-    #[derive(Debug, Default)]
-    pub(crate) struct Checker(Vec<FieldError>);
-
-    impl Checker {
-        pub(crate) fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-            self.0.push(FieldError {
-                field: field.into(),
-                message: message.into(),
-            });
-        }
-
-        /// A required text: trimmed, 1..=max characters.
-        pub(crate) fn text(&mut self, field: &str, value: &str, max: usize) -> String {
-            let v = value.trim();
-            if v.is_empty() {
-                self.add(field, format!("{field} must not be empty"));
-            } else if v.chars().count() > max {
-                self.add(field, format!("{field} must be at most {max} characters"));
-            }
-            v.to_string()
-        }
-
-        /// An optional text: trimmed, empty means absent, at most `max` characters.
-        pub(crate) fn opt_text(
-            &mut self,
-            field: &str,
-            value: Option<&str>,
-            max: usize,
-        ) -> Option<String> {
-            let v = value.map(str::trim).filter(|v| !v.is_empty())?;
-            if v.chars().count() > max {
-                self.add(field, format!("{field} must be at most {max} characters"));
-            }
-            Some(v.to_string())
-        }
-
-        /// One of a fixed set of values.
-        pub(crate) fn one_of(&mut self, field: &str, value: &str, allowed: &[&str]) {
-            if !allowed.contains(&value) {
-                self.add(
-                    field,
-                    format!("{field} must be one of {}", allowed.join(", ")),
-                );
-            }
-        }
-
-        pub(crate) fn finish(self) -> Result<(), ApiError> {
-            if self.0.is_empty() {
-                Ok(())
-            } else {
-                Err(ApiError::validation_many(self.0))
-            }
-        }
-    }
-
-    /// For PATCH fields that may be cleared: absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
-    pub(crate) fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: Deserialize<'de>,
-    {
-        Option::<T>::deserialize(d).map(Some)
-    }
-
-    /// `%text%` for ILIKE with the wildcards of `text` escaped.
-    pub(crate) fn like_pattern(text: &str) -> String {
-        let mut s = String::with_capacity(text.len() + 2);
-        s.push('%');
-        for ch in text.chars() {
-            if matches!(ch, '%' | '_' | '\\') {
-                s.push('\\');
-            }
-            s.push(ch);
-        }
-        s.push('%');
-        s
-    }
-
-    /// A 400 for a bad query parameter.
-    pub(crate) fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
-        let message = message.into();
-        ApiError::bad_request("INVALID_QUERY", message.clone()).with_field(field, message)
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn like_pattern_escapes_wildcards() {
-            assert_eq!(like_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
-        }
-
-        #[test]
-        fn checker_collects_every_field() {
-            let mut c = Checker::default();
-            c.text("name", "  ", 10);
-            c.text("code", "abcdefghijk", 10);
-            assert_eq!(c.opt_text("x", Some("  "), 3), None);
-            c.one_of("status", "NOPE", &["A", "B"]);
-            let e = c.finish().unwrap_err();
-            let fields: Vec<_> = e.errors.iter().map(|f| f.field.as_str()).collect();
-            assert_eq!(fields, ["name", "code", "status"]);
-        }
-    }
 }
 
 #[cfg(test)]
