@@ -294,11 +294,8 @@ enum LotKey<'a> {
     Number(&'a str),
 }
 
-/// One lot with counts and per-process counts: ONE statement.
-async fn fetch_detail<'e>(
-    ex: impl PgExecutor<'e>,
-    key: LotKey<'_>,
-) -> Result<Option<LotDetail>, sqlx::Error> {
+/// One lot with counts and per-process counts, or 404: ONE statement.
+async fn fetch_detail<'e>(ex: impl PgExecutor<'e>, key: LotKey<'_>) -> ApiResult<LotDetail> {
     let mut qb = QueryBuilder::<Postgres>::new(format!(
         "SELECT {LOT_COLUMNS}, {PROCESS_COUNTS} FROM lots l{LOT_JOINS}"
     ));
@@ -306,7 +303,10 @@ async fn fetch_detail<'e>(
         LotKey::Id(id) => qb.push(" WHERE l.id = ").push_bind(id),
         LotKey::Number(n) => qb.push(" WHERE l.lot_number = ").push_bind(n.to_string()),
     };
-    qb.build_query_as::<LotDetail>().fetch_optional(ex).await
+    qb.build_query_as::<LotDetail>()
+        .fetch_optional(ex)
+        .await?
+        .ok_or_else(|| ApiError::not_found("lot"))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -705,6 +705,23 @@ pub(crate) fn push_prefix(qb: &mut QueryBuilder<'_, Postgres>, column: &str, pre
         .push(")");
 }
 
+/// Push the keyset predicate "after row (`key`, `id`)" on the non-unique sort column `col` (`cmp` is `<` for
+/// descending, `>` for ascending). `col <=/>= key` alone is what a single-column index (idx_lots_created_at,
+/// idx_lots_production_date) can range-scan; the row comparison then skips the ties already returned.
+fn push_after<'a, T>(qb: &mut QueryBuilder<'a, Postgres>, col: &str, cmp: &str, key: T, id: i64)
+where
+    T: 'a + Clone + sqlx::Encode<'a, Postgres> + sqlx::Type<Postgres>,
+{
+    let loose = if cmp == "<" { "<=" } else { ">=" };
+    qb.push(format!(" AND {col} {loose} "))
+        .push_bind(key.clone());
+    qb.push(format!(" AND ({col}, l.id) {cmp} ("))
+        .push_bind(key)
+        .push(", ")
+        .push_bind(id)
+        .push(")");
+}
+
 /// List lots (one statement; index-backed keyset pagination).
 ///
 /// Each row carries the model code/name, line code, target quantity and per-status counts of WIP items and
@@ -773,30 +790,17 @@ async fn list(
         push_prefix(&mut qb, "l.lot_number", q);
     }
     if let Some(c) = &cursor {
-        // `col <=/>= key` alone is what a single-column index (idx_lots_created_at, idx_lots_production_date)
-        // can range-scan; the row comparison then skips the ties already returned. lot_number is unique, so its
-        // own comparison is the whole keyset.
-        let loose = if cmp == "<" { "<=" } else { ">=" };
+        // lot_number is unique, so its own comparison is the whole keyset.
         match sort {
             LotSort::CreatedAt => {
                 let ts = DateTime::parse_from_rfc3339(&c.k)
                     .map_err(|_| bad_cursor())?
                     .with_timezone(&Utc);
-                qb.push(format!(" AND {col} {loose} ")).push_bind(ts);
-                qb.push(format!(" AND ({col}, l.id) {cmp} ("))
-                    .push_bind(ts)
-                    .push(", ")
-                    .push_bind(c.id)
-                    .push(")");
+                push_after(&mut qb, col, cmp, ts, c.id);
             }
             LotSort::ProductionDate => {
                 let d = NaiveDate::parse_from_str(&c.k, "%Y-%m-%d").map_err(|_| bad_cursor())?;
-                qb.push(format!(" AND {col} {loose} ")).push_bind(d);
-                qb.push(format!(" AND ({col}, l.id) {cmp} ("))
-                    .push_bind(d)
-                    .push(", ")
-                    .push_bind(c.id)
-                    .push(")");
+                push_after(&mut qb, col, cmp, d, c.id);
             }
             LotSort::LotNumber => {
                 let n = LotNumber::parse(&c.k).map_err(|_| bad_cursor())?;
@@ -840,10 +844,7 @@ async fn get_by_id(
     _user: Authorized<policy::Read>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<ApiJson<LotDetail>> {
-    let lot = fetch_detail(&st.pool, LotKey::Id(id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("lot"))?;
-    Ok(ApiJson(lot))
+    Ok(ApiJson(fetch_detail(&st.pool, LotKey::Id(id)).await?))
 }
 
 /// One lot by its number, e.g. `KR01PSA251101` (1 SQL statement).
@@ -865,10 +866,9 @@ async fn get_by_number(
         ApiError::bad_request("INVALID_LOT_NUMBER", e.to_string())
             .with_field("lot_number", e.to_string())
     })?;
-    let lot = fetch_detail(&st.pool, LotKey::Number(number.as_str()))
-        .await?
-        .ok_or_else(|| ApiError::not_found("lot"))?;
-    Ok(ApiJson(lot))
+    Ok(ApiJson(
+        fetch_detail(&st.pool, LotKey::Number(number.as_str())).await?,
+    ))
 }
 
 /// Put a lot ON_HOLD or release it (ON_HOLD → CREATED / IN_PROGRESS). Other changes: 409.
@@ -930,9 +930,7 @@ async fn change_status(
         .execute(&mut *tx)
         .await?;
     }
-    let lot = fetch_detail(&mut *tx, LotKey::Id(id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("lot"))?;
+    let lot = fetch_detail(&mut *tx, LotKey::Id(id)).await?;
     tx.commit().await?;
     Ok(ApiJson(lot))
 }
@@ -992,9 +990,7 @@ async fn close(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let lot = fetch_detail(&mut *tx, LotKey::Id(id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("lot"))?;
+    let lot = fetch_detail(&mut *tx, LotKey::Id(id)).await?;
     tx.commit().await?;
     Ok(ApiJson(lot))
 }

@@ -58,60 +58,63 @@ fn digits(s: &[u8]) -> u16 {
     s.iter().fold(0u16, |acc, b| acc * 10 + u16::from(b - b'0'))
 }
 
-fn check_country(s: &str) -> Result<(), NumberError> {
-    if s.len() == 2 && all(s.as_bytes(), |b| b.is_ascii_uppercase()) {
+/// `Ok` when `ok`, else the error naming `part` and its `rule`.
+fn require(ok: bool, part_name: &'static str, rule: &'static str) -> Result<(), NumberError> {
+    if ok {
         Ok(())
     } else {
-        Err(part("country", "2 uppercase letters (A-Z)"))
+        Err(part(part_name, rule))
     }
+}
+
+fn check_country(s: &str) -> Result<(), NumberError> {
+    let ok = s.len() == 2 && all(s.as_bytes(), |b| b.is_ascii_uppercase());
+    require(ok, "country", "2 uppercase letters (A-Z)")
 }
 
 fn check_line(s: &str) -> Result<(), NumberError> {
-    if s.len() == 2 && all(s.as_bytes(), |b| b.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(part("line", "2 digits (00-99)"))
-    }
+    let ok = s.len() == 2 && all(s.as_bytes(), |b| b.is_ascii_digit());
+    require(ok, "line", "2 digits (00-99)")
 }
 
 fn check_model(s: &str) -> Result<(), NumberError> {
-    if s.len() == 3 && all(s.as_bytes(), is_upper_alnum) {
-        Ok(())
-    } else {
-        Err(part("model", "3 uppercase letters or digits"))
-    }
+    let ok = s.len() == 3 && all(s.as_bytes(), is_upper_alnum);
+    require(ok, "model", "3 uppercase letters or digits")
 }
 
 fn check_year(year: u16) -> Result<(), NumberError> {
-    if (2000..=2099).contains(&year) {
-        Ok(())
-    } else {
-        Err(part("year", "between 2000 and 2099"))
-    }
+    require(
+        (2000..=2099).contains(&year),
+        "year",
+        "between 2000 and 2099",
+    )
 }
 
 fn check_month(month: u8) -> Result<(), NumberError> {
-    if (1..=12).contains(&month) {
-        Ok(())
-    } else {
-        Err(part("month", "01-12"))
-    }
+    require((1..=12).contains(&month), "month", "01-12")
 }
 
 fn check_lot_seq(seq: u8) -> Result<(), NumberError> {
-    if (1..=99).contains(&seq) {
-        Ok(())
-    } else {
-        Err(part("lot sequence", "01-99"))
-    }
+    require((1..=99).contains(&seq), "lot sequence", "01-99")
 }
 
 fn check_unit_seq(seq: u16) -> Result<(), NumberError> {
-    if (1..=999).contains(&seq) {
-        Ok(())
-    } else {
-        Err(part("unit sequence", "001-999"))
+    require((1..=999).contains(&seq), "unit sequence", "001-999")
+}
+
+/// A `kind` string is ASCII (so it can be sliced by byte) and exactly `len` characters, checked in that order.
+fn check_shape(s: &str, kind: &'static str, len: usize) -> Result<(), NumberError> {
+    if !s.is_ascii() {
+        return Err(NumberError::NotAscii { kind });
     }
+    if s.len() != len {
+        return Err(NumberError::WrongLength {
+            kind,
+            expected: len,
+            found: s.len(),
+        });
+    }
+    Ok(())
 }
 
 /// A production lot number, e.g. `KR01PSA251101`.
@@ -154,17 +157,8 @@ impl LotNumber {
 
     /// Parse a complete lot number; anything else (wrong length, lowercase, month 00/13, seq 00, ...) is an error.
     pub fn parse(s: &str) -> Result<Self, NumberError> {
+        check_shape(s, "lot number", LOT_LEN)?;
         let b = s.as_bytes();
-        if !s.is_ascii() {
-            return Err(NumberError::NotAscii { kind: "lot number" });
-        }
-        if b.len() != LOT_LEN {
-            return Err(NumberError::WrongLength {
-                kind: "lot number",
-                expected: LOT_LEN,
-                found: b.len(),
-            });
-        }
         check_country(&s[0..2])?;
         check_line(&s[2..4])?;
         check_model(&s[4..7])?;
@@ -242,57 +236,55 @@ impl UnitNumber {
     }
 }
 
+/// What [`WipId`] and [`SerialNumber`] share: building from a lot and a sequence, and the parts.
+macro_rules! unit_number_impls {
+    ($t:ty) => {
+        impl $t {
+            /// Build from a lot number and the unit's sequence in the lot (1–999).
+            pub fn new(lot: &LotNumber, seq: u16) -> Result<Self, NumberError> {
+                UnitNumber::new(lot, seq).map(Self)
+            }
+
+            pub fn lot(&self) -> &LotNumber {
+                &self.0.lot
+            }
+            pub fn country(&self) -> &str {
+                self.0.lot.country()
+            }
+            pub fn line(&self) -> &str {
+                self.0.lot.line()
+            }
+            pub fn model(&self) -> &str {
+                self.0.lot.model()
+            }
+            pub fn year(&self) -> u16 {
+                self.0.lot.year()
+            }
+            pub fn month(&self) -> u8 {
+                self.0.lot.month()
+            }
+            /// The unit's sequence in its lot, 1–999.
+            pub fn seq(&self) -> u16 {
+                self.0.seq
+            }
+            pub fn format(&self) -> String {
+                self.to_string()
+            }
+        }
+    };
+}
+
 /// A work-in-progress unit id, e.g. `WIP-KR01PSA251101-001`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WipId(UnitNumber);
 
 impl WipId {
-    /// Build from a lot number and the unit's sequence in the lot (1–999).
-    pub fn new(lot: &LotNumber, seq: u16) -> Result<Self, NumberError> {
-        UnitNumber::new(lot, seq).map(Self)
-    }
-
     pub fn parse(s: &str) -> Result<Self, NumberError> {
-        if !s.is_ascii() {
-            return Err(NumberError::NotAscii { kind: "WIP id" });
-        }
-        if s.len() != WIP_LEN {
-            return Err(NumberError::WrongLength {
-                kind: "WIP id",
-                expected: WIP_LEN,
-                found: s.len(),
-            });
-        }
+        check_shape(s, "WIP id", WIP_LEN)?;
         if &s[0..4] != "WIP-" || &s[17..18] != "-" {
             return Err(NumberError::InvalidWipLayout);
         }
         UnitNumber::parse_parts(&s[4..17], &s[18..21]).map(Self)
-    }
-
-    pub fn lot(&self) -> &LotNumber {
-        &self.0.lot
-    }
-    pub fn country(&self) -> &str {
-        self.0.lot.country()
-    }
-    pub fn line(&self) -> &str {
-        self.0.lot.line()
-    }
-    pub fn model(&self) -> &str {
-        self.0.lot.model()
-    }
-    pub fn year(&self) -> u16 {
-        self.0.lot.year()
-    }
-    pub fn month(&self) -> u8 {
-        self.0.lot.month()
-    }
-    /// The unit's sequence in its lot, 1–999.
-    pub fn seq(&self) -> u16 {
-        self.0.seq
-    }
-    pub fn format(&self) -> String {
-        self.to_string()
     }
 }
 
@@ -301,51 +293,9 @@ impl WipId {
 pub struct SerialNumber(UnitNumber);
 
 impl SerialNumber {
-    /// Build from a lot number and the unit's sequence in the lot (1–999).
-    pub fn new(lot: &LotNumber, seq: u16) -> Result<Self, NumberError> {
-        UnitNumber::new(lot, seq).map(Self)
-    }
-
     pub fn parse(s: &str) -> Result<Self, NumberError> {
-        if !s.is_ascii() {
-            return Err(NumberError::NotAscii {
-                kind: "serial number",
-            });
-        }
-        if s.len() != SERIAL_LEN {
-            return Err(NumberError::WrongLength {
-                kind: "serial number",
-                expected: SERIAL_LEN,
-                found: s.len(),
-            });
-        }
+        check_shape(s, "serial number", SERIAL_LEN)?;
         UnitNumber::parse_parts(&s[0..13], &s[13..16]).map(Self)
-    }
-
-    pub fn lot(&self) -> &LotNumber {
-        &self.0.lot
-    }
-    pub fn country(&self) -> &str {
-        self.0.lot.country()
-    }
-    pub fn line(&self) -> &str {
-        self.0.lot.line()
-    }
-    pub fn model(&self) -> &str {
-        self.0.lot.model()
-    }
-    pub fn year(&self) -> u16 {
-        self.0.lot.year()
-    }
-    pub fn month(&self) -> u8 {
-        self.0.lot.month()
-    }
-    /// The unit's sequence in its lot, 1–999.
-    pub fn seq(&self) -> u16 {
-        self.0.seq
-    }
-    pub fn format(&self) -> String {
-        self.to_string()
     }
 }
 
@@ -407,6 +357,9 @@ macro_rules! string_impls {
         }
     };
 }
+
+unit_number_impls!(WipId);
+unit_number_impls!(SerialNumber);
 
 string_impls!(LotNumber);
 string_impls!(WipId);
