@@ -84,6 +84,13 @@ impl TestResponse {
         &self.body
     }
 
+    /// Assert a problem (as [`Self::assert_problem`]) whose `errors[]` names exactly `fields`, in this order.
+    #[track_caller]
+    pub fn assert_fields(&self, status: u16, code: &str, fields: &[&str]) {
+        self.assert_problem(status, code);
+        assert_eq!(self.error_fields(), fields, "body: {}", self.text);
+    }
+
     /// The `field` names of `errors[]`.
     pub fn error_fields(&self) -> Vec<String> {
         self.body["errors"]
@@ -242,6 +249,18 @@ impl TestApp {
     pub async fn delete(&self, role: Role, path: &str) -> TestResponse {
         self.request(Method::DELETE, path, Some(self.token(role)), None, &[])
             .await
+    }
+
+    /// GET (as VIEWER) and PATCH (as MANAGER, with the otherwise valid change `patch`) of `{base}/999999`, an id
+    /// that does not exist, are both 404 NOT_FOUND.
+    pub async fn assert_unknown_id_404(&self, base: &str, patch: &Value) {
+        let path = format!("{base}/999999");
+        self.patch(Role::Manager, &path, patch)
+            .await
+            .assert_problem(404, "NOT_FOUND");
+        self.get(Role::Viewer, &path)
+            .await
+            .assert_problem(404, "NOT_FOUND");
     }
 
     /// Count rows of a table (for "nothing was written" assertions).

@@ -33,6 +33,11 @@ pub async fn line(app: &TestApp, country: &str, code: &str) -> i64 {
     .unwrap()
 }
 
+/// The usual pair: model PSA (inserted first) and line KR01; returns their ids.
+pub async fn model_and_line(app: &TestApp) -> (i64, i64) {
+    (model(app, "PSA").await, line(app, "KR", "01").await)
+}
+
 pub fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
@@ -79,8 +84,7 @@ fn ids(res: &TestResponse) -> Vec<i64> {
 #[sqlx::test(migrations = false)]
 async fn lot_number_and_wip_items_are_generated(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let m = model(&app, "PSA").await;
-    let l = line(&app, "KR", "01").await;
+    let (m, l) = model_and_line(&app).await;
     let res = app
         .post(
             Role::Manager,
@@ -130,8 +134,7 @@ async fn lot_number_and_wip_items_are_generated(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn created_lot_and_units_are_audited_with_the_managers_id(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let m = model(&app, "PSA").await;
-    let l = line(&app, "KR", "01").await;
+    let (m, l) = model_and_line(&app).await;
     let lot = create(&app, m, l, 3, None).await;
     let manager = app.user(Role::Manager).id;
     let lot_audit: Vec<Option<i64>> = sqlx::query_scalar(
@@ -200,8 +203,7 @@ async fn sequence_is_per_line_model_and_month(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn concurrent_creations_get_distinct_consecutive_numbers(pool: PgPool) {
     let app = Arc::new(TestApp::spawn(pool).await);
-    let m = model(&app, "PSA").await;
-    let l = line(&app, "KR", "01").await;
+    let (m, l) = model_and_line(&app).await;
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..20 {
         let app = app.clone();
@@ -230,8 +232,7 @@ async fn concurrent_creations_get_distinct_consecutive_numbers(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn the_hundredth_lot_of_a_month_is_refused_and_nothing_is_written(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let m = model(&app, "PSA").await;
-    let l = line(&app, "KR", "01").await;
+    let (m, l) = model_and_line(&app).await;
     let ym = yymm(today());
     // 98 lots of this line, model and month already exist (their counter says so).
     sqlx::query("INSERT INTO lot_sequences (production_line_id, product_model_id, year_month, last_seq) VALUES ($1, $2, $3, 98)")
@@ -272,8 +273,7 @@ async fn the_hundredth_lot_of_a_month_is_refused_and_nothing_is_written(pool: Pg
 #[sqlx::test(migrations = false)]
 async fn every_invalid_request_names_the_field_and_writes_nothing(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let m = model(&app, "PSA").await;
-    let l = line(&app, "KR", "01").await;
+    let (m, l) = model_and_line(&app).await;
     let old = model(&app, "OLD").await;
     sqlx::query("UPDATE product_models SET status = 'INACTIVE' WHERE id = $1")
         .bind(old)
@@ -429,8 +429,7 @@ async fn every_invalid_request_names_the_field_and_writes_nothing(pool: PgPool) 
 #[sqlx::test(migrations = false)]
 async fn roles_are_enforced(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let m = model(&app, "PSA").await;
-    let l = line(&app, "KR", "01").await;
+    let (m, l) = model_and_line(&app).await;
     let body = json!({"product_model_id": m, "production_line_id": l, "target_quantity": 1});
     app.post(Role::Viewer, "/api/v1/lots", &body)
         .await
@@ -717,8 +716,7 @@ async fn bad_cursors_are_400(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn lot_detail_by_id_and_number(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let m = model(&app, "PSA").await;
-    let l = line(&app, "KR", "01").await;
+    let (m, l) = model_and_line(&app).await;
     let lot = create(&app, m, l, 4, None).await;
     let id = lot["id"].as_i64().unwrap();
     let number = lot["lot_number"].as_str().unwrap().to_string();
@@ -816,8 +814,7 @@ async fn lot_detail_by_id_and_number(pool: PgPool) {
         let res = app
             .get(Role::Viewer, &format!("/api/v1/lots/by-number/{bad}"))
             .await;
-        res.assert_problem(400, "INVALID_LOT_NUMBER");
-        assert_eq!(res.error_fields(), ["lot_number"]);
+        res.assert_fields(400, "INVALID_LOT_NUMBER", &["lot_number"]);
     }
     app.get(Role::Viewer, "/api/v1/lots/abc")
         .await
@@ -845,8 +842,7 @@ async fn set_status(app: &TestApp, id: i64, status: &str) -> TestResponse {
 #[sqlx::test(migrations = false)]
 async fn manual_status_changes_are_holds_and_releases_only(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let m = model(&app, "PSA").await;
-    let l = line(&app, "KR", "01").await;
+    let (m, l) = model_and_line(&app).await;
     let id = create(&app, m, l, 2, None).await["id"].as_i64().unwrap();
 
     let res = app
@@ -950,8 +946,7 @@ async fn manual_status_changes_are_holds_and_releases_only(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn close_only_a_completed_lot(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let m = model(&app, "PSA").await;
-    let l = line(&app, "KR", "01").await;
+    let (m, l) = model_and_line(&app).await;
     let id = create(&app, m, l, 3, None).await["id"].as_i64().unwrap();
 
     let res = close(&app, id).await;

@@ -89,16 +89,8 @@ async fn product_models_crud(pool: PgPool) {
         .await
         .assert_problem(400, "INVALID_QUERY");
 
-    app.get(Role::Viewer, "/api/v1/product-models/999999")
-        .await
-        .assert_problem(404, "NOT_FOUND");
-    app.patch(
-        Role::Manager,
-        "/api/v1/product-models/999999",
-        &json!({"model_name": "x"}),
-    )
-    .await
-    .assert_problem(404, "NOT_FOUND");
+    app.assert_unknown_id_404("/api/v1/product-models", &json!({"model_name": "x"}))
+        .await;
     app.post(Role::Operator, "/api/v1/product-models", &json!({}))
         .await
         .assert_problem(403, "FORBIDDEN");
@@ -169,8 +161,7 @@ async fn product_model_validation_and_duplicates(pool: PgPool) {
             &json!({"model_code": "PSA", "model_name": "y"}),
         )
         .await;
-    res.assert_problem(409, "DUPLICATE");
-    assert_eq!(res.error_fields(), ["model_code"]);
+    res.assert_fields(409, "DUPLICATE", &["model_code"]);
 
     let res = app
         .patch(
@@ -262,16 +253,8 @@ async fn processes_are_listed_in_order_and_patched(pool: PgPool) {
     app.patch(Role::Operator, &path, &json!({"is_active": true}))
         .await
         .assert_problem(403, "FORBIDDEN");
-    app.patch(
-        Role::Manager,
-        "/api/v1/processes/999999",
-        &json!({"is_active": true}),
-    )
-    .await
-    .assert_problem(404, "NOT_FOUND");
-    app.get(Role::Viewer, "/api/v1/processes/999999")
-        .await
-        .assert_problem(404, "NOT_FOUND");
+    app.assert_unknown_id_404("/api/v1/processes", &json!({"is_active": true}))
+        .await;
     // fixed set: no create, no delete
     app.post(Role::Admin, "/api/v1/processes", &json!({}))
         .await
@@ -360,8 +343,7 @@ async fn production_lines_crud_validation_and_duplicates(pool: PgPool) {
             &json!({"country_code": "KR", "line_code": "01", "name": "Again"}),
         )
         .await;
-    res.assert_problem(409, "DUPLICATE");
-    assert_eq!(res.error_fields(), ["line_code"]);
+    res.assert_fields(409, "DUPLICATE", &["line_code"]);
     app.post(
         Role::Manager,
         "/api/v1/production-lines",
@@ -432,16 +414,8 @@ async fn production_lines_crud_validation_and_duplicates(pool: PgPool) {
     app.patch(Role::Manager, &path, &json!({"line_code": "02"}))
         .await
         .assert_problem(422, "VALIDATION_FAILED");
-    app.patch(
-        Role::Manager,
-        "/api/v1/production-lines/999999",
-        &json!({"name": "x"}),
-    )
-    .await
-    .assert_problem(404, "NOT_FOUND");
-    app.get(Role::Viewer, "/api/v1/production-lines/999999")
-        .await
-        .assert_problem(404, "NOT_FOUND");
+    app.assert_unknown_id_404("/api/v1/production-lines", &json!({"name": "x"}))
+        .await;
     app.post(Role::Operator, "/api/v1/production-lines", &json!({}))
         .await
         .assert_problem(403, "FORBIDDEN");
@@ -509,8 +483,7 @@ async fn equipment_crud_filters_and_references(pool: PgPool) {
     let res = app
         .get(Role::Viewer, "/api/v1/equipment?process_id=one")
         .await;
-    res.assert_problem(400, "INVALID_QUERY");
-    assert_eq!(res.error_fields(), ["process_id"]);
+    res.assert_fields(400, "INVALID_QUERY", &["process_id"]);
     let res = app
         .get(Role::Operator, &format!("/api/v1/equipment/{id}"))
         .await;
@@ -545,13 +518,11 @@ async fn equipment_crud_filters_and_references(pool: PgPool) {
             &json!({"equipment_code": "X-1", "name": "x", "process_id": 999}),
         )
         .await;
-    res.assert_problem(422, "REFERENCE_NOT_FOUND");
-    assert_eq!(res.error_fields(), ["process_id"]);
+    res.assert_fields(422, "REFERENCE_NOT_FOUND", &["process_id"]);
     let res = app
         .patch(Role::Manager, &path, &json!({"production_line_id": 999}))
         .await;
-    res.assert_problem(422, "REFERENCE_NOT_FOUND");
-    assert_eq!(res.error_fields(), ["production_line_id"]);
+    res.assert_fields(422, "REFERENCE_NOT_FOUND", &["production_line_id"]);
 
     // duplicates, validation, unknown ids, roles
     let res = app
@@ -561,8 +532,7 @@ async fn equipment_crud_filters_and_references(pool: PgPool) {
             &json!({"equipment_code": "LSR-01", "name": "again"}),
         )
         .await;
-    res.assert_problem(409, "DUPLICATE");
-    assert_eq!(res.error_fields(), ["equipment_code"]);
+    res.assert_fields(409, "DUPLICATE", &["equipment_code"]);
     let res = app
         .post(
             Role::Manager,
@@ -598,16 +568,8 @@ async fn equipment_crud_filters_and_references(pool: PgPool) {
     )
     .await
     .assert_problem(422, "VALIDATION_FAILED");
-    app.patch(
-        Role::Manager,
-        "/api/v1/equipment/999999",
-        &json!({"status": "IN_USE"}),
-    )
-    .await
-    .assert_problem(404, "NOT_FOUND");
-    app.get(Role::Viewer, "/api/v1/equipment/999999")
-        .await
-        .assert_problem(404, "NOT_FOUND");
+    app.assert_unknown_id_404("/api/v1/equipment", &json!({"status": "IN_USE"}))
+        .await;
     app.post(Role::Operator, "/api/v1/equipment", &json!({}))
         .await
         .assert_problem(403, "FORBIDDEN");

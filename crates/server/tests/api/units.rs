@@ -1,7 +1,7 @@
 //! WIP items and serials: lists (filters, keyset pagination, one statement), lookups by id and by code/number.
 
 use crate::helpers::{TestApp, TestResponse};
-use crate::lots::{create, line, model};
+use crate::lots::{create, model_and_line};
 use neurohub_core::auth::Role;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -52,8 +52,7 @@ async fn process_id(app: &TestApp, number: i32) -> i64 {
 #[sqlx::test(migrations = false)]
 async fn wip_items_list_filters_and_pages(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let m = model(&app, "PSA").await;
-    let l = line(&app, "KR", "01").await;
+    let (m, l) = model_and_line(&app).await;
     let a = create(&app, m, l, 5, None).await;
     let b = create(&app, m, l, 3, None).await;
     let (a_id, a_number) = (
@@ -140,8 +139,7 @@ async fn wip_items_list_filters_and_pages(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn wip_item_by_id_and_code(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let m = model(&app, "PSA").await;
-    let l = line(&app, "KR", "01").await;
+    let (m, l) = model_and_line(&app).await;
     let lot = create(&app, m, l, 2, None).await;
     let code = format!("WIP-{}-002", lot["lot_number"].as_str().unwrap());
     let res = app
@@ -177,8 +175,7 @@ async fn wip_item_by_id_and_code(pool: PgPool) {
         let res = app
             .get(Role::Viewer, &format!("/api/v1/wip-items/by-code/{bad}"))
             .await;
-        res.assert_problem(400, "INVALID_WIP_ID");
-        assert_eq!(res.error_fields(), ["wip_id"]);
+        res.assert_fields(400, "INVALID_WIP_ID", &["wip_id"]);
     }
     app.get(Role::Viewer, "/api/v1/wip-items/abc")
         .await
@@ -243,8 +240,7 @@ async fn make_serial(app: &TestApp, lot_id: i64, lot_number: &str, seq: i32, pas
 #[sqlx::test(migrations = false)]
 async fn serials_list_filters_pages_and_lookups(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let m = model(&app, "PSA").await;
-    let l = line(&app, "KR", "01").await;
+    let (m, l) = model_and_line(&app).await;
     let lot = create(&app, m, l, 6, None).await;
     let other = create(&app, m, l, 1, None).await;
     let (lot_id, number) = (
@@ -349,8 +345,7 @@ async fn serials_list_filters_pages_and_lookups(pool: PgPool) {
         let res = app
             .get(Role::Viewer, &format!("/api/v1/serials/by-number/{bad}"))
             .await;
-        res.assert_problem(400, "INVALID_SERIAL_NUMBER");
-        assert_eq!(res.error_fields(), ["serial_number"]);
+        res.assert_fields(400, "INVALID_SERIAL_NUMBER", &["serial_number"]);
     }
 
     // the lot detail counts serials per status

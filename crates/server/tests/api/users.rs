@@ -96,8 +96,7 @@ async fn admin_creates_lists_and_gets_users(pool: PgPool) {
 
     // bad queries are 400 naming the parameter
     let res = app.get(Role::Admin, "/api/v1/users?role=BOSS").await;
-    res.assert_problem(400, "INVALID_QUERY");
-    assert_eq!(res.error_fields(), ["role"]);
+    res.assert_fields(400, "INVALID_QUERY", &["role"]);
     app.get(Role::Admin, "/api/v1/users?is_active=maybe")
         .await
         .assert_problem(400, "INVALID_QUERY");
@@ -213,13 +212,11 @@ async fn duplicates_are_409(pool: PgPool) {
     let res = app
         .post(Role::Admin, "/api/v1/users", &new_user("operator"))
         .await;
-    res.assert_problem(409, "DUPLICATE");
-    assert_eq!(res.error_fields(), ["username"]);
+    res.assert_fields(409, "DUPLICATE", &["username"]);
     let mut body = new_user("someone");
     body["email"] = json!("Operator@Example.test");
     let res = app.post(Role::Admin, "/api/v1/users", &body).await;
-    res.assert_problem(409, "DUPLICATE");
-    assert_eq!(res.error_fields(), ["email"]);
+    res.assert_fields(409, "DUPLICATE", &["email"]);
     let viewer = app.user(Role::Viewer).id;
     let res = app
         .patch(
@@ -328,8 +325,7 @@ async fn admins_cannot_deactivate_or_demote_themselves(pool: PgPool) {
     let res = app
         .patch(Role::Admin, &me, &json!({"is_active": false}))
         .await;
-    res.assert_problem(409, "CANNOT_DEACTIVATE_SELF");
-    assert_eq!(res.error_fields(), ["is_active"]);
+    res.assert_fields(409, "CANNOT_DEACTIVATE_SELF", &["is_active"]);
     app.patch(Role::Admin, &me, &json!({"role": "MANAGER"}))
         .await
         .assert_problem(409, "CANNOT_DEMOTE_SELF");
