@@ -151,9 +151,11 @@ pub const LOT_TRANSITIONS: &[(LotStatus, LotStatus)] = &[
 ];
 
 /// WIP-item transitions (docs/schema.md). A WIP item never completes by itself: it becomes CONVERTED when its
-/// serial is created, and the serial carries the unit from there.
+/// serial is created, and the serial carries the unit from there. A unit that never started may be scrapped (a
+/// part damaged before its first process).
 pub const WIP_TRANSITIONS: &[(WipStatus, WipStatus)] = &[
     (W::Created, W::InProgress),
+    (W::Created, W::Scrapped),
     (W::InProgress, W::Failed),
     (W::InProgress, W::Converted),
     (W::InProgress, W::Scrapped),
@@ -164,6 +166,7 @@ pub const WIP_TRANSITIONS: &[(WipStatus, WipStatus)] = &[
 /// Serial transitions (docs/schema.md).
 pub const SERIAL_TRANSITIONS: &[(SerialStatus, SerialStatus)] = &[
     (S::Created, S::InProgress),
+    (S::Created, S::Scrapped),
     (S::InProgress, S::Failed),
     (S::InProgress, S::Completed),
     (S::InProgress, S::Scrapped),
@@ -261,7 +264,12 @@ mod tests {
         assert!(!lot_transition_allowed(L::Closed, L::InProgress));
         assert!(wip_transition_allowed(W::InProgress, W::Converted));
         assert!(wip_transition_allowed(W::Failed, W::InProgress));
-        assert!(!wip_transition_allowed(W::Created, W::Scrapped));
+        // a unit damaged before its first process can be scrapped; it cannot fail or convert without starting
+        assert!(wip_transition_allowed(W::Created, W::Scrapped));
+        assert!(serial_transition_allowed(S::Created, S::Scrapped));
+        assert!(!wip_transition_allowed(W::Created, W::Failed));
+        assert!(!wip_transition_allowed(W::Created, W::Converted));
+        assert!(!serial_transition_allowed(S::Created, S::Completed));
         assert!(!wip_transition_allowed(W::Converted, W::InProgress));
         assert!(serial_transition_allowed(S::InProgress, S::Completed));
         assert!(!serial_transition_allowed(S::Failed, S::Completed));

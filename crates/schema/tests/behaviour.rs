@@ -201,6 +201,8 @@ const BAD: &[(&str, &str)] = &[
     ("chk_lots_target_quantity", "INSERT INTO lots (lot_number, product_model_id, target_quantity) VALUES ('KR01NH1261103', 1, 1000)"),
     ("chk_serials_serial_number_format", "INSERT INTO serials (serial_number, lot_id, sequence_in_lot) VALUES ('KR01NH1261101000', 1, 3)"),
     ("chk_serials_rework_count", "UPDATE serials SET rework_count = -1"),
+    ("chk_serials_scrap_reason", "UPDATE serials SET scrap_reason = ''"),
+    ("chk_wip_items_scrap_reason", "UPDATE wip_items SET scrap_reason = repeat('x', 501)"),
     ("chk_wip_items_wip_id_format", "INSERT INTO wip_items (wip_id, lot_id, sequence_in_lot) VALUES ('WIP-KR01NH126110-003', 1, 3)"),
     ("chk_users_failed_login_count", "UPDATE users SET failed_login_count = -1 WHERE id = 1"),
     ("chk_process_data_completion", "INSERT INTO process_data (lot_id, process_id, operator_id, data_level, result) VALUES (1, 4, 2, 'LOT', 'PASS')"),
@@ -235,6 +237,8 @@ async fn every_check_rejects_its_bad_case_and_accepts_good_ones(pool: PgPool) {
         "INSERT INTO wip_items (wip_id, lot_id, sequence_in_lot) VALUES ('WIP-KR01NH1261101-999', 1, 999)",
         "INSERT INTO lot_sequences VALUES (1, 1, '2612', 99)",
         "INSERT INTO idempotency_keys (user_id, idempotency_key, request_method, request_path, request_hash) VALUES (1, repeat('k', 255), 'POST', '/x', 'h')",
+        "UPDATE wip_items SET scrap_reason = repeat('x', 500) WHERE id = 1",
+        "UPDATE serials SET scrap_reason = 'x' WHERE id = 1",
     ] {
         succeeds(&pool, good).await;
     }
@@ -372,4 +376,80 @@ async fn partitions_default_catches_unknown_months_and_ensure_is_idempotent(pool
     assert_eq!(in_default, 2);
     let s = neurohub_schema::verify_summary(&pool).await.unwrap();
     assert!(s.ok(), "partitions created ahead are welcome: {s}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn units_can_be_scrapped_before_they_start_with_a_reason(pool: PgPool) {
+    head_with_rows(&pool).await;
+    // the seed rows scrapped a CREATED WIP item and a CREATED serial; the reasons are kept
+    let scrapped: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT status, scrap_reason FROM wip_items WHERE sequence_in_lot = 6 \
+         UNION ALL SELECT status, scrap_reason FROM serials WHERE sequence_in_lot = 7",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        scrapped,
+        vec![
+            ("SCRAPPED".into(), Some("dropped at receiving".into())),
+            ("SCRAPPED".into(), Some("cracked housing".into())),
+        ]
+    );
+    // SCRAPPED stays final; CREATED still cannot jump anywhere else
+    let (code, _, msg) = fails_with(
+        &pool,
+        "UPDATE wip_items SET status = 'IN_PROGRESS' WHERE sequence_in_lot = 6",
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), msg.as_str()),
+        (
+            "NH003",
+            "wip_item status transition SCRAPPED -> IN_PROGRESS is not allowed"
+        )
+    );
+    let (_, _, msg) = fails_with(
+        &pool,
+        "UPDATE serials SET status = 'FAILED' WHERE sequence_in_lot = 1",
+    )
+    .await;
+    assert_eq!(
+        msg,
+        "serial status transition CREATED -> FAILED is not allowed"
+    );
+    succeeds(
+        &pool,
+        "UPDATE wip_items SET status = 'SCRAPPED', scrap_reason = 'bent pins' WHERE sequence_in_lot = 2",
+    )
+    .await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn dashboard_day_filter_uses_the_completed_at_index(pool: PgPool) {
+    head_with_rows(&pool).await;
+    // a few thousand unit-level records completed over ~40 days
+    sqlx::raw_sql(
+        "ALTER TABLE process_data DISABLE TRIGGER USER; \
+         INSERT INTO process_data (lot_id, serial_id, process_id, operator_id, data_level, result, started_at, completed_at) \
+         SELECT 1, 1, 1 + g % 8, 2, 'SERIAL', 'PASS', now() - g * interval '10 minutes' - interval '1 minute', \
+                now() - g * interval '10 minutes' FROM generate_series(1, 6000) AS g; \
+         ALTER TABLE process_data ENABLE TRIGGER USER; ANALYZE process_data;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // the day filter of GET /dashboard (crates/mes/src/dashboard.rs, CTE `done`)
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN WITH bounds AS ( \
+             SELECT ($1::date)::timestamp AT TIME ZONE 'UTC' AS lo, ($1::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi) \
+         SELECT x.process_id, count(*) FROM process_data x, bounds b \
+          WHERE x.completed_at >= b.lo AND x.completed_at < b.hi AND x.data_level <> 'LOT' GROUP BY x.process_id",
+    )
+    .bind(chrono::Utc::now().date_naive())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let plan = plan.join("\n");
+    assert!(plan.contains("idx_process_data_completed_at"), "{plan}");
 }

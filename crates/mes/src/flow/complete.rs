@@ -13,7 +13,7 @@ use super::record::{update_record, ProcessRecord};
 use super::request::CompleteProcess;
 use super::route::{ProcessInfo, Route};
 use super::rules::completion_values;
-use super::unit::{lock_unit_ids, set_unit_status, LockedUnit, SerialRow, UnitState};
+use super::unit::{lock_unit_ids, set_unit_status, LockedUnit, SerialRow, StatusChange, UnitState};
 use crate::numbers::{LotNumber, SerialNumber};
 use crate::state::{DataLevel, ProcessResult, SerialStatus, WipStatus};
 
@@ -185,6 +185,7 @@ async fn apply_result(
                         serial_number,
                         status,
                         rework_count: wip.rework_count,
+                        scrap_reason: None,
                     });
                 }
             } else if let Some(s) = unit.serial.as_mut().filter(|_| is_last) {
@@ -195,9 +196,11 @@ async fn apply_result(
                 s.status = SerialStatus::Completed;
             }
         }
-        ProcessResult::Fail => set_unit_status(conn, unit, "FAILED", None).await?,
+        ProcessResult::Fail => {
+            set_unit_status(conn, unit, "FAILED", StatusChange::default()).await?
+        }
         ProcessResult::Rework => {
-            rework_or_scrap(conn, unit, max_rework).await?;
+            rework_or_scrap(conn, unit, max_rework, Some(&process.process_code)).await?;
         }
     }
     Ok(())

@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 
 use super::lot::{check_lot_active, LotState};
 use super::unit::{
-    lock_unit, set_unit_status, LockedUnit, UnitKind, UnitRef, UnitState, UNIT_RECORDS,
+    lock_unit, set_unit_status, LockedUnit, StatusChange, UnitKind, UnitRef, UnitState,
+    UNIT_RECORDS,
 };
 use crate::numbers::{SerialNumber, WipId};
 
@@ -81,19 +82,33 @@ async fn lock_path_unit(
     Ok(unit)
 }
 
-/// REWORK of a unit: `rework_count + 1` and IN_PROGRESS (the failed process is its next step again), or SCRAPPED
-/// when that would exceed `max_rework` (the count stays at the maximum).
+/// REWORK of a unit at process `at`: `rework_count + 1` and IN_PROGRESS (the process is its next step again), or
+/// SCRAPPED with the reason `rework limit N exceeded at <PROCESS_CODE>` when that would exceed `max_rework` (the
+/// count stays at the maximum).
 pub(super) async fn rework_or_scrap(
     conn: &mut PgConnection,
     unit: &mut LockedUnit,
     max_rework: i32,
+    at: Option<&str>,
 ) -> ApiResult<Disposition> {
     let next = unit.rework_count() + 1;
     if next > max_rework {
-        set_unit_status(conn, unit, "SCRAPPED", None).await?;
+        let reason = match at {
+            Some(code) => format!("rework limit {max_rework} exceeded at {code}"),
+            None => format!("rework limit {max_rework} exceeded"),
+        };
+        let change = StatusChange {
+            scrap_reason: Some(&reason),
+            ..Default::default()
+        };
+        set_unit_status(conn, unit, "SCRAPPED", change).await?;
         Ok(Disposition::Scrapped)
     } else {
-        set_unit_status(conn, unit, "IN_PROGRESS", Some(next)).await?;
+        let change = StatusChange {
+            rework: Some(next),
+            ..Default::default()
+        };
+        set_unit_status(conn, unit, "IN_PROGRESS", change).await?;
         Ok(Disposition::Rework)
     }
 }
@@ -139,34 +154,33 @@ pub async fn rework(
         }
     }
     // the process to redo: the failed one (the unit's last completed record)
-    let reopened: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT process_id FROM process_data WHERE {UNIT_RECORDS} \
-         AND completed_at IS NOT NULL ORDER BY completed_at DESC, id DESC LIMIT 1"
+    let failed_at: Option<(i64, String)> = sqlx::query_as(&format!(
+        "SELECT pd.process_id, p.process_code FROM process_data pd JOIN processes p ON p.id = pd.process_id \
+         WHERE {UNIT_RECORDS} AND pd.completed_at IS NOT NULL ORDER BY pd.completed_at DESC, pd.id DESC LIMIT 1"
     ))
     .bind(unit.wip_pk())
     .bind(unit.serial_pk())
     .fetch_optional(&mut *conn)
     .await?;
-    let action = rework_or_scrap(&mut *conn, &mut unit, max_rework).await?;
-    let reopened = reopened.filter(|_| action == Disposition::Rework);
+    let code = failed_at.as_ref().map(|(_, code)| code.as_str());
+    let action = rework_or_scrap(&mut *conn, &mut unit, max_rework, code).await?;
+    let reopened = failed_at
+        .map(|(id, _)| id)
+        .filter(|_| action == Disposition::Rework);
     finish(conn, unit, action, reopened).await
 }
 
+/// Scrap a unit that is CREATED (damaged before it started), IN_PROGRESS or FAILED, keeping `reason`.
 pub async fn scrap(
     conn: &mut PgConnection,
     kind: UnitKind,
     raw: &str,
+    reason: &str,
 ) -> ApiResult<DispositionResult> {
     let mut unit = lock_path_unit(&mut *conn, kind, raw).await?;
     check_lot_active(&unit.lot)?;
     match unit.status_str() {
-        "IN_PROGRESS" | "FAILED" => {}
-        "CREATED" => {
-            return Err(ApiError::conflict(
-                "INVALID_STATUS_TRANSITION",
-                format!("{} has not started any process; a CREATED unit cannot be scrapped (docs/schema.md)", unit.name()),
-            ))
-        }
+        "CREATED" | "IN_PROGRESS" | "FAILED" => {}
         _ => unit.check_workable()?,
     }
     // a cancelled start: open records of a scrapped unit are removed (the audit log keeps them)
@@ -177,6 +191,10 @@ pub async fn scrap(
     .bind(unit.serial_pk())
     .execute(&mut *conn)
     .await?;
-    set_unit_status(&mut *conn, &mut unit, "SCRAPPED", None).await?;
+    let change = StatusChange {
+        scrap_reason: Some(reason),
+        ..Default::default()
+    };
+    set_unit_status(&mut *conn, &mut unit, "SCRAPPED", change).await?;
     finish(conn, unit, Disposition::Scrapped, None).await
 }

@@ -36,14 +36,15 @@ async fn do_scrap(
     raw: &str,
     body: &ScrapUnit,
 ) -> ApiResult<ApiJson<DispositionResult>> {
-    let n = body.reason.trim().chars().count();
+    let reason = body.reason.trim();
+    let n = reason.chars().count();
     if n == 0 || n > 500 {
         return Err(ApiError::validation("reason", "1 to 500 characters"));
     }
     let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
-    let out = scrap(&mut tx, kind, raw).await?;
+    let out = scrap(&mut tx, kind, raw, reason).await?;
     tx.commit().await?;
-    tracing::info!(unit = raw, reason = %body.reason.trim(), user = user.id, "unit scrapped");
+    tracing::info!(unit = raw, reason, user = user.id, "unit scrapped");
     Ok(ApiJson(out))
 }
 

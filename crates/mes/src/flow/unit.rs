@@ -109,6 +109,9 @@ pub struct UnitState {
     /// WIP status (CREATED..SCRAPPED) for a WIP item, serial status for a serial.
     pub status: String,
     pub rework_count: i32,
+    /// Why the unit was scrapped (NULL unless SCRAPPED): the scrap endpoint's reason, or
+    /// `rework limit N exceeded at <PROCESS_CODE>`.
+    pub scrap_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -120,6 +123,7 @@ pub struct WipRow {
     pub serial_id: Option<i64>,
     pub sequence_in_lot: i32,
     pub current_process_id: Option<i64>,
+    pub scrap_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -128,6 +132,7 @@ pub struct SerialRow {
     pub serial_number: String,
     pub status: SerialStatus,
     pub rework_count: i32,
+    pub scrap_reason: Option<String>,
 }
 
 /// A unit with its lot, all locked FOR UPDATE. `serial` is set once the WIP item is converted.
@@ -156,6 +161,11 @@ impl LockedUnit {
             serial_number: self.serial.as_ref().map(|s| s.serial_number.clone()),
             status: self.status_str().to_string(),
             rework_count: self.rework_count(),
+            scrap_reason: match (&self.serial, &self.wip) {
+                (Some(s), _) => s.scrap_reason.clone(),
+                (None, Some(w)) => w.scrap_reason.clone(),
+                (None, None) => None,
+            },
         }
     }
 
@@ -220,8 +230,8 @@ impl LockedUnit {
 }
 
 const WIP_COLS: &str =
-    "id, wip_id, status, rework_count, serial_id, sequence_in_lot, current_process_id";
-const SERIAL_COLS: &str = "id, serial_number, status, rework_count";
+    "id, wip_id, status, rework_count, serial_id, sequence_in_lot, current_process_id, scrap_reason";
+const SERIAL_COLS: &str = "id, serial_number, status, rework_count, scrap_reason";
 
 /// Find a unit, then lock its lot, its WIP item and its serial in that order. A WIP item that is (or, while we
 /// waited for the lot lock, became) converted is carried on by its serial.
@@ -320,32 +330,50 @@ pub fn passed_set(history: &[HistoryRow]) -> HashSet<i64> {
         .collect()
 }
 
-/// Set the status (and optionally the rework count) of the unit's current row: its serial, else its WIP item.
+/// What a status update changes besides the status.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct StatusChange<'a> {
+    /// The new rework count.
+    pub rework: Option<i32>,
+    /// Why the unit is scrapped (with SCRAPPED).
+    pub scrap_reason: Option<&'a str>,
+}
+
+/// Set the status (and the rework count / scrap reason when given) of the unit's current row: its serial, else
+/// its WIP item.
 pub(super) async fn set_unit_status(
     conn: &mut PgConnection,
     unit: &mut LockedUnit,
     status: &str,
-    rework: Option<i32>,
+    change: StatusChange<'_>,
 ) -> ApiResult<()> {
+    let StatusChange {
+        rework,
+        scrap_reason,
+    } = change;
     let (table, id) = match (&unit.serial, &unit.wip) {
         (Some(s), _) => ("serials", s.id),
         (None, Some(w)) => ("wip_items", w.id),
         (None, None) => return Ok(()),
     };
     sqlx::query(&format!(
-        "UPDATE {table} SET status = $2, rework_count = COALESCE($3, rework_count) WHERE id = $1"
+        "UPDATE {table} SET status = $2, rework_count = COALESCE($3, rework_count), \
+         scrap_reason = COALESCE($4, scrap_reason) WHERE id = $1"
     ))
     .bind(id)
     .bind(status)
     .bind(rework)
+    .bind(scrap_reason)
     .execute(&mut *conn)
     .await?;
     if let Some(s) = unit.serial.as_mut() {
         s.status = SerialStatus::parse(status).unwrap_or(s.status);
         s.rework_count = rework.unwrap_or(s.rework_count);
+        s.scrap_reason = scrap_reason.map(str::to_string).or(s.scrap_reason.take());
     } else if let Some(w) = unit.wip.as_mut() {
         w.status = WipStatus::parse(status).unwrap_or(w.status);
         w.rework_count = rework.unwrap_or(w.rework_count);
+        w.scrap_reason = scrap_reason.map(str::to_string).or(w.scrap_reason.take());
     }
     Ok(())
 }

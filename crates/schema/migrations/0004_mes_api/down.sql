@@ -2,6 +2,7 @@
 -- neurohub_archive (restored by the next up of 0004).
 DROP INDEX idx_process_data_serial_open_unique;
 DROP INDEX idx_process_data_lot_open_unique;
+DROP INDEX idx_process_data_completed_at;
 
 DROP TRIGGER trg_lots_status_transition ON lots;
 DROP TRIGGER trg_lots_status_timestamps ON lots;
@@ -30,12 +31,14 @@ SELECT neurohub_archive.archive_table('public.lot_sequences', 'v0004_lot_sequenc
 SELECT neurohub_archive.archive_table('public.idempotency_keys', 'v0004_idempotency_keys');
 SELECT neurohub_archive.archive_table('public.refresh_tokens', 'v0004_refresh_tokens');
 SELECT neurohub_archive.archive_table('public.users', 'v0004_users_cols', ARRAY['failed_login_count', 'locked_until']);
-SELECT neurohub_archive.archive_table('public.serials', 'v0004_serials_cols', ARRAY['rework_count']);
+SELECT neurohub_archive.archive_table('public.serials', 'v0004_serials_cols', ARRAY['rework_count', 'scrap_reason']);
+SELECT neurohub_archive.archive_table('public.wip_items', 'v0004_wip_items_cols', ARRAY['scrap_reason']);
 SELECT neurohub_archive.archive_table('public.process_data', 'v0004_process_data_cols', ARRAY['criteria_check', 'criteria_passed', 'attempt']);
 
 DROP TABLE lot_sequences;
 DROP TABLE idempotency_keys;
 DROP TABLE refresh_tokens;
 ALTER TABLE users DROP COLUMN failed_login_count, DROP COLUMN locked_until;  -- with chk_users_failed_login_count
-ALTER TABLE serials DROP COLUMN rework_count;                                 -- with chk_serials_rework_count
+ALTER TABLE serials DROP COLUMN rework_count, DROP COLUMN scrap_reason;        -- with their CHECKs
+ALTER TABLE wip_items DROP COLUMN scrap_reason;                               -- with chk_wip_items_scrap_reason
 ALTER TABLE process_data DROP COLUMN criteria_check, DROP COLUMN criteria_passed, DROP COLUMN attempt;

@@ -51,6 +51,11 @@ INSERT INTO equipment (equipment_code, name, equipment_type, process_id, product
 VALUES ('EQ-LM-01', 'Laser 1', 'LASER', 1, 1);
 INSERT INTO wip_items (wip_id, lot_id, sequence_in_lot, current_process_id)
 VALUES ('WIP-KR01NH1261101-002', 1, 2, 2);
+-- units scrapped before they started (CREATED -> SCRAPPED), with their reasons
+INSERT INTO wip_items (wip_id, lot_id, sequence_in_lot) VALUES ('WIP-KR01NH1261101-006', 1, 6);
+UPDATE wip_items SET status = 'SCRAPPED', scrap_reason = 'dropped at receiving' WHERE sequence_in_lot = 6;
+INSERT INTO serials (serial_number, lot_id, sequence_in_lot) VALUES ('KR01NH1261101007', 1, 7);
+UPDATE serials SET status = 'SCRAPPED', scrap_reason = 'cracked housing' WHERE sequence_in_lot = 7;
 INSERT INTO process_data (lot_id, process_id, operator_id, equipment_id, data_level, result, measurements,
                           started_at, completed_at)
 VALUES (1, 1, 2, 1, 'LOT', 'PASS', '{"marking_depth_um": 30}', now() - interval '5 minutes', now());

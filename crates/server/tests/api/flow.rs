@@ -397,14 +397,35 @@ async fn rework_up_to_the_limit_then_scrap(pool: PgPool) {
         if i <= 3 {
             assert_eq!(c.body["unit"]["status"], "IN_PROGRESS");
             assert_eq!(c.body["unit"]["rework_count"], i);
+            assert!(c.body["unit"]["scrap_reason"].is_null(), "{}", c.text);
         } else {
             assert_eq!(c.body["unit"]["status"], "SCRAPPED");
             assert_eq!(c.body["unit"]["rework_count"], 3);
+            assert_eq!(
+                c.body["unit"]["scrap_reason"],
+                "rework limit 3 exceeded at LMA_ASSEMBLY"
+            );
             // the only unit is scrapped: the lot completes in the same transaction
             assert_eq!(c.body["lot"]["status"], "COMPLETED");
         }
     }
     assert_eq!(status_of(&app, "lots", lot_id).await, "COMPLETED");
+    assert_eq!(
+        scrap_reason_of(&app, "wip_items", &w).await.as_deref(),
+        Some("rework limit 3 exceeded at LMA_ASSEMBLY")
+    );
+}
+
+async fn scrap_reason_of(app: &TestApp, table: &str, code: &str) -> Option<String> {
+    let sql = match table {
+        "wip_items" => "SELECT scrap_reason FROM wip_items WHERE wip_id = $1",
+        _ => "SELECT scrap_reason FROM serials WHERE serial_number = $1",
+    };
+    sqlx::query_scalar(sql)
+        .bind(code)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
 }
 
 #[sqlx::test(migrations = false)]
@@ -436,6 +457,10 @@ async fn rework_endpoint_scraps_past_the_limit_and_scrapped_units_start_nothing(
     r.assert_status(200);
     assert_eq!(r.body["action"], "SCRAPPED");
     assert_eq!(r.body["lot"]["status"], "IN_PROGRESS");
+    assert_eq!(
+        r.body["unit"]["scrap_reason"],
+        "rework limit 3 exceeded at LASER_MARKING"
+    );
     start(&app, Role::Operator, 1, json!({"wip_id": w}))
         .await
         .assert_problem(409, "UNIT_SCRAPPED");
@@ -467,6 +492,11 @@ async fn rework_endpoint_scraps_past_the_limit_and_scrapped_units_start_nothing(
         .await;
     r.assert_status(200);
     assert_eq!(r.body["unit"]["status"], "SCRAPPED");
+    assert_eq!(r.body["unit"]["scrap_reason"], "dropped");
+    assert_eq!(
+        scrap_reason_of(&app, "wip_items", &w2).await.as_deref(),
+        Some("dropped")
+    );
     // both units are scrapped: the lot is COMPLETED; the open record of the scrapped unit is gone
     assert_eq!(r.body["lot"]["status"], "COMPLETED");
     assert_eq!(app.count("process_data").await, 1);
@@ -591,4 +621,117 @@ async fn audit_rows_of_a_complete_carry_the_operator(pool: PgPool) {
             .any(|r| r.0 == "wip_items" && r.1 == "UPDATE" && r.2 == Some(op)),
         "{rows:?}"
     );
+}
+
+#[sqlx::test(migrations = false)]
+async fn units_that_never_started_can_be_scrapped_with_a_reason(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (lot_id, lot_number) = new_lot(&app, 2).await;
+    let w = wip(&lot_number, 1);
+    // a CREATED WIP item (damaged before its first process); the reason is trimmed and kept
+    let r = app
+        .post(
+            Role::Manager,
+            &format!("/api/v1/wip-items/{w}/scrap"),
+            &json!({"reason": "  housing cracked at receiving "}),
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["action"], "SCRAPPED");
+    assert_eq!(r.body["unit"]["status"], "SCRAPPED");
+    assert_eq!(
+        r.body["unit"]["scrap_reason"],
+        "housing cracked at receiving"
+    );
+    assert!(r.body["reopened_process_id"].is_null());
+    // the lot never started: it stays CREATED (only an IN_PROGRESS lot completes)
+    assert_eq!(r.body["lot"]["status"], "CREATED");
+    assert_eq!(status_of(&app, "lots", lot_id).await, "CREATED");
+    assert_eq!(
+        scrap_reason_of(&app, "wip_items", &w).await.as_deref(),
+        Some("housing cracked at receiving")
+    );
+    assert_eq!(app.count("process_data").await, 0);
+    // scrapped is final: no start, no second scrap, no rework
+    start(&app, Role::Operator, 1, json!({"wip_id": w}))
+        .await
+        .assert_problem(409, "UNIT_SCRAPPED");
+    app.post(
+        Role::Manager,
+        &format!("/api/v1/wip-items/{w}/scrap"),
+        &json!({"reason": "again"}),
+    )
+    .await
+    .assert_problem(409, "UNIT_SCRAPPED");
+    app.post(
+        Role::Operator,
+        &format!("/api/v1/wip-items/{w}/rework"),
+        &json!({}),
+    )
+    .await
+    .assert_problem(409, "UNIT_SCRAPPED");
+    // the audit log has the change with the acting manager
+    let audited: Vec<(Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT user_id, new_data->>'scrap_reason' FROM audit_logs WHERE table_name = 'wip_items' AND action = 'UPDATE'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        vec![(
+            Some(app.user(Role::Manager).id),
+            Some("housing cracked at receiving".to_string())
+        )]
+    );
+
+    // a CREATED serial (by its database id); the other unit still works, and a 501-character reason is refused
+    let serial = format!("{lot_number}900");
+    let serial_id: i64 = sqlx::query_scalar(
+        "INSERT INTO serials (serial_number, lot_id, sequence_in_lot) VALUES ($1, $2, 900) RETURNING id",
+    )
+    .bind(&serial)
+    .bind(lot_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    app.post(
+        Role::Manager,
+        &format!("/api/v1/serials/{serial_id}/scrap"),
+        &json!({"reason": "x".repeat(501)}),
+    )
+    .await
+    .assert_problem(422, "VALIDATION_FAILED");
+    let r = app
+        .post(
+            Role::Admin,
+            &format!("/api/v1/serials/{serial_id}/scrap"),
+            &json!({"reason": "label misprinted"}),
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["unit"]["kind"], "SERIAL");
+    assert_eq!(r.body["unit"]["serial_number"], serial.as_str());
+    assert_eq!(r.body["unit"]["scrap_reason"], "label misprinted");
+    assert_eq!(
+        scrap_reason_of(&app, "serials", &serial).await.as_deref(),
+        Some("label misprinted")
+    );
+    let s = start(
+        &app,
+        Role::Operator,
+        1,
+        json!({"wip_id": wip(&lot_number, 2)}),
+    )
+    .await;
+    s.assert_status(201);
+    let c = complete(
+        &app,
+        Role::Operator,
+        s.body["id"].as_i64().unwrap(),
+        json!({"result": "PASS", "measurements": good(1)}),
+    )
+    .await;
+    c.assert_status(200);
+    assert!(c.body["unit"]["scrap_reason"].is_null(), "{}", c.text);
 }

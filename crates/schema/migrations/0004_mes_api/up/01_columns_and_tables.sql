@@ -4,7 +4,11 @@ ALTER TABLE users
     ADD COLUMN failed_login_count INTEGER NOT NULL DEFAULT 0,
     ADD COLUMN locked_until TIMESTAMPTZ;
 ALTER TABLE serials
-    ADD COLUMN rework_count INTEGER NOT NULL DEFAULT 0;
+    ADD COLUMN rework_count INTEGER NOT NULL DEFAULT 0,
+    ADD COLUMN scrap_reason TEXT;
+-- why a unit was scrapped (set with status SCRAPPED by the scrap endpoints and by the rework limit)
+ALTER TABLE wip_items
+    ADD COLUMN scrap_reason TEXT;
 ALTER TABLE process_data
     ADD COLUMN criteria_check JSONB,
     ADD COLUMN criteria_passed BOOLEAN,
@@ -77,6 +81,7 @@ BEGIN
     IF to_regnamespace('neurohub_archive') IS NOT NULL THEN
         PERFORM neurohub_archive.restore_columns('public.users', 'v0004_users_cols');
         PERFORM neurohub_archive.restore_columns('public.serials', 'v0004_serials_cols');
+        PERFORM neurohub_archive.restore_columns('public.wip_items', 'v0004_wip_items_cols');
         PERFORM neurohub_archive.restore_columns('public.process_data', 'v0004_process_data_cols');
         PERFORM neurohub_archive.restore_table('public.refresh_tokens', 'v0004_refresh_tokens');
         PERFORM neurohub_archive.restore_table('public.idempotency_keys', 'v0004_idempotency_keys');

@@ -45,7 +45,8 @@ BEGIN
 END;
 $$;
 
--- Status machines of docs/schema.md. Setting a status to itself is a no-op and always allowed.
+-- Status machines of docs/schema.md. Setting a status to itself is a no-op and always allowed. A unit that never
+-- started may be scrapped (CREATED>SCRAPPED: a part damaged before its first process).
 CREATE FUNCTION enforce_status_transition() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -62,11 +63,11 @@ BEGIN
                              'ON_HOLD>IN_PROGRESS', 'IN_PROGRESS>COMPLETED', 'COMPLETED>CLOSED'];
         WHEN 'wip_items' THEN
             entity := 'wip_item';
-            allowed := ARRAY['CREATED>IN_PROGRESS', 'IN_PROGRESS>FAILED', 'IN_PROGRESS>CONVERTED',
+            allowed := ARRAY['CREATED>IN_PROGRESS', 'CREATED>SCRAPPED', 'IN_PROGRESS>FAILED', 'IN_PROGRESS>CONVERTED',
                              'IN_PROGRESS>SCRAPPED', 'FAILED>IN_PROGRESS', 'FAILED>SCRAPPED'];
         WHEN 'serials' THEN
             entity := 'serial';
-            allowed := ARRAY['CREATED>IN_PROGRESS', 'IN_PROGRESS>FAILED', 'IN_PROGRESS>COMPLETED',
+            allowed := ARRAY['CREATED>IN_PROGRESS', 'CREATED>SCRAPPED', 'IN_PROGRESS>FAILED', 'IN_PROGRESS>COMPLETED',
                              'IN_PROGRESS>SCRAPPED', 'FAILED>IN_PROGRESS', 'FAILED>SCRAPPED'];
         ELSE
             RAISE EXCEPTION 'enforce_status_transition() is not defined for table %', TG_TABLE_NAME;

@@ -11,12 +11,14 @@ ALTER TABLE serials
         serial_number ~ '^[A-Z]{2}[0-9]{2}[A-Z0-9]{3}[0-9]{4}[0-9]{2}[0-9]{3}$'
         AND substr(serial_number, 12, 2) <> '00' AND right(serial_number, 3) <> '000'
     ) NOT VALID,
-    ADD CONSTRAINT chk_serials_rework_count CHECK (rework_count >= 0) NOT VALID;
+    ADD CONSTRAINT chk_serials_rework_count CHECK (rework_count >= 0) NOT VALID,
+    ADD CONSTRAINT chk_serials_scrap_reason CHECK (scrap_reason IS NULL OR char_length(scrap_reason) BETWEEN 1 AND 500) NOT VALID;
 ALTER TABLE wip_items
     ADD CONSTRAINT chk_wip_items_wip_id_format CHECK (
         wip_id ~ '^WIP-[A-Z]{2}[0-9]{2}[A-Z0-9]{3}[0-9]{4}[0-9]{2}-[0-9]{3}$'
         AND substr(wip_id, 16, 2) <> '00' AND right(wip_id, 3) <> '000'
-    ) NOT VALID;
+    ) NOT VALID,
+    ADD CONSTRAINT chk_wip_items_scrap_reason CHECK (scrap_reason IS NULL OR char_length(scrap_reason) BETWEEN 1 AND 500) NOT VALID;
 ALTER TABLE users
     ADD CONSTRAINT chk_users_failed_login_count CHECK (failed_login_count >= 0) NOT VALID;
 ALTER TABLE process_data
