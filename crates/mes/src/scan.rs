@@ -115,6 +115,8 @@ pub struct ScanUnit {
     /// The unit's status: its serial's once converted, else its WIP item's.
     pub status: String,
     pub rework_count: i32,
+    /// Why the unit was scrapped (set with status SCRAPPED).
+    pub scrap_reason: Option<String>,
 }
 
 /// The answer of a scan.
@@ -144,6 +146,7 @@ struct UnitRow {
     serial_number: Option<String>,
     status: String,
     rework_count: i32,
+    scrap_reason: Option<String>,
     lot_id: i64,
     lot_number: String,
     lot_status: LotStatus,
@@ -161,15 +164,16 @@ const UNIT_SQL: &str = "\
 WITH u AS (
     SELECT w.id AS wip_item_id, w.wip_id AS wip_code, w.status AS wip_status, s.id AS serial_id, s.serial_number,
            COALESCE(s.status, w.status) AS status, COALESCE(s.rework_count, w.rework_count) AS rework_count,
-           w.lot_id
+           COALESCE(s.scrap_reason, w.scrap_reason) AS scrap_reason, w.lot_id
       FROM wip_items w LEFT JOIN serials s ON s.id = w.serial_id
      WHERE w.wip_id = $1
     UNION ALL
-    SELECT w.id, w.wip_id, w.status, s.id, s.serial_number, s.status, s.rework_count, s.lot_id
+    SELECT w.id, w.wip_id, w.status, s.id, s.serial_number, s.status, s.rework_count, s.scrap_reason, s.lot_id
       FROM serials s LEFT JOIN wip_items w ON w.serial_id = s.id
      WHERE s.serial_number = $1
 )
 SELECT u.wip_item_id, u.wip_code, u.wip_status, u.serial_id, u.serial_number, u.status, u.rework_count,
+       u.scrap_reason,
        l.id AS lot_id, l.lot_number, l.status AS lot_status, pm.id AS product_model_id, pm.model_code, pm.model_name,
        (SELECT json_build_object('id', x.id, 'process_id', x.process_id, 'process_number', p.process_number,
                                  'process_code', p.process_code, 'operator_id', x.operator_id,
@@ -371,6 +375,7 @@ pub async fn scan(
             serial_number: r.serial_number,
             status: r.status,
             rework_count: r.rework_count,
+            scrap_reason: r.scrap_reason,
         }),
         open_records: open.into_iter().collect(),
         last_completed: r.last_completed.map(|j| j.0),

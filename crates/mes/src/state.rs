@@ -147,6 +147,8 @@ pub const LOT_TRANSITIONS: &[(LotStatus, LotStatus)] = &[
     (L::OnHold, L::Created),
     (L::OnHold, L::InProgress),
     (L::InProgress, L::Completed),
+    // every unit scrapped before any process started: nothing is left to make
+    (L::Created, L::Completed),
     (L::Completed, L::Closed),
 ];
 
@@ -259,7 +261,10 @@ mod tests {
         assert!(lot_transition_allowed(L::Created, L::InProgress));
         assert!(lot_transition_allowed(L::InProgress, L::Completed));
         assert!(lot_transition_allowed(L::Completed, L::Closed));
-        assert!(!lot_transition_allowed(L::Created, L::Completed));
+        // a lot whose every unit was scrapped before any start completes from CREATED; it still cannot close
+        // without completing first
+        assert!(lot_transition_allowed(L::Created, L::Completed));
+        assert!(!lot_transition_allowed(L::Created, L::Closed));
         assert!(!lot_transition_allowed(L::OnHold, L::Completed));
         assert!(!lot_transition_allowed(L::Closed, L::InProgress));
         assert!(wip_transition_allowed(W::InProgress, W::Converted));

@@ -109,6 +109,8 @@ pub struct Genealogy {
     /// The unit's status (its serial's once converted).
     pub status: String,
     pub rework_count: i32,
+    /// Why the unit was scrapped (set with status SCRAPPED).
+    pub scrap_reason: Option<String>,
     /// Every WIP- and SERIAL-level record of the unit, in start order.
     pub records: Vec<TraceRecord>,
     /// LOT-level records of its lot, in start order.
@@ -129,6 +131,7 @@ struct GenealogyRow {
     serial_completed_at: Option<DateTime<Utc>>,
     status: String,
     rework_count: i32,
+    scrap_reason: Option<String>,
     records: Json<Vec<TraceRecord>>,
     lot_records: Json<Vec<TraceRecord>>,
 }
@@ -159,12 +162,12 @@ const GENEALOGY_SQL: &str = concat!(
         SELECT w.id AS wip_item_id, w.wip_id AS wip_code, w.status AS wip_status, s.id AS serial_id, s.serial_number,
                s.created_at AS serial_created_at, s.completed_at AS serial_completed_at,
                COALESCE(s.status, w.status) AS status, COALESCE(s.rework_count, w.rework_count) AS rework_count,
-               w.lot_id
+               COALESCE(s.scrap_reason, w.scrap_reason) AS scrap_reason, w.lot_id
           FROM wip_items w LEFT JOIN serials s ON s.id = w.serial_id
          WHERE w.wip_id = $1
         UNION ALL
         SELECT w.id, w.wip_id, w.status, s.id, s.serial_number, s.created_at, s.completed_at, s.status,
-               s.rework_count, s.lot_id
+               s.rework_count, s.scrap_reason, s.lot_id
           FROM serials s LEFT JOIN wip_items w ON w.serial_id = s.id
          WHERE s.serial_number = $2
     )
@@ -175,7 +178,7 @@ const GENEALOGY_SQL: &str = concat!(
            CASE WHEN pl.id IS NULL THEN NULL ELSE json_build_object('id', pl.id, 'country_code', pl.country_code,
                 'line_code', pl.line_code, 'name', pl.name) END AS production_line,
            u.wip_item_id, u.wip_code, u.wip_status, u.serial_id, u.serial_number, u.serial_created_at,
-           u.serial_completed_at, u.status, u.rework_count,
+           u.serial_completed_at, u.status, u.rework_count, u.scrap_reason,
            COALESCE((SELECT json_agg(",
     record_json!(),
     ") ",
@@ -223,6 +226,7 @@ async fn genealogy(
         serial_completed_at: r.serial_completed_at,
         status: r.status,
         rework_count: r.rework_count,
+        scrap_reason: r.scrap_reason,
         records: r.records.0,
         lot_records: r.lot_records.0,
     })

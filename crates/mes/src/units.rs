@@ -60,13 +60,15 @@ pub struct WipItem {
     pub serial_id: Option<i64>,
     pub serial_number: Option<String>,
     pub rework_count: i32,
+    /// Why the unit was scrapped (set with status SCRAPPED).
+    pub scrap_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 const WIP_SELECT: &str = "SELECT w.id, w.wip_id, w.lot_id, l.lot_number, w.sequence_in_lot, w.status, \
          w.current_process_id, p.process_number AS current_process_number, p.process_code AS current_process_code, \
-         w.serial_id, s.serial_number, w.rework_count, w.created_at, w.updated_at \
+         w.serial_id, s.serial_number, w.rework_count, w.scrap_reason, w.created_at, w.updated_at \
      FROM wip_items w \
      JOIN lots l ON l.id = w.lot_id \
      LEFT JOIN processes p ON p.id = w.current_process_id \
@@ -211,6 +213,8 @@ pub struct Serial {
     pub sequence_in_lot: i32,
     pub status: SerialStatus,
     pub rework_count: i32,
+    /// Why the unit was scrapped (set with status SCRAPPED).
+    pub scrap_reason: Option<String>,
     /// The WIP item this serial was converted from (NULL for serials created without one).
     pub wip_item_id: Option<i64>,
     pub wip_id: Option<String>,
@@ -224,7 +228,7 @@ pub struct Serial {
 /// `process_reached` of serial `s` (with its WIP item `w`): two index-backed max() lookups
 /// (`idx_process_data_serial_process`, `idx_process_data_wip`) over the unit's PASS records.
 const SERIAL_SELECT: &str = "SELECT s.id, s.serial_number, s.lot_id, l.lot_number, s.sequence_in_lot, s.status, \
-         s.rework_count, w.id AS wip_item_id, w.wip_id, r.process_reached, s.completed_at, s.created_at, \
+         s.rework_count, s.scrap_reason, w.id AS wip_item_id, w.wip_id, r.process_reached, s.completed_at, s.created_at, \
          s.updated_at \
      FROM serials s \
      JOIN lots l ON l.id = s.lot_id \

@@ -101,7 +101,7 @@ pub async fn try_complete_lot(
 ) -> Result<Option<LotStatus>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE lots l SET status = 'COMPLETED' \
-         WHERE l.id = $1 AND l.status = 'IN_PROGRESS' \
+         WHERE l.id = $1 AND l.status IN ('CREATED', 'IN_PROGRESS') \
            AND NOT EXISTS (SELECT 1 FROM wip_items w WHERE w.lot_id = l.id AND w.status NOT IN ('CONVERTED', 'SCRAPPED')) \
            AND NOT EXISTS (SELECT 1 FROM serials s WHERE s.lot_id = l.id AND s.status NOT IN ('COMPLETED', 'SCRAPPED')) \
            AND (SELECT count(*) FROM wip_items w WHERE w.lot_id = l.id) \

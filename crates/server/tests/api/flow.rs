@@ -644,7 +644,7 @@ async fn units_that_never_started_can_be_scrapped_with_a_reason(pool: PgPool) {
         "housing cracked at receiving"
     );
     assert!(r.body["reopened_process_id"].is_null());
-    // the lot never started: it stays CREATED (only an IN_PROGRESS lot completes)
+    // the other unit is still to make: the lot stays CREATED
     assert_eq!(r.body["lot"]["status"], "CREATED");
     assert_eq!(status_of(&app, "lots", lot_id).await, "CREATED");
     assert_eq!(
@@ -734,4 +734,49 @@ async fn units_that_never_started_can_be_scrapped_with_a_reason(pool: PgPool) {
     .await;
     c.assert_status(200);
     assert!(c.body["unit"]["scrap_reason"].is_null(), "{}", c.text);
+}
+
+/// "A lot completes when every unit is completed or scrapped" holds for a lot that never started too.
+#[sqlx::test(migrations = false)]
+async fn a_lot_whose_units_are_all_scrapped_before_starting_completes_and_closes(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (lot_id, lot_number) = new_lot(&app, 2).await;
+    for seq in 1..=2 {
+        let w = wip(&lot_number, seq);
+        let r = app
+            .post(
+                Role::Manager,
+                &format!("/api/v1/wip-items/{w}/scrap"),
+                &json!({"reason": "water damage"}),
+            )
+            .await;
+        r.assert_status(200);
+        let expected = if seq == 1 { "CREATED" } else { "COMPLETED" };
+        assert_eq!(r.body["lot"]["status"], expected, "{}", r.text);
+    }
+    assert_eq!(status_of(&app, "lots", lot_id).await, "COMPLETED");
+    // every read of the unit says why it was scrapped
+    let w = wip(&lot_number, 1);
+    let unit = app
+        .get(Role::Viewer, &format!("/api/v1/wip-items/by-code/{w}"))
+        .await;
+    assert_eq!(unit.body["scrap_reason"], "water damage", "{}", unit.text);
+    let scan = app.get(Role::Viewer, &format!("/api/v1/scan/{w}")).await;
+    assert_eq!(
+        scan.body["unit"]["scrap_reason"], "water damage",
+        "{}",
+        scan.text
+    );
+    let trace = app
+        .get(Role::Viewer, &format!("/api/v1/trace/wip-items/{w}"))
+        .await;
+    assert_eq!(trace.body["scrap_reason"], "water damage", "{}", trace.text);
+    app.post(
+        Role::Manager,
+        &format!("/api/v1/lots/{lot_id}/close"),
+        &json!({}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(status_of(&app, "lots", lot_id).await, "CLOSED");
 }

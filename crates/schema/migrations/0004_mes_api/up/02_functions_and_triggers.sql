@@ -60,7 +60,7 @@ BEGIN
         WHEN 'lots' THEN
             entity := 'lot';
             allowed := ARRAY['CREATED>IN_PROGRESS', 'CREATED>ON_HOLD', 'IN_PROGRESS>ON_HOLD', 'ON_HOLD>CREATED',
-                             'ON_HOLD>IN_PROGRESS', 'IN_PROGRESS>COMPLETED', 'COMPLETED>CLOSED'];
+                             'ON_HOLD>IN_PROGRESS', 'IN_PROGRESS>COMPLETED', 'CREATED>COMPLETED', 'COMPLETED>CLOSED'];
         WHEN 'wip_items' THEN
             entity := 'wip_item';
             allowed := ARRAY['CREATED>IN_PROGRESS', 'CREATED>SCRAPPED', 'IN_PROGRESS>FAILED', 'IN_PROGRESS>CONVERTED',
