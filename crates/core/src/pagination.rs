@@ -43,6 +43,15 @@ pub fn limit(requested: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
+/// ` LIMIT n` for a page of `limit` rows (one more is fetched, to learn whether a next page exists), written as a
+/// literal rather than a bind parameter. `limit` is a validated integer (at most [`MAX_LIMIT`]), so this is not an
+/// injection vector. Why a literal: sqlx prepares statements, and after five executions PostgreSQL may switch to a
+/// generic plan; with `LIMIT $n` that plan cannot know the page is small and chooses a parallel plan whose worker
+/// start-up costs ~13 ms for a query that runs in 1 ms (measured on 800k process records).
+pub fn limit_sql(limit: u32) -> String {
+    format!(" LIMIT {}", u64::from(limit.min(MAX_LIMIT)) + 1)
+}
+
 pub fn encode_cursor<K: Serialize>(key: &K) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(serde_json::to_vec(key).unwrap_or_default())
@@ -100,6 +109,12 @@ mod tests {
         );
         let p = page(vec![1, 2], 2, |r| *r);
         assert!(p.next_cursor.is_none());
+    }
+
+    #[test]
+    fn limit_sql_fetches_one_more_and_is_bounded() {
+        assert_eq!(limit_sql(100), " LIMIT 101");
+        assert_eq!(limit_sql(u32::MAX), " LIMIT 501");
     }
 
     #[test]

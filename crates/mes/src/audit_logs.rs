@@ -138,9 +138,13 @@ pub async fn list(
             .push_bind(id)
             .push(")");
     }
-    qb.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ")
-        .push_bind(i64::from(limit) + 1);
-    let rows = qb.build_query_as::<AuditLog>().fetch_all(&st.pool).await?;
+    qb.push(" ORDER BY a.created_at DESC, a.id DESC")
+        .push(pagination::limit_sql(limit));
+    let rows = qb
+        .build_query_as::<AuditLog>()
+        .persistent(false)
+        .fetch_all(&st.pool)
+        .await?;
     Ok(ApiJson(pagination::page(rows, limit, |r| {
         (r.created_at, r.id)
     })))

@@ -144,6 +144,7 @@ pub async fn list(
     ApiQuery(f): ApiQuery<EquipmentFilter>,
 ) -> ApiResult<ApiJson<Page<Equipment>>> {
     let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
+    let limit = page.limit_sql();
     let status = f.status.as_deref().filter(|s| !s.is_empty());
     if status.is_some_and(|s| !STATUSES.contains(&s)) {
         return Err(validate::bad_query(
@@ -156,14 +157,13 @@ pub async fn list(
           WHERE ($1::bigint IS NULL OR id > $1) AND ($2::text IS NULL OR status = $2) \
             AND ($3::bigint IS NULL OR process_id = $3) AND ($4::bigint IS NULL OR production_line_id = $4) \
             AND ($5::boolean IS NULL OR is_active = $5) \
-          ORDER BY id LIMIT $6"
+          ORDER BY id {limit}"
     ))
     .bind(page.after)
     .bind(status)
     .bind(f.process_id)
     .bind(f.production_line_id)
     .bind(f.is_active)
-    .bind(page.fetch())
     .fetch_all(&st.pool)
     .await?;
     Ok(ApiJson(page.page(rows, |r| r.id)))

@@ -22,9 +22,9 @@ impl<K: Serialize + DeserializeOwned> Keyset<K> {
         Ok(Self { limit, after })
     }
 
-    /// The `LIMIT` to bind: the page size plus one.
-    pub(crate) fn fetch(&self) -> i64 {
-        i64::from(self.limit) + 1
+    /// The ` LIMIT n` clause (page size plus one, as a literal: see [`pagination::limit_sql`]).
+    pub(crate) fn limit_sql(&self) -> String {
+        pagination::limit_sql(self.limit)
     }
 
     /// The page of the `limit + 1` fetched `rows`, its cursor built by `key` from the last row kept.

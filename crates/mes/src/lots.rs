@@ -809,13 +809,17 @@ async fn list(
             }
         }
     }
-    qb.push(format!(" ORDER BY {col} {dir_sql}, l.id {dir_sql} LIMIT "))
-        .push_bind(i64::from(limit) + 1)
+    qb.push(format!(" ORDER BY {col} {dir_sql}, l.id {dir_sql}"))
+        .push(pagination::limit_sql(limit))
         .push(format!(
             ") l{LOT_JOINS} ORDER BY {col} {dir_sql}, l.id {dir_sql}"
         ));
 
-    let rows: Vec<Lot> = qb.build_query_as().fetch_all(&st.pool).await?;
+    let rows: Vec<Lot> = qb
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&st.pool)
+        .await?;
     Ok(ApiJson(pagination::page(rows, limit, |r: &Lot| {
         LotCursor {
             s: sort,

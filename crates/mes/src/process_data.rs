@@ -283,8 +283,8 @@ pub async fn list(
             .push_bind(id)
             .push(")");
     }
-    qb.push(" ORDER BY pd.started_at DESC, pd.id DESC LIMIT ")
-        .push_bind(i64::from(limit) + 1);
+    qb.push(" ORDER BY pd.started_at DESC, pd.id DESC")
+        .push(pagination::limit_sql(limit));
     let rows = qb
         .build_query_as::<ProcessRecord>()
         .fetch_all(&st.pool)

@@ -134,14 +134,14 @@ pub async fn list(
     ApiQuery(f): ApiQuery<ProcessFilter>,
 ) -> ApiResult<ApiJson<Page<Process>>> {
     let page = Keyset::<i32>::new(f.limit, f.cursor.as_deref())?;
+    let limit = page.limit_sql();
     let rows = sqlx::query_as::<_, Process>(&format!(
         "SELECT {COLUMNS} FROM processes \
           WHERE ($1::integer IS NULL OR process_number > $1) AND ($2::boolean IS NULL OR is_active = $2) \
-          ORDER BY process_number LIMIT $3"
+          ORDER BY process_number {limit}"
     ))
     .bind(page.after)
     .bind(f.is_active)
-    .bind(page.fetch())
     .fetch_all(&st.pool)
     .await?;
     Ok(ApiJson(page.page(rows, |r| r.process_number)))

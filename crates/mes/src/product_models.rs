@@ -116,6 +116,7 @@ pub async fn list(
     ApiQuery(f): ApiQuery<ProductModelFilter>,
 ) -> ApiResult<ApiJson<Page<ProductModel>>> {
     let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
+    let limit = page.limit_sql();
     let status = f.status.as_deref().filter(|s| !s.is_empty());
     if let Some(s) = status {
         if !STATUSES.contains(&s) {
@@ -129,12 +130,11 @@ pub async fn list(
         "SELECT {COLUMNS} FROM product_models \
           WHERE ($1::bigint IS NULL OR id > $1) AND ($2::text IS NULL OR status = $2) \
             AND ($3::text IS NULL OR category = $3) \
-          ORDER BY id LIMIT $4"
+          ORDER BY id {limit}"
     ))
     .bind(page.after)
     .bind(status)
     .bind(f.category.as_deref().filter(|s| !s.is_empty()))
-    .bind(page.fetch())
     .fetch_all(&st.pool)
     .await?;
     Ok(ApiJson(page.page(rows, |r| r.id)))

@@ -89,6 +89,7 @@ pub async fn list(
     ApiQuery(f): ApiQuery<ProductionLineFilter>,
 ) -> ApiResult<ApiJson<Page<ProductionLine>>> {
     let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
+    let limit = page.limit_sql();
     let country = f.country_code.as_deref().filter(|s| !s.is_empty());
     if country.is_some_and(|c| !is_country(c)) {
         return Err(validate::bad_query(
@@ -100,12 +101,11 @@ pub async fn list(
         "SELECT {COLUMNS} FROM production_lines \
           WHERE ($1::bigint IS NULL OR id > $1) AND ($2::boolean IS NULL OR is_active = $2) \
             AND ($3::text IS NULL OR country_code = $3) \
-          ORDER BY id LIMIT $4"
+          ORDER BY id {limit}"
     ))
     .bind(page.after)
     .bind(f.is_active)
     .bind(country)
-    .bind(page.fetch())
     .fetch_all(&st.pool)
     .await?;
     Ok(ApiJson(page.page(rows, |r| r.id)))

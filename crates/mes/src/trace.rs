@@ -385,9 +385,9 @@ pub async fn backward(
     }
     qb.push(
         " GROUP BY t.lot_id, t.unit_rank, t.unit_key
-             ORDER BY t.lot_id, t.unit_rank, t.unit_key LIMIT ",
+             ORDER BY t.lot_id, t.unit_rank, t.unit_key",
     );
-    qb.push_bind(i64::from(limit) + 1);
+    qb.push(pagination::limit_sql(limit));
     qb.push(
         ")
         SELECT CASE g.unit_rank WHEN 0 THEN 'LOT' WHEN 1 THEN 'WIP' ELSE 'SERIAL' END AS kind,
@@ -405,6 +405,7 @@ pub async fn backward(
     );
     let rows = qb
         .build_query_as::<TouchedUnit>()
+        .persistent(false)
         .fetch_all(&st.pool)
         .await?;
     Ok(ApiJson(pagination::page(rows, limit, |r| {

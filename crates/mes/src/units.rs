@@ -142,9 +142,12 @@ async fn list_wip_items(
     if let Some(after) = after {
         qb.push(" AND w.id > ").push_bind(after);
     }
-    qb.push(" ORDER BY w.id LIMIT ")
-        .push_bind(i64::from(limit) + 1);
-    let rows: Vec<WipItem> = qb.build_query_as().fetch_all(&st.pool).await?;
+    qb.push(" ORDER BY w.id").push(pagination::limit_sql(limit));
+    let rows: Vec<WipItem> = qb
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&st.pool)
+        .await?;
     Ok(ApiJson(pagination::page(rows, limit, |r: &WipItem| {
         IdCursor { after: r.id }
     })))
@@ -301,9 +304,12 @@ async fn list_serials(
     if let Some(after) = after {
         qb.push(" AND s.id > ").push_bind(after);
     }
-    qb.push(" ORDER BY s.id LIMIT ")
-        .push_bind(i64::from(limit) + 1);
-    let rows: Vec<Serial> = qb.build_query_as().fetch_all(&st.pool).await?;
+    qb.push(" ORDER BY s.id").push(pagination::limit_sql(limit));
+    let rows: Vec<Serial> = qb
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&st.pool)
+        .await?;
     Ok(ApiJson(pagination::page(rows, limit, |r: &Serial| {
         IdCursor { after: r.id }
     })))

@@ -178,6 +178,7 @@ pub async fn list(
     ApiQuery(f): ApiQuery<UserFilter>,
 ) -> ApiResult<ApiJson<Page<User>>> {
     let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
+    let limit = page.limit_sql();
     let role = match f.role.as_deref() {
         None | Some("") => None,
         Some(r) => Some(Role::parse(r).ok_or_else(|| {
@@ -199,13 +200,12 @@ pub async fn list(
             AND ($2::text IS NULL OR role = $2) \
             AND ($3::boolean IS NULL OR is_active = $3) \
             AND ($4::text IS NULL OR username ILIKE $4 OR full_name ILIKE $4) \
-          ORDER BY id LIMIT $5"
+          ORDER BY id {limit}"
     ))
     .bind(page.after)
     .bind(role.map(Role::as_str))
     .bind(f.is_active)
     .bind(q)
-    .bind(page.fetch())
     .fetch_all(&st.pool)
     .await?;
     Ok(ApiJson(page.page(rows, |u| u.id)))
