@@ -85,11 +85,7 @@ async fn status_of(app: &TestApp, table: &str, id: i64) -> String {
         "wip_items" => "SELECT status FROM wip_items WHERE id = $1",
         _ => "SELECT status FROM serials WHERE id = $1",
     };
-    sqlx::query_scalar(sql)
-        .bind(id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
+    app.scalar(sql, id).await
 }
 
 #[sqlx::test(migrations = false)]
@@ -421,11 +417,7 @@ async fn scrap_reason_of(app: &TestApp, table: &str, code: &str) -> Option<Strin
         "wip_items" => "SELECT scrap_reason FROM wip_items WHERE wip_id = $1",
         _ => "SELECT scrap_reason FROM serials WHERE serial_number = $1",
     };
-    sqlx::query_scalar(sql)
-        .bind(code)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
+    app.scalar(sql, code.to_string()).await
 }
 
 #[sqlx::test(migrations = false)]

@@ -263,6 +263,19 @@ impl TestApp {
             .assert_problem(404, "NOT_FOUND");
     }
 
+    /// One value from one row: `app.scalar::<String, _>("SELECT status FROM lots WHERE id = $1", id)`.
+    pub async fn scalar<T, B>(&self, sql: &str, bind: B) -> T
+    where
+        T: Send + Unpin + for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+        B: 'static + Send + for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        sqlx::query_scalar(sql)
+            .bind(bind)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
     /// Count rows of a table (for "nothing was written" assertions).
     pub async fn count(&self, table: &str) -> i64 {
         assert!(
