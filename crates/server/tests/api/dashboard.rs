@@ -1,7 +1,7 @@
 //! The dashboard after a small known flow: throughput, first-pass yield, open WIP and defects per process, in
 //! one statement.
 
-use crate::flow::{complete, defect, good, new_lot, pass, start, wip};
+use crate::flow::{complete, fail, good, new_lot, pass, start, wip};
 use crate::helpers::TestApp;
 use neurohub_core::auth::Role;
 use serde_json::{json, Value};
@@ -51,15 +51,7 @@ async fn dashboard_numbers_after_a_known_flow(pool: PgPool) {
         .await
         .assert_status(201);
     // unit 3: FAIL 1 → FAILED at 1
-    let s = start(&app, Role::Operator, 1, json!({"wip_id": w3})).await;
-    complete(
-        &app,
-        Role::Operator,
-        s.body["id"].as_i64().unwrap(),
-        json!({"result": "FAIL", "defects": defect("SMUDGE")}),
-    )
-    .await
-    .assert_status(200);
+    fail(&app, 1, json!({"wip_id": w3}), "SMUDGE").await;
     // unit 4: untouched → waiting at 1
 
     let res = app.get(Role::Viewer, "/api/v1/dashboard").await;

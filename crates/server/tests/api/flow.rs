@@ -70,6 +70,21 @@ pub async fn pass(app: &TestApp, process_number: i32, unit: Value) -> Value {
     c.body
 }
 
+/// Start and FAIL one process for a unit as OPERATOR, with one defect `code`; returns the completion body.
+pub async fn fail(app: &TestApp, process_number: i32, unit: Value, code: &str) -> Value {
+    let s = start(app, Role::Operator, process_number, unit).await;
+    s.assert_status(201);
+    let c = complete(
+        app,
+        Role::Operator,
+        s.body["id"].as_i64().unwrap(),
+        json!({"result": "FAIL", "defects": defect(code)}),
+    )
+    .await;
+    c.assert_status(200);
+    c.body
+}
+
 /// PASS processes `from..=to` for a WIP unit (by its WIP id, which resolves to its serial once converted).
 pub async fn pass_range(app: &TestApp, wip_id: &str, from: i32, to: i32) -> Value {
     let mut last = Value::Null;
@@ -430,15 +445,7 @@ async fn rework_endpoint_scraps_past_the_limit_and_scrapped_units_start_nothing(
         .execute(&app.pool)
         .await
         .unwrap();
-    let s = start(&app, Role::Operator, 1, json!({"wip_id": w})).await;
-    complete(
-        &app,
-        Role::Operator,
-        s.body["id"].as_i64().unwrap(),
-        json!({"result": "FAIL", "defects": defect("SMUDGE")}),
-    )
-    .await
-    .assert_status(200);
+    fail(&app, 1, json!({"wip_id": w}), "SMUDGE").await;
     let r = app
         .post(
             Role::Operator,

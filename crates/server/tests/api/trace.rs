@@ -1,7 +1,7 @@
 //! Genealogy: forward traces of a unit (every record in order with operator and equipment; one statement) and
 //! backward traces of an operator / equipment over a window.
 
-use crate::flow::{complete, defect, good, new_lot, pass, pass_range, start, wip};
+use crate::flow::{complete, fail, good, new_lot, pass, pass_range, wip};
 use crate::helpers::TestApp;
 use neurohub_core::auth::Role;
 use serde_json::json;
@@ -44,15 +44,7 @@ async fn forward_trace_has_every_record_in_order(pool: PgPool) {
     .await
     .assert_status(200);
     // process 2 fails once, is reworked, then passes: two attempts in the trace
-    let s = start(&app, Role::Operator, 2, json!({"wip_id": w})).await;
-    complete(
-        &app,
-        Role::Operator,
-        s.body["id"].as_i64().unwrap(),
-        json!({"result": "FAIL", "defects": defect("GAP")}),
-    )
-    .await
-    .assert_status(200);
+    fail(&app, 2, json!({"wip_id": w}), "GAP").await;
     app.post(
         Role::Operator,
         &format!("/api/v1/wip-items/{w}/rework"),
