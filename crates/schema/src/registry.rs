@@ -163,7 +163,17 @@ pub static MIGRATIONS: &[Migration] = &[
         ],
         down: down!("0004_mes_api"),
     },
+    Migration {
+        version: 5,
+        name: "request_role",
+        up: &[step!(
+            "0005_request_role",
+            "01_request_role.sql",
+            "request_role"
+        )],
+        down: down!("0005_request_role"),
+    },
 ];
 
 /// The newest schema version this binary knows.
-pub const HEAD_VERSION: i32 = 4;
+pub const HEAD_VERSION: i32 = 5;
