@@ -9,6 +9,7 @@ use neurohub_core::auth::tokens::TokenKeys;
 use neurohub_core::config::{DeployTimeoutArgs, ServeArgs};
 use neurohub_core::db::{self, ConnectError};
 use neurohub_core::AppState;
+use neurohub_mes::settings::MesArgs;
 use neurohub_schema::{DeployOptions, SchemaError, Timeouts};
 use sqlx::{Connection, PgPool};
 
@@ -53,10 +54,12 @@ fn timeouts(t: &DeployTimeoutArgs) -> Timeouts {
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    neurohub_server::install_error_mappings();
     let url = cli.db.database_url.clone();
     match cli.command {
         Command::Up {
             serve,
+            mes,
             deploy,
             no_demo,
             admin_password,
@@ -71,9 +74,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             if !ok {
                 return Ok(ExitCode::from(1));
             }
-            let pool = db::connect(&url, &serve.pool_config()).await?;
+            let pool = db::connect(&url, &OWNER_POOL).await?;
             let given = admin_password.is_some();
-            match neurohub_mes::users::ensure_first_admin(&pool, admin_password).await {
+            match neurohub_identity::users::ensure_first_admin(&pool, admin_password).await {
                 Ok(Some((username, _))) if given => {
                     println!("First admin `{username}` created with the password from NEUROHUB_ADMIN_PASSWORD.")
                 }
@@ -101,12 +104,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     }
                 }
             }
-            serve_on(pool, &serve, secret).await
+            serve_on(&url, pool, &serve, &mes, secret).await
         }
-        Command::Serve { serve } => {
+        Command::Serve { serve, mes } => {
             let secret = jwt_secret(&serve)?;
             probe(&url, false).await?;
-            let pool = db::connect(&url, &serve.pool_config()).await?;
+            let pool = db::connect(&url, &OWNER_POOL).await?;
             let version = neurohub_schema::current_version(&pool).await?;
             let pending = neurohub_schema::pending_steps(&pool).await?;
             if version != neurohub_schema::HEAD_VERSION || pending > 0 {
@@ -115,7 +118,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     neurohub_schema::HEAD_VERSION
                 )));
             }
-            serve_on(pool, &serve, secret).await
+            serve_on(&url, pool, &serve, &mes, secret).await
         }
         Command::Deploy {
             deploy,
@@ -326,10 +329,33 @@ fn jwt_secret(serve: &ServeArgs) -> Result<Vec<u8>, CliError> {
     }
 }
 
-async fn serve_on(pool: PgPool, serve: &ServeArgs, secret: Vec<u8>) -> Result<ExitCode, CliError> {
+/// The owner login's pool (`up`'s first admin and demo data, the audit-partition job): small, requests never use it.
+const OWNER_POOL: db::PoolConfig = db::PoolConfig {
+    max_connections: 2,
+    min_connections: 0,
+    acquire_timeout: std::time::Duration::from_secs(10),
+    statement_timeout: None,
+};
+
+/// Serve: the request pools (primary, and the read pool on `--database-read-url` or the primary) run as the
+/// request role; `owner` keeps the audit partitions in place.
+async fn serve_on(
+    url: &str,
+    owner: PgPool,
+    serve: &ServeArgs,
+    mes: &MesArgs,
+    secret: Vec<u8>,
+) -> Result<ExitCode, CliError> {
     let keys = TokenKeys::new(&secret, serve.access_token_ttl, serve.refresh_token_ttl);
-    let state = AppState::new(pool.clone(), keys, serve.settings());
-    let _maintenance = neurohub_server::spawn_partition_maintenance(pool.clone());
+    let pool = db::connect_requests(url, &serve.pool_config()).await?;
+    let read_pool = match &serve.database_read_url {
+        Some(read_url) => db::connect_requests(read_url, &serve.pool_config()).await?,
+        None => pool.clone(),
+    };
+    let state = AppState::new(pool.clone(), keys, serve.settings())
+        .with_read_pool(read_pool.clone())
+        .with_extension(mes.settings());
+    let _maintenance = neurohub_server::spawn_partition_maintenance(owner.clone());
     let app = neurohub_server::app(
         state,
         &neurohub_server::HttpOptions {
@@ -350,6 +376,8 @@ async fn serve_on(pool: PgPool, serve: &ServeArgs, secret: Vec<u8>) -> Result<Ex
         .await
         .map_err(|e| CliError::Other(format!("server error: {e}")))?;
     pool.close().await;
+    read_pool.close().await;
+    owner.close().await;
     println!("NeuroHub stopped");
     Ok(ExitCode::SUCCESS)
 }

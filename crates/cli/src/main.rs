@@ -5,6 +5,7 @@ mod commands;
 
 use clap::{Parser, Subcommand};
 use neurohub_core::config::{DatabaseArgs, DeployTimeoutArgs, LogArgs, ServeArgs};
+use neurohub_mes::settings::MesArgs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,6 +32,8 @@ enum Command {
         #[command(flatten)]
         serve: ServeArgs,
         #[command(flatten)]
+        mes: MesArgs,
+        #[command(flatten)]
         deploy: DeployArgs,
         /// Do not load demo data even when the database is empty.
         #[arg(long, env = "NEUROHUB_NO_DEMO")]
@@ -44,6 +47,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         serve: ServeArgs,
+        #[command(flatten)]
+        mes: MesArgs,
     },
     /// Deploy the schema: backup, ordered steps (one transaction each), resume after a failure, verification summary.
     Deploy {

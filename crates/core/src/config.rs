@@ -54,6 +54,10 @@ pub struct DeployTimeoutArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// PostgreSQL URL for reads that tolerate replica lag (lists, trace, dashboard, audit log): a streaming
+    /// replica. Default: the primary (DATABASE_URL).
+    #[arg(long, env = "NEUROHUB_DATABASE_READ_URL", hide_env_values = true)]
+    pub database_read_url: Option<String>,
     /// Address the HTTP server listens on.
     #[arg(long, env = "NEUROHUB_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -67,9 +71,6 @@ pub struct ServeArgs {
     /// Lifetime of refresh tokens.
     #[arg(long, env = "NEUROHUB_REFRESH_TOKEN_TTL", default_value = "14d", value_parser = humantime::parse_duration)]
     pub refresh_token_ttl: Duration,
-    /// Reworks allowed per unit before it is scrapped.
-    #[arg(long, env = "NEUROHUB_MAX_REWORK", default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=100))]
-    pub max_rework: i32,
     /// Failed logins in a row before the account is locked.
     #[arg(long, env = "NEUROHUB_LOGIN_MAX_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub login_max_failures: i32,
@@ -90,7 +91,6 @@ pub struct ServeArgs {
 impl ServeArgs {
     pub fn settings(&self) -> crate::Settings {
         crate::Settings {
-            max_rework: self.max_rework,
             login_max_failures: self.login_max_failures,
             login_lockout: self.login_lockout,
         }

@@ -1,9 +1,20 @@
-//! Connecting to PostgreSQL, with one clear message when it fails.
+//! Connecting to PostgreSQL, with one clear message when it fails; the pools requests run on.
+//!
+//! Two kinds of pool. The *owner* pool ([`connect`]) is the login of DATABASE_URL as it is: deploy, verify,
+//! backup, the first admin and the audit-partition job use it (they create and own schema objects). The *request*
+//! pools ([`connect_requests`], [`request_pool`]) switch every new connection to the role [`REQUEST_ROLE`]
+//! (the `role` startup parameter: once per connection, no statement per request) — created by migration 0005 without SUPERUSER or BYPASSRLS —
+//! so every statement an API request runs is subject to the row-level-security policies and to that role's
+//! privileges (append-only audit log), even when DATABASE_URL names the postgres superuser.
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use std::str::FromStr;
 use std::time::Duration;
+
+/// The database role API requests run as (migration 0005 creates it; `neurohub verify` checks it is neither
+/// superuser nor BYPASSRLS).
+pub const REQUEST_ROLE: &str = "neurohub_app";
 
 /// Pool sizing. Acquire waits are bounded so overload becomes a 503, not a pile-up.
 #[derive(Debug, Clone)]
@@ -64,23 +75,54 @@ pub fn connect_options(url: &str) -> Result<PgConnectOptions, ConnectError> {
         })
 }
 
-/// Open a pool and prove it works with one round trip.
+/// Open an owner pool (the login of `url` as it is) and prove it works with one round trip.
 pub async fn connect(url: &str, cfg: &PoolConfig) -> Result<PgPool, ConnectError> {
-    let mut opts = connect_options(url)?;
+    open(url, connect_options(url)?, cfg, false).await
+}
+
+/// Open a request pool on `url`: every connection runs as [`REQUEST_ROLE`].
+pub async fn connect_requests(url: &str, cfg: &PoolConfig) -> Result<PgPool, ConnectError> {
+    open(url, connect_options(url)?, cfg, true).await
+}
+
+/// A request pool over the same database and login as `owner` (tests, and `up`, which deploys first).
+pub async fn request_pool(owner: &PgPool, cfg: &PoolConfig) -> Result<PgPool, ConnectError> {
+    let opts = (*owner.connect_options()).clone();
+    let url = format!(
+        "postgres://{}@{}:{}/{}",
+        opts.get_username(),
+        opts.get_host(),
+        opts.get_port(),
+        opts.get_database().unwrap_or("")
+    );
+    open(&url, opts, cfg, true).await
+}
+
+async fn open(
+    url: &str,
+    mut opts: PgConnectOptions,
+    cfg: &PoolConfig,
+    as_request_role: bool,
+) -> Result<PgPool, ConnectError> {
     if let Some(t) = cfg.statement_timeout {
         opts = opts.options([("statement_timeout", format!("{}", t.as_millis()))]);
+    }
+    if as_request_role {
+        // A startup parameter rather than a `SET ROLE` after connecting: no extra statement per new connection,
+        // and a connection can never be handed out before the switch. The role is a constant, never user input;
+        // the connection fails (and so does the pool) when the schema that creates the role is not deployed.
+        opts = opts.options([("role", REQUEST_ROLE)]);
     }
     let pool = PgPoolOptions::new()
         .max_connections(cfg.max_connections)
         .min_connections(cfg.min_connections)
-        .acquire_timeout(cfg.acquire_timeout)
-        .connect_with(opts)
+        .acquire_timeout(cfg.acquire_timeout);
+    pool.connect_with(opts)
         .await
         .map_err(|e| ConnectError::Unreachable {
             url: redact_url(url),
             reason: short_reason(&e),
-        })?;
-    Ok(pool)
+        })
 }
 
 fn short_reason(e: &sqlx::Error) -> String {

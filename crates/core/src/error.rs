@@ -4,7 +4,7 @@
 //! violations are mapped by constraint name (see [`constraints`](crate::constraints)) so the database stays the
 //! source of truth and clients still get a stable `code` and `field`, never SQL text.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,6 +15,15 @@ pub struct FieldError {
     /// JSON path of the field (`measurements.temperature`, `defects[0].code`), or a query/path parameter name.
     pub field: String,
     pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
 }
 
 /// The problem document every error response carries.
@@ -38,6 +47,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// Extra response headers (e.g. `Retry-After` on 429 and 503), so such answers are ordinary `ApiResult`s.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -61,7 +72,19 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            headers: Vec::new(),
         }
+    }
+
+    /// Attach a response header (builder style).
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// `Retry-After: secs` (at least 1): when the client may try again.
+    pub fn retry_after(self, secs: u64) -> Self {
+        self.with_header(header::RETRY_AFTER, HeaderValue::from(secs.max(1)))
     }
 
     /// Attach a field to the error (builder style).
@@ -95,6 +118,7 @@ impl ApiError {
             code: "VALIDATION_FAILED",
             detail,
             errors,
+            headers: Vec::new(),
         }
     }
 
@@ -140,13 +164,15 @@ impl ApiError {
         )
     }
 
-    /// 503: a dependency (the database) is unavailable or saturated; retrying later is the right move.
+    /// 503: a dependency (the database) is unavailable or saturated; retrying later is the right move, so the
+    /// answer says when (`Retry-After: 1`).
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "SERVICE_UNAVAILABLE",
             detail,
         )
+        .retry_after(1)
     }
 
     pub fn problem(&self) -> Problem {
@@ -176,6 +202,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        for (name, value) in self.headers {
+            res.headers_mut().insert(name, value);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -5,11 +5,104 @@
 //! the primary key until the first transaction ends: if it committed, the retry replays the stored response; if it
 //! rolled back (the request failed), the retry does the work itself. No window exists where both do the work.
 
-use axum::http::HeaderMap;
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::{request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{Postgres, Transaction};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
+
+/// The idempotency parameters of a request, read from its head: the validated `Idempotency-Key` (if any), the
+/// method and the full request path (`OriginalUri`, so a nested router sees `/api/v1/...` too; the path includes
+/// ids, so a key reused for another record is a *different* request). Handlers take this instead of hard-coding
+/// their own path.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    key: Option<String>,
+    method: Method,
+    path: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let path = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|u| u.0.path().to_owned())
+            .unwrap_or_else(|| parts.uri.path().to_owned());
+        Ok(Self {
+            key: key_from_headers(&parts.headers)?,
+            method: parts.method.clone(),
+            path,
+        })
+    }
+}
+
+/// The outcome of [`Idempotency::claim`].
+pub enum Claim {
+    /// Do the work, then [`Pending::finish`] in the same transaction.
+    Work(Pending),
+    /// The stored answer of an earlier identical request, to return as it is (`idempotent-replay: true`).
+    Replay(Response),
+}
+
+/// Work claimed under a key (or without one): finishing stores the answer beside the work and commits.
+pub struct Pending {
+    user_id: i64,
+    key: Option<String>,
+}
+
+impl Idempotency {
+    /// Claim the key for `user_id` inside `tx` (first statement of the work), fingerprinting the parsed `body`
+    /// re-serialized (whitespace and key order do not make a retry "different").
+    pub async fn claim<B: Serialize>(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        user_id: i64,
+        body: &B,
+    ) -> ApiResult<Claim> {
+        let Some(key) = self.key.clone() else {
+            return Ok(Claim::Work(Pending { user_id, key: None }));
+        };
+        let bytes = serde_json::to_vec(body).map_err(ApiError::internal)?;
+        let method = self.method.as_str();
+        let hash = request_hash(method, &self.path, &bytes);
+        match begin(tx, user_id, &key, method, &self.path, &hash).await? {
+            Begin::Fresh => Ok(Claim::Work(Pending {
+                user_id,
+                key: Some(key),
+            })),
+            Begin::Replay { status, body } => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                let mut res = (status, axum::Json(body)).into_response();
+                res.headers_mut()
+                    .insert("idempotent-replay", HeaderValue::from_static("true"));
+                Ok(Claim::Replay(res))
+            }
+        }
+    }
+}
+
+impl Pending {
+    /// Store `out` as the key's answer (when there is a key), commit `tx`, and answer `status` with `out`.
+    pub async fn finish<T: Serialize>(
+        self,
+        mut tx: Transaction<'static, Postgres>,
+        status: StatusCode,
+        out: &T,
+    ) -> ApiResult<Response> {
+        let value = serde_json::to_value(out).map_err(ApiError::internal)?;
+        if let Some(k) = &self.key {
+            complete(&mut tx, self.user_id, k, status.as_u16(), &value).await?;
+        }
+        tx.commit().await?;
+        Ok((status, axum::Json(value)).into_response())
+    }
+}
 
 pub const HEADER: &str = "idempotency-key";
 

@@ -1,17 +1,23 @@
-//! NeuroHub core: what every part of the server shares — configuration, the one error type and its HTTP mapping,
-//! authentication and roles, the audit context, pagination, idempotency and the database pool.
+//! NeuroHub core: what every part of the server shares — configuration, the one error type and its HTTP mapping
+//! (with the constraint-mapping machinery), authentication and role policies, the request / transaction context,
+//! the pools, lists (keyset pagination), validation, idempotent writes, text-backed enums and state machines.
+//! Nothing here knows a domain: the MES and the ATP build on it and never on each other.
 
-pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod constraints;
+pub mod context;
 pub mod db;
+pub mod enums;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod pagination;
 pub mod querycount;
+pub mod response;
 pub mod state;
+pub mod states;
+pub mod validate;
 
 pub use error::{ApiError, ApiResult, FieldError, Problem};
 pub use extract::{ApiJson, ApiPath, ApiQuery};

@@ -7,7 +7,7 @@ use base64::Engine;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 500;
@@ -83,6 +83,32 @@ pub fn page<T, K: Serialize>(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> K
         items: rows,
         next_cursor,
         limit,
+    }
+}
+
+/// Page size and position of a list request whose cursor is the sort key `K` of the last row returned.
+pub struct Keyset<K> {
+    pub limit: u32,
+    /// The key of the last row of the previous page (`None` for the first page).
+    pub after: Option<K>,
+}
+
+impl<K: Serialize + DeserializeOwned> Keyset<K> {
+    /// Validate `limit` (400 INVALID_QUERY), then decode `cursor` (400 INVALID_CURSOR).
+    pub fn new(limit: Option<u32>, cursor: Option<&str>) -> ApiResult<Self> {
+        let limit = self::limit(limit)?;
+        let after = cursor.map(decode_cursor).transpose()?;
+        Ok(Self { limit, after })
+    }
+
+    /// The ` LIMIT n` clause (page size plus one, as a literal: see [`limit_sql`]).
+    pub fn limit_sql(&self) -> String {
+        limit_sql(self.limit)
+    }
+
+    /// The page of the `limit + 1` fetched `rows`, its cursor built by `key` from the last row kept.
+    pub fn page<T>(&self, rows: Vec<T>, key: impl Fn(&T) -> K) -> Page<T> {
+        page(rows, self.limit, key)
     }
 }
 

@@ -1,16 +1,17 @@
 //! Shared application state handed to every route.
 
+use axum::http::Extensions;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::tokens::TokenKeys;
 
-/// Business settings that routes read (all configurable by flag and environment; see `neurohub serve --help`).
+/// Platform settings that routes read (all configurable by flag and environment; see `neurohub serve --help`).
+/// A domain's own settings (the MES's rework limit, say) live in the domain crate and reach its handlers as an
+/// [`AppState::extension`].
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// How many times a unit may be reworked before it is scrapped.
-    pub max_rework: i32,
     /// Consecutive failed logins before an account is locked for `login_lockout`.
     pub login_max_failures: i32,
     pub login_lockout: Duration,
@@ -19,7 +20,6 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            max_rework: 3,
             login_max_failures: 5,
             login_lockout: Duration::from_secs(15 * 60),
         }
@@ -28,17 +28,43 @@ impl Default for Settings {
 
 #[derive(Clone)]
 pub struct AppState {
+    /// The primary, request role: every write and every read that decides something (scan before a write, login).
     pub pool: PgPool,
+    /// Reads that tolerate replica lag (lists, trace, dashboard, audit log). The same database unless
+    /// `--database-read-url` points at a replica, so scaling reads out needs no handler change.
+    pub read_pool: PgPool,
     pub tokens: Arc<TokenKeys>,
     pub settings: Arc<Settings>,
+    extensions: Arc<Extensions>,
 }
 
 impl AppState {
+    /// State whose reads go to the primary too.
     pub fn new(pool: PgPool, tokens: TokenKeys, settings: Settings) -> Self {
         Self {
+            read_pool: pool.clone(),
             pool,
             tokens: Arc::new(tokens),
             settings: Arc::new(settings),
+            extensions: Arc::new(Extensions::new()),
         }
+    }
+
+    /// Send lag-tolerant reads to `read_pool`.
+    pub fn with_read_pool(mut self, read_pool: PgPool) -> Self {
+        self.read_pool = read_pool;
+        self
+    }
+
+    /// Add a domain's settings (or any shared value of a type the domain owns).
+    pub fn with_extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        Arc::make_mut(&mut self.extensions).insert(value);
+        self
+    }
+
+    /// A value added with [`Self::with_extension`]; `T::default()` when none was (so tests and tools that build a
+    /// bare state get the documented defaults).
+    pub fn extension<T: Clone + Default + Send + Sync + 'static>(&self) -> T {
+        self.extensions.get::<T>().cloned().unwrap_or_default()
     }
 }

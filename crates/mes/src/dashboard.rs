@@ -10,9 +10,10 @@
 //!
 //! LOT-level records are not counted (they are not units).
 
+use crate::policy;
 use axum::extract::State;
 use chrono::{NaiveDate, Utc};
-use neurohub_core::auth::{policy, Authorized};
+use neurohub_core::auth::Authorized;
 use neurohub_core::{ApiJson, ApiQuery, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;

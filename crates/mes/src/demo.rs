@@ -3,9 +3,9 @@
 //! finished unit, a failed unit and a unit at a station, one just created. Units move through the real flow code
 //! (`flow::start` / `flow::complete`), so the demo obeys every rule the API does and fills the audit log.
 
-use neurohub_core::audit::{self, AuditContext};
 use neurohub_core::auth::password::{generate_password, hash_password};
 use neurohub_core::auth::{AuthUser, Role};
+use neurohub_core::context::{self, RequestContext};
 use neurohub_core::ApiError;
 use serde_json::json;
 use sqlx::PgPool;
@@ -13,11 +13,12 @@ use sqlx::PgPool;
 use crate::flow::{self, CompleteProcess, StartProcess, UnitRef};
 use crate::lots::{self, NewLot};
 
-fn ctx(user_id: Option<i64>) -> AuditContext {
-    AuditContext {
+fn ctx(user_id: Option<i64>) -> RequestContext {
+    RequestContext {
         user_id,
         client_ip: None,
         request_id: Some("demo-seed".into()),
+        workspace_id: None,
     }
 }
 
@@ -32,7 +33,7 @@ pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<String>, ApiError> {
     if has_data {
         return Ok(None);
     }
-    let mut tx = audit::begin(pool, &ctx(None)).await?;
+    let mut tx = context::begin(pool, &ctx(None)).await?;
     sqlx::query(
         "INSERT INTO product_models (model_code, model_name, category, specifications) VALUES \
          ('PSA', 'NeuroHub PSA sensor array', 'SENSOR', '{\"channels\": 16, \"voltage\": \"5V\"}'), \
@@ -170,7 +171,7 @@ async fn start(
     )
     .map_err(ApiError::internal)?;
     let unit_ref: UnitRef = body.validate()?;
-    let mut tx = audit::begin(pool, &who.ctx).await?;
+    let mut tx = context::begin(pool, &who.ctx).await?;
     let record = flow::start(&mut tx, who, &body, &unit_ref).await?;
     tx.commit().await?;
     Ok(record.id)
@@ -197,7 +198,7 @@ async fn step(
         completion["measurements"] = m;
     }
     let body: CompleteProcess = serde_json::from_value(completion).map_err(ApiError::internal)?;
-    let mut tx = audit::begin(pool, &who.ctx).await?;
+    let mut tx = context::begin(pool, &who.ctx).await?;
     flow::complete(&mut tx, who, id, &body, 3).await?;
     tx.commit().await?;
     Ok(())

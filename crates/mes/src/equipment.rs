@@ -1,9 +1,10 @@
 //! Equipment: read by every role, written by ADMIN/MANAGER. No DELETE — process data refers to equipment; retire
 //! it with `PATCH {"is_active": false}`.
 
+use crate::policy;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use neurohub_core::auth::{policy, Authorized};
+use neurohub_core::auth::Authorized;
 use neurohub_core::pagination::Page;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
@@ -11,9 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{created, Created};
-use crate::keyset::Keyset;
-use crate::validate::{self, Checker};
+use neurohub_core::pagination::Keyset;
+use neurohub_core::response::{created, Created};
+use neurohub_core::validate::{self, Checker};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -218,7 +219,7 @@ pub async fn create(
     check_calibrated(&mut c, b.last_calibrated_at);
     c.finish()?;
 
-    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let mut tx = neurohub_core::context::begin(&st.pool, &user.ctx).await?;
     let row = sqlx::query_as::<_, Equipment>(&format!(
         "INSERT INTO equipment (equipment_code, name, equipment_type, process_id, production_line_id, status, \
                                 is_active, last_calibrated_at) \
@@ -277,7 +278,7 @@ pub async fn update(
     check_calibrated(&mut c, p.last_calibrated_at.flatten());
     c.finish()?;
 
-    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let mut tx = neurohub_core::context::begin(&st.pool, &user.ctx).await?;
     let row = sqlx::query_as::<_, Equipment>(&format!(
         "UPDATE equipment SET name = COALESCE($2, name), \
             equipment_type = CASE WHEN $3 THEN $4 ELSE equipment_type END, \

@@ -14,13 +14,16 @@
 //!
 //! Decisions are recorded in docs/numbers-and-lots.md.
 
+use crate::policy;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Months, NaiveDate, SecondsFormat, Utc};
-use neurohub_core::auth::{policy, Authorized};
+use neurohub_core::auth::Authorized;
 use neurohub_core::extract::qs;
 use neurohub_core::pagination::{self, Page};
-use neurohub_core::{audit, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, FieldError};
+use neurohub_core::{
+    context, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, FieldError,
+};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder, Transaction};
 use std::str::FromStr;
@@ -29,8 +32,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::numbers::{self, LotNumber};
-use crate::state::lot_transition_allowed;
 pub use crate::state::LotStatus;
+use neurohub_core::states::StateMachine;
 
 /// Largest lot: unit sequences are 3 digits.
 pub const MAX_TARGET_QUANTITY: i32 = 999;
@@ -95,7 +98,7 @@ impl NewLot {
     pub fn field_errors(&self, today: NaiveDate) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if !(1..=MAX_TARGET_QUANTITY).contains(&self.target_quantity) {
-            errors.push(fe(
+            errors.push(FieldError::new(
                 "target_quantity",
                 format!("target_quantity must be between 1 and {MAX_TARGET_QUANTITY}"),
             ));
@@ -103,7 +106,7 @@ impl NewLot {
         if let Some(date) = self.production_date {
             let (from, to) = production_date_window(today);
             if date < from || date > to {
-                errors.push(fe(
+                errors.push(FieldError::new(
                     "production_date",
                     format!(
                         "production_date must be within one year of today: between {from} and {to}"
@@ -113,7 +116,7 @@ impl NewLot {
         }
         if let Some(notes) = &self.notes {
             if notes.chars().count() > MAX_NOTES_CHARS {
-                errors.push(fe(
+                errors.push(FieldError::new(
                     "notes",
                     format!("notes must be at most {MAX_NOTES_CHARS} characters"),
                 ));
@@ -132,13 +135,6 @@ pub fn production_date_window(today: NaiveDate) -> (NaiveDate, NaiveDate) {
         .checked_add_months(Months::new(12))
         .unwrap_or(NaiveDate::MAX);
     (from, to)
-}
-
-fn fe(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.to_string(),
-        message: message.into(),
-    }
 }
 
 /// WIP items of a lot by status.
@@ -363,12 +359,12 @@ pub async fn create_lot(
     .fetch_one(&mut **tx)
     .await?;
     match refs.model_status.as_deref() {
-        None => errors.push(fe(
+        None => errors.push(FieldError::new(
             "product_model_id",
             format!("no product model with id {}", input.product_model_id),
         )),
         Some("ACTIVE") => {}
-        Some(other) => errors.push(fe(
+        Some(other) => errors.push(FieldError::new(
             "product_model_id",
             format!(
                 "product model {} is {other}; lots can only be created for ACTIVE models",
@@ -377,12 +373,12 @@ pub async fn create_lot(
         )),
     }
     match refs.line_active {
-        None => errors.push(fe(
+        None => errors.push(FieldError::new(
             "production_line_id",
             format!("no production line with id {}", input.production_line_id),
         )),
         Some(true) => {}
-        Some(false) => errors.push(fe(
+        Some(false) => errors.push(FieldError::new(
             "production_line_id",
             format!(
                 "production line {}{} is inactive",
@@ -536,7 +532,7 @@ pub fn manual_transition(from: LotStatus, to: LotStatus, started: bool) -> Resul
         }
     };
     // The manual changes are a subset of the lot state machine (crate::state); keep it the single authority.
-    if manual && lot_transition_allowed(from, to) {
+    if manual && from.can_become(to) {
         Ok(())
     } else {
         Err(refuse("the lot state machine does not allow it"))
@@ -565,7 +561,7 @@ async fn create(
     ApiJson(body): ApiJson<NewLot>,
 ) -> ApiResult<(StatusCode, ApiJson<Lot>)> {
     // create_lot validates everything (fields and references, all errors at once) before it writes.
-    let mut tx = audit::begin(&st.pool, &user.ctx).await?;
+    let mut tx = context::begin(&st.pool, &user.ctx).await?;
     let lot = create_lot(&mut tx, &body).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, ApiJson(lot)))
@@ -905,7 +901,7 @@ async fn change_status(
             format!("reason must be at most {MAX_REASON_CHARS} characters"),
         ));
     }
-    let mut tx = audit::begin(&st.pool, &user.ctx).await?;
+    let mut tx = context::begin(&st.pool, &user.ctx).await?;
     let current: Option<(String, bool)> =
         sqlx::query_as("SELECT status, started_at IS NOT NULL FROM lots WHERE id = $1 FOR UPDATE")
             .bind(id)
@@ -963,7 +959,7 @@ async fn close(
     user: Authorized<policy::Manage>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<ApiJson<LotDetail>> {
-    let mut tx = audit::begin(&st.pool, &user.ctx).await?;
+    let mut tx = context::begin(&st.pool, &user.ctx).await?;
     let check: CloseCheck = sqlx::query_as(
         "SELECT l.lot_number, l.status, \
             (SELECT count(*) FROM wip_items w WHERE w.lot_id = l.id \

@@ -4,16 +4,17 @@
 //! `Idempotency-Key` header (claimed first in that transaction, so a retry replays the stored answer and a
 //! concurrent duplicate waits for the first and then replays it). Reads are ONE statement each.
 
+use crate::policy;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
-use neurohub_core::auth::{policy, AuthUser, Authorized};
-use neurohub_core::idempotency::{self, Begin};
+use neurohub_core::auth::Authorized;
+use neurohub_core::idempotency::{Claim, Idempotency};
 use neurohub_core::pagination::{self, Page};
-use neurohub_core::{audit, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};
-use serde::{Deserialize, Serialize};
-use sqlx::{Postgres, QueryBuilder, Transaction};
+use neurohub_core::{context, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};
+use serde::Deserialize;
+use sqlx::{Postgres, QueryBuilder};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -21,6 +22,7 @@ use crate::flow::{
     self, BatchComplete, CompleteProcess, Completion, ProcessRecord, StartProcess, RECORD_COLUMNS,
     RECORD_JOINS,
 };
+use crate::settings::MesSettings;
 use crate::state::{DataLevel, ProcessResult};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -32,57 +34,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(get_one))
         // the rework / scrap endpoints of the flow live with it
         .merge(flow::router())
-}
-
-// ------------------------------------------------------------------------------------------------------------
-// Idempotency around a write transaction
-// ------------------------------------------------------------------------------------------------------------
-
-enum Idem {
-    /// No key, or a fresh key claimed in the transaction.
-    Go(Option<String>),
-    /// The stored answer of an earlier identical request.
-    Replay(Response),
-}
-
-async fn idem_begin<B: Serialize>(
-    tx: &mut Transaction<'static, Postgres>,
-    user: &AuthUser,
-    headers: &HeaderMap,
-    path: &str,
-    body: &B,
-) -> ApiResult<Idem> {
-    let Some(key) = idempotency::key_from_headers(headers)? else {
-        return Ok(Idem::Go(None));
-    };
-    // the parsed body, re-serialized: whitespace and key order do not make a retry "different"
-    let bytes = serde_json::to_vec(body).map_err(ApiError::internal)?;
-    let hash = idempotency::request_hash("POST", path, &bytes);
-    match idempotency::begin(tx, user.id, &key, "POST", path, &hash).await? {
-        Begin::Fresh => Ok(Idem::Go(Some(key))),
-        Begin::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            let mut res = (status, axum::Json(body)).into_response();
-            res.headers_mut()
-                .insert("idempotent-replay", HeaderValue::from_static("true"));
-            Ok(Idem::Replay(res))
-        }
-    }
-}
-
-async fn idem_finish<T: Serialize>(
-    mut tx: Transaction<'static, Postgres>,
-    user: &AuthUser,
-    key: Option<String>,
-    status: StatusCode,
-    out: &T,
-) -> ApiResult<Response> {
-    let value = serde_json::to_value(out).map_err(ApiError::internal)?;
-    if let Some(k) = key {
-        idempotency::complete(&mut tx, user.id, &k, status.as_u16(), &value).await?;
-    }
-    tx.commit().await?;
-    Ok((status, axum::Json(value)).into_response())
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -101,25 +52,17 @@ async fn idem_finish<T: Serialize>(
 pub async fn start(
     State(st): State<AppState>,
     user: Authorized<policy::Operate>,
-    headers: HeaderMap,
+    idem: Idempotency,
     ApiJson(body): ApiJson<StartProcess>,
 ) -> ApiResult<Response> {
     let unit = body.validate()?;
-    let mut tx = audit::begin(&st.pool, &user.ctx).await?;
-    let key = match idem_begin(
-        &mut tx,
-        &user,
-        &headers,
-        "/api/v1/process-data/start",
-        &body,
-    )
-    .await?
-    {
-        Idem::Replay(res) => return Ok(res),
-        Idem::Go(k) => k,
+    let mut tx = context::begin(&st.pool, &user.ctx).await?;
+    let work = match idem.claim(&mut tx, user.id, &body).await? {
+        Claim::Replay(res) => return Ok(res),
+        Claim::Work(w) => w,
     };
     let rec = flow::start(&mut tx, &user, &body, &unit).await?;
-    idem_finish(tx, &user, key, StatusCode::CREATED, &rec).await
+    work.finish(tx, StatusCode::CREATED, &rec).await
 }
 
 /// Complete an open record (its operator, a MANAGER or an ADMIN): PASS advances the unit (LABEL_PRINTING's PASS
@@ -136,19 +79,19 @@ pub async fn start(
 pub async fn complete(
     State(st): State<AppState>,
     user: Authorized<policy::Operate>,
-    headers: HeaderMap,
+    idem: Idempotency,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<CompleteProcess>,
 ) -> ApiResult<Response> {
     body.validate()?;
-    let path = format!("/api/v1/process-data/{id}/complete");
-    let mut tx = audit::begin(&st.pool, &user.ctx).await?;
-    let key = match idem_begin(&mut tx, &user, &headers, &path, &body).await? {
-        Idem::Replay(res) => return Ok(res),
-        Idem::Go(k) => k,
+    let mut tx = context::begin(&st.pool, &user.ctx).await?;
+    let work = match idem.claim(&mut tx, user.id, &body).await? {
+        Claim::Replay(res) => return Ok(res),
+        Claim::Work(w) => w,
     };
-    let out = flow::complete(&mut tx, &user, id, &body, st.settings.max_rework).await?;
-    idem_finish(tx, &user, key, StatusCode::OK, &out).await
+    let max_rework = st.extension::<MesSettings>().max_rework;
+    let out = flow::complete(&mut tx, &user, id, &body, max_rework).await?;
+    work.finish(tx, StatusCode::OK, &out).await
 }
 
 /// LOT-level record in one call: completes the open LOT-level record of (lot, process), or starts and completes
@@ -163,25 +106,17 @@ pub async fn complete(
 pub async fn batch_complete(
     State(st): State<AppState>,
     user: Authorized<policy::Operate>,
-    headers: HeaderMap,
+    idem: Idempotency,
     ApiJson(body): ApiJson<BatchComplete>,
 ) -> ApiResult<Response> {
     let lot = body.validate()?;
-    let mut tx = audit::begin(&st.pool, &user.ctx).await?;
-    let key = match idem_begin(
-        &mut tx,
-        &user,
-        &headers,
-        "/api/v1/process-data/batch-complete",
-        &body,
-    )
-    .await?
-    {
-        Idem::Replay(res) => return Ok(res),
-        Idem::Go(k) => k,
+    let mut tx = context::begin(&st.pool, &user.ctx).await?;
+    let work = match idem.claim(&mut tx, user.id, &body).await? {
+        Claim::Replay(res) => return Ok(res),
+        Claim::Work(w) => w,
     };
     let out = flow::batch_complete(&mut tx, &user, &body, &lot).await?;
-    idem_finish(tx, &user, key, StatusCode::OK, &out).await
+    work.finish(tx, StatusCode::OK, &out).await
 }
 
 // ------------------------------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 //! their quality criteria, estimated duration, description and active flag. A deactivated process is skipped by
 //! the sequence rule.
 
+use crate::policy;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use neurohub_core::auth::{policy, Authorized};
+use neurohub_core::auth::Authorized;
 use neurohub_core::pagination::Page;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
@@ -13,8 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::keyset::Keyset;
-use crate::validate::{self, Checker};
+use neurohub_core::pagination::Keyset;
+use neurohub_core::validate::{self, Checker};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -210,7 +211,7 @@ pub async fn update(
         .map(|d| c.opt_text("description", d.as_deref(), 2000));
     c.finish()?;
 
-    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let mut tx = neurohub_core::context::begin(&st.pool, &user.ctx).await?;
     let row = sqlx::query_as::<_, Process>(&format!(
         "UPDATE processes SET quality_criteria = COALESCE($2, quality_criteria), \
             estimated_duration_seconds = CASE WHEN $3 THEN $4 ELSE estimated_duration_seconds END, \

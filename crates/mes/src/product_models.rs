@@ -1,9 +1,10 @@
 //! Product models: read by every role, written by ADMIN/MANAGER. No DELETE — lots refer to models; retire one with
 //! `PATCH {"status": "DISCONTINUED"}` (or INACTIVE). `model_code` is part of every lot number and cannot change.
 
+use crate::policy;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use neurohub_core::auth::{policy, Authorized};
+use neurohub_core::auth::Authorized;
 use neurohub_core::pagination::Page;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
@@ -11,9 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{created, Created};
-use crate::keyset::Keyset;
-use crate::validate::{self, Checker};
+use neurohub_core::pagination::Keyset;
+use neurohub_core::response::{created, Created};
+use neurohub_core::validate::{self, Checker};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -188,7 +189,7 @@ pub async fn create(
     check_specs(&mut c, b.specifications.as_ref());
     c.finish()?;
 
-    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let mut tx = neurohub_core::context::begin(&st.pool, &user.ctx).await?;
     let row = sqlx::query_as::<_, ProductModel>(&format!(
         "INSERT INTO product_models (model_code, model_name, category, status, specifications) \
          VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
@@ -241,7 +242,7 @@ pub async fn update(
     check_specs(&mut c, p.specifications.as_ref());
     c.finish()?;
 
-    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let mut tx = neurohub_core::context::begin(&st.pool, &user.ctx).await?;
     let row = sqlx::query_as::<_, ProductModel>(&format!(
         "UPDATE product_models SET model_name = COALESCE($2, model_name), \
             category = CASE WHEN $3 THEN $4 ELSE category END, \

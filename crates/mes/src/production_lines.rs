@@ -1,9 +1,10 @@
 //! Production lines: read by every role, written by ADMIN/MANAGER. `country_code` + `line_code` start every lot
 //! number, so they cannot change after creation; retire a line with `PATCH {"is_active": false}` (no DELETE).
 
+use crate::policy;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use neurohub_core::auth::{policy, Authorized};
+use neurohub_core::auth::Authorized;
 use neurohub_core::pagination::Page;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
@@ -11,9 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{created, Created};
-use crate::keyset::Keyset;
-use crate::validate::{self, Checker};
+use neurohub_core::pagination::Keyset;
+use neurohub_core::response::{created, Created};
+use neurohub_core::validate::{self, Checker};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -163,7 +164,7 @@ pub async fn create(
     let name = c.text("name", &b.name, 100);
     c.finish()?;
 
-    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let mut tx = neurohub_core::context::begin(&st.pool, &user.ctx).await?;
     let row = sqlx::query_as::<_, ProductionLine>(&format!(
         "INSERT INTO production_lines (country_code, line_code, name, is_active) VALUES ($1, $2, $3, $4) \
          RETURNING {COLUMNS}"
@@ -199,7 +200,7 @@ pub async fn update(
     let name = p.name.as_deref().map(|n| c.text("name", n, 100));
     c.finish()?;
 
-    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let mut tx = neurohub_core::context::begin(&st.pool, &user.ctx).await?;
     let row = sqlx::query_as::<_, ProductionLine>(&format!(
         "UPDATE production_lines SET name = COALESCE($2, name), is_active = COALESCE($3, is_active) \
           WHERE id = $1 RETURNING {COLUMNS}"

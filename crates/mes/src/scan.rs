@@ -3,9 +3,10 @@
 //! The code is classified by its format (crate::numbers): a lot number (13 chars), a serial number (16 chars) or
 //! a WIP id (`WIP-{lot}-{seq}`). Malformed → 400 UNKNOWN_CODE_FORMAT; well-formed but absent → 404.
 
+use crate::policy;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use neurohub_core::auth::{policy, Authorized};
+use neurohub_core::auth::Authorized;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;

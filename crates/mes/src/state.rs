@@ -1,81 +1,15 @@
 //! The lot, WIP-item and serial state machines, in one place.
 //!
-//! The tables are docs/schema.md's "Status machines"; the database trigger `enforce_status_transition()`
-//! (migration 0004) holds the same arrays and is the backstop (a test below reads the migration and compares).
-//! Setting a status to itself is always allowed (a no-op). CLOSED, CONVERTED, COMPLETED (serial) and SCRAPPED are
-//! final. Process results, data levels and defect severities are here too, so every status-like string of the
+//! The tables are docs/schema.md's "Status machines", declared as [`StateMachine`]s (the shared pattern of
+//! `neurohub_core::states`): every status change of the flow goes through `StateMachine::transition`, and the
+//! database trigger `enforce_status_transition()` (migration 0004) holds the same arrays as the backstop (a test
+//! below reads the migration and compares). Setting a status to itself is always allowed (a no-op). CLOSED,
+//! CONVERTED, COMPLETED (serial) and SCRAPPED are final (derived: no transition leaves them). Process results, data levels and defect severities are here too, so every status-like string of the
 //! production flow has exactly one spelling.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use neurohub_core::states::StateMachine;
 
-macro_rules! status_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-        pub enum $name {
-            $($variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-
-            pub fn parse(s: &str) -> Option<$name> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == s)
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl sqlx::Type<sqlx::Postgres> for $name {
-            fn type_info() -> sqlx::postgres::PgTypeInfo {
-                <String as sqlx::Type<sqlx::Postgres>>::type_info()
-            }
-            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
-                <String as sqlx::Type<sqlx::Postgres>>::compatible(ty)
-            }
-        }
-
-        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $name {
-            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-                let s = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
-                $name::parse(s).ok_or_else(|| format!("unexpected {} value `{s}`", stringify!($name)).into())
-            }
-        }
-
-        impl sqlx::Encode<'_, sqlx::Postgres> for $name {
-            fn encode_by_ref(
-                &self,
-                buf: &mut sqlx::postgres::PgArgumentBuffer,
-            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <&str as sqlx::Encode<sqlx::Postgres>>::encode_by_ref(&self.as_str(), buf)
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $name::parse(s).ok_or_else(|| {
-                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                    format!("must be one of {}", names.join(", "))
-                })
-            }
-        }
-    };
-}
-
-status_enum!(
+neurohub_core::text_enum!(
     /// Status of a lot.
     LotStatus {
         Created => "CREATED",
@@ -86,7 +20,7 @@ status_enum!(
     }
 );
 
-status_enum!(
+neurohub_core::text_enum!(
     /// Status of a WIP item (a unit before its label is printed).
     WipStatus {
         Created => "CREATED",
@@ -97,7 +31,7 @@ status_enum!(
     }
 );
 
-status_enum!(
+neurohub_core::text_enum!(
     /// Status of a serial (a unit after its label is printed).
     SerialStatus {
         Created => "CREATED",
@@ -108,7 +42,7 @@ status_enum!(
     }
 );
 
-status_enum!(
+neurohub_core::text_enum!(
     /// Result of a completed process record.
     ProcessResult {
         Pass => "PASS",
@@ -117,7 +51,7 @@ status_enum!(
     }
 );
 
-status_enum!(
+neurohub_core::text_enum!(
     /// What a process record covers: the lot as a whole, a WIP item, or a serial.
     DataLevel {
         Lot => "LOT",
@@ -126,7 +60,7 @@ status_enum!(
     }
 );
 
-status_enum!(
+neurohub_core::text_enum!(
     /// Severity of a defect.
     Severity {
         Minor => "MINOR",
@@ -176,37 +110,31 @@ pub const SERIAL_TRANSITIONS: &[(SerialStatus, SerialStatus)] = &[
     (S::Failed, S::Scrapped),
 ];
 
-pub fn lot_transition_allowed(from: LotStatus, to: LotStatus) -> bool {
-    from == to || LOT_TRANSITIONS.contains(&(from, to))
+impl StateMachine for LotStatus {
+    const INITIAL: Self = L::Created;
+    const STATES: &'static [Self] = LotStatus::ALL;
+    const TRANSITIONS: &'static [(Self, Self)] = LOT_TRANSITIONS;
+    const SUBJECT: &'static str = "lot";
 }
 
-pub fn wip_transition_allowed(from: WipStatus, to: WipStatus) -> bool {
-    from == to || WIP_TRANSITIONS.contains(&(from, to))
+impl StateMachine for WipStatus {
+    const INITIAL: Self = W::Created;
+    const STATES: &'static [Self] = WipStatus::ALL;
+    const TRANSITIONS: &'static [(Self, Self)] = WIP_TRANSITIONS;
+    const SUBJECT: &'static str = "WIP item";
 }
 
-pub fn serial_transition_allowed(from: SerialStatus, to: SerialStatus) -> bool {
-    from == to || SERIAL_TRANSITIONS.contains(&(from, to))
+impl StateMachine for SerialStatus {
+    const INITIAL: Self = S::Created;
+    const STATES: &'static [Self] = SerialStatus::ALL;
+    const TRANSITIONS: &'static [(Self, Self)] = SERIAL_TRANSITIONS;
+    const SUBJECT: &'static str = "serial";
 }
 
 impl LotStatus {
     /// Station work (starting / completing records) is possible only in these.
     pub fn is_active(self) -> bool {
         matches!(self, L::Created | L::InProgress)
-    }
-    pub fn is_final(self) -> bool {
-        self == L::Closed
-    }
-}
-
-impl WipStatus {
-    pub fn is_final(self) -> bool {
-        matches!(self, W::Converted | W::Scrapped)
-    }
-}
-
-impl SerialStatus {
-    pub fn is_final(self) -> bool {
-        matches!(self, S::Completed | S::Scrapped)
     }
 }
 
@@ -229,7 +157,7 @@ impl UnitStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use neurohub_core::states::check_structure;
 
     #[test]
     fn names_round_trip() {
@@ -258,64 +186,107 @@ mod tests {
 
     #[test]
     fn documented_transitions() {
-        assert!(lot_transition_allowed(L::Created, L::InProgress));
-        assert!(lot_transition_allowed(L::InProgress, L::Completed));
-        assert!(lot_transition_allowed(L::Completed, L::Closed));
+        assert!(L::can_become(L::Created, L::InProgress));
+        assert!(L::can_become(L::InProgress, L::Completed));
+        assert!(L::can_become(L::Completed, L::Closed));
         // a lot whose every unit was scrapped before any start completes from CREATED; it still cannot close
         // without completing first
-        assert!(lot_transition_allowed(L::Created, L::Completed));
-        assert!(!lot_transition_allowed(L::Created, L::Closed));
-        assert!(!lot_transition_allowed(L::OnHold, L::Completed));
-        assert!(!lot_transition_allowed(L::Closed, L::InProgress));
-        assert!(wip_transition_allowed(W::InProgress, W::Converted));
-        assert!(wip_transition_allowed(W::Failed, W::InProgress));
+        assert!(L::can_become(L::Created, L::Completed));
+        assert!(!L::can_become(L::Created, L::Closed));
+        assert!(!L::can_become(L::OnHold, L::Completed));
+        assert!(!L::can_become(L::Closed, L::InProgress));
+        assert!(W::can_become(W::InProgress, W::Converted));
+        assert!(W::can_become(W::Failed, W::InProgress));
         // a unit damaged before its first process can be scrapped; it cannot fail or convert without starting
-        assert!(wip_transition_allowed(W::Created, W::Scrapped));
-        assert!(serial_transition_allowed(S::Created, S::Scrapped));
-        assert!(!wip_transition_allowed(W::Created, W::Failed));
-        assert!(!wip_transition_allowed(W::Created, W::Converted));
-        assert!(!serial_transition_allowed(S::Created, S::Completed));
-        assert!(!wip_transition_allowed(W::Converted, W::InProgress));
-        assert!(serial_transition_allowed(S::InProgress, S::Completed));
-        assert!(!serial_transition_allowed(S::Failed, S::Completed));
-        assert!(!serial_transition_allowed(S::Completed, S::InProgress));
+        assert!(W::can_become(W::Created, W::Scrapped));
+        assert!(S::can_become(S::Created, S::Scrapped));
+        assert!(!W::can_become(W::Created, W::Failed));
+        assert!(!W::can_become(W::Created, W::Converted));
+        assert!(!S::can_become(S::Created, S::Completed));
+        assert!(!W::can_become(W::Converted, W::InProgress));
+        assert!(S::can_become(S::InProgress, S::Completed));
+        assert!(!S::can_become(S::Failed, S::Completed));
+        assert!(!S::can_become(S::Completed, S::InProgress));
         // self transitions are no-ops
         for s in LotStatus::ALL {
-            assert!(lot_transition_allowed(*s, *s));
+            assert!(s.can_become(*s));
         }
     }
 
+    /// The final states are derived from the tables (no transition leaves them): these are the documented ones.
     #[test]
-    fn final_states_have_no_way_out() {
-        for (from, _) in LOT_TRANSITIONS {
-            assert!(!from.is_final());
-        }
-        for (from, _) in WIP_TRANSITIONS {
-            assert!(!from.is_final());
-        }
-        for (from, _) in SERIAL_TRANSITIONS {
-            assert!(!from.is_final());
-        }
+    fn final_states_are_the_documented_ones() {
+        let finals = |all: Vec<String>| all;
+        assert_eq!(
+            finals(
+                LotStatus::ALL
+                    .iter()
+                    .filter(|s| s.is_final())
+                    .map(|s| s.to_string())
+                    .collect()
+            ),
+            ["CLOSED"]
+        );
+        assert_eq!(
+            finals(
+                WipStatus::ALL
+                    .iter()
+                    .filter(|s| s.is_final())
+                    .map(|s| s.to_string())
+                    .collect()
+            ),
+            ["CONVERTED", "SCRAPPED"]
+        );
+        assert_eq!(
+            finals(
+                SerialStatus::ALL
+                    .iter()
+                    .filter(|s| s.is_final())
+                    .map(|s| s.to_string())
+                    .collect()
+            ),
+            ["COMPLETED", "SCRAPPED"]
+        );
+    }
+
+    /// Every state is reachable from CREATED, and every non-final state can still reach a final one (no unit or
+    /// lot can get stuck): a transition removed from a table, or a state added without its way in or out, fails.
+    #[test]
+    fn every_machine_is_sound() {
+        assert_eq!(check_structure::<LotStatus>(), Vec::<String>::new());
+        assert_eq!(check_structure::<WipStatus>(), Vec::<String>::new());
+        assert_eq!(check_structure::<SerialStatus>(), Vec::<String>::new());
+    }
+
+    /// A refused change names both states and what is allowed instead (the 409 stations show).
+    #[test]
+    fn refused_transitions_explain_themselves() {
+        let e = W::Converted.transition(W::InProgress).unwrap_err();
+        assert_eq!(e.code, "INVALID_STATUS_TRANSITION");
+        assert!(e.detail.contains("CONVERTED is final"), "{}", e.detail);
+        let e = L::Created.transition(L::Closed).unwrap_err();
+        assert!(
+            e.detail.contains("IN_PROGRESS, ON_HOLD, COMPLETED"),
+            "{}",
+            e.detail
+        );
     }
 
     /// The trigger `enforce_status_transition()` (migration 0004) holds the same tables.
     #[test]
     fn database_trigger_mirrors_the_tables() {
-        let path = concat!(
+        // The migration is embedded at compile time: a checkout without it does not build this test at all,
+        // so the comparison can never be silently skipped.
+        let sql = include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../schema/migrations/0004_mes_api/up/02_functions_and_triggers.sql"
+        ));
+        let arrays = trigger_arrays(sql);
+        assert_eq!(
+            arrays.len(),
+            3,
+            "the trigger's three tables were not found: {arrays:?}"
         );
-        let schema_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema");
-        if !std::path::Path::new(schema_dir).is_dir() {
-            eprintln!("skipped: {schema_dir} is not beside this crate (partial checkout)");
-            return;
-        }
-        let Ok(sql) = std::fs::read_to_string(path) else {
-            panic!(
-                "migration {path} not found: the state machines must be compared with the trigger"
-            );
-        };
-        let arrays = trigger_arrays(&sql);
         let lot: Vec<String> = LOT_TRANSITIONS
             .iter()
             .map(|(a, b)| format!("{a}>{b}"))
@@ -371,66 +342,5 @@ mod tests {
             out.insert(table, items);
         }
         out
-    }
-
-    fn any_lot() -> impl Strategy<Value = LotStatus> {
-        prop::sample::select(LotStatus::ALL.to_vec())
-    }
-    fn any_wip() -> impl Strategy<Value = WipStatus> {
-        prop::sample::select(WipStatus::ALL.to_vec())
-    }
-    fn any_serial() -> impl Strategy<Value = SerialStatus> {
-        prop::sample::select(SerialStatus::ALL.to_vec())
-    }
-
-    proptest! {
-        /// A random walk that only takes allowed steps only ever takes steps of the table (or stays put), and
-        /// once in a final state stays there.
-        #[test]
-        fn lot_random_walks_stay_in_the_table(targets in prop::collection::vec(any_lot(), 0..64)) {
-            let mut cur = LotStatus::Created;
-            for t in targets {
-                let was_final = cur.is_final();
-                if lot_transition_allowed(cur, t) {
-                    prop_assert!(cur == t || LOT_TRANSITIONS.contains(&(cur, t)));
-                    cur = t;
-                }
-                if was_final { prop_assert_eq!(cur, LotStatus::Closed); }
-            }
-        }
-
-        #[test]
-        fn wip_random_walks_stay_in_the_table(targets in prop::collection::vec(any_wip(), 0..64)) {
-            let mut cur = WipStatus::Created;
-            for t in targets {
-                let before = cur;
-                if wip_transition_allowed(cur, t) {
-                    prop_assert!(cur == t || WIP_TRANSITIONS.contains(&(cur, t)));
-                    cur = t;
-                }
-                if before.is_final() { prop_assert_eq!(cur, before); }
-            }
-        }
-
-        #[test]
-        fn serial_random_walks_stay_in_the_table(targets in prop::collection::vec(any_serial(), 0..64)) {
-            let mut cur = SerialStatus::Created;
-            for t in targets {
-                let before = cur;
-                if serial_transition_allowed(cur, t) {
-                    prop_assert!(cur == t || SERIAL_TRANSITIONS.contains(&(cur, t)));
-                    cur = t;
-                }
-                if before.is_final() { prop_assert_eq!(cur, before); }
-            }
-        }
-
-        /// Every pair outside the table (and not a self-transition) is refused.
-        #[test]
-        fn pairs_outside_the_table_are_refused(a in any_serial(), b in any_serial(), c in any_wip(), d in any_wip(), e in any_lot(), f in any_lot()) {
-            prop_assert_eq!(serial_transition_allowed(a, b), a == b || SERIAL_TRANSITIONS.contains(&(a, b)));
-            prop_assert_eq!(wip_transition_allowed(c, d), c == d || WIP_TRANSITIONS.contains(&(c, d)));
-            prop_assert_eq!(lot_transition_allowed(e, f), e == f || LOT_TRANSITIONS.contains(&(e, f)));
-        }
     }
 }

@@ -2,9 +2,10 @@
 //! equipment, times, result, measurements, defects, criteria check and attempt) — ONE statement. Backward: every
 //! unit an operator or a piece of equipment touched in a time window, for recalls — ONE statement, keyset paged.
 
+use crate::policy;
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
-use neurohub_core::auth::{policy, Authorized};
+use neurohub_core::auth::Authorized;
 use neurohub_core::pagination::{self, Page};
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::numbers::{SerialNumber, WipId};
 use crate::state::{DataLevel, LotStatus, ProcessResult};
-use crate::validate::bad_query;
+use neurohub_core::validate::bad_query;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

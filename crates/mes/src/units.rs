@@ -12,9 +12,10 @@
 //! | GET | `/serials/{id}` |
 //! | GET | `/serials/by-number/{serial_number}` |
 
+use crate::policy;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use neurohub_core::auth::{policy, Authorized};
+use neurohub_core::auth::Authorized;
 use neurohub_core::extract::qs;
 use neurohub_core::pagination::{self, Page};
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};

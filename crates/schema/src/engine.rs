@@ -172,7 +172,10 @@ CREATE TABLE IF NOT EXISTS schema_migration_steps (
     applied_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     duration_ms BIGINT      NOT NULL,
     PRIMARY KEY (version, step_no)
-);";
+);
+-- Which version is deployed is no secret: every role may read it (the server's request role reports it in /health
+-- whatever version the database is at); only the deploying login writes it.
+GRANT SELECT ON schema_migrations, schema_migration_steps TO PUBLIC;";
 
 async fn history_exists(conn: &mut sqlx::PgConnection) -> Result<bool, SchemaError> {
     let exists: bool =

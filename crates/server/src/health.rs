@@ -70,12 +70,17 @@ pub async fn health(State(state): State<AppState>) -> Response {
         },
         version: env!("CARGO_PKG_VERSION"),
     };
-    let code = if ok {
-        StatusCode::OK
+    if ok {
+        (StatusCode::OK, axum::Json(body)).into_response()
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (code, axum::Json(body)).into_response()
+        // Degraded is temporary (a restart, a deploy under way): say when to look again.
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "1")],
+            axum::Json(body),
+        )
+            .into_response()
+    }
 }
 
 fn short(e: &sqlx::Error) -> String {

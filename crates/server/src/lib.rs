@@ -36,12 +36,24 @@ impl Default for HttpOptions {
     }
 }
 
+/// Install every domain's constraint-to-error table (idempotent; `app` calls it, and so does the CLI before it
+/// runs domain code outside a server).
+pub fn install_error_mappings() {
+    neurohub_core::constraints::install(vec![
+        neurohub_identity::constraints::MAPPINGS,
+        neurohub_mes::constraints::MAPPINGS,
+        neurohub_atp::constraints::MAPPINGS,
+    ]);
+}
+
 /// The API routes and their OpenAPI document.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest(
             "/api/v1",
-            neurohub_mes::router().merge(neurohub_atp::router()),
+            neurohub_identity::router()
+                .merge(neurohub_mes::router())
+                .merge(neurohub_atp::router()),
         )
         .routes(utoipa_axum::routes!(health::health))
         .routes(utoipa_axum::routes!(health::metrics))
@@ -52,6 +64,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn app(state: AppState, opts: &HttpOptions) -> Router {
     // Install the recorder before the first request, so nothing is counted into the void.
     let _ = telemetry::metrics_handle();
+    install_error_mappings();
     let (api_router, doc) = api();
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     api_router

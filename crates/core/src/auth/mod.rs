@@ -8,10 +8,10 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{header, request::Parts};
 use std::net::SocketAddr;
 
-use crate::audit::AuditContext;
+use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::state::AppState;
-pub use roles::{can, Role};
+pub use roles::Role;
 
 /// The authenticated caller. Extracting it rejects requests without a valid bearer token (401).
 #[derive(Debug, Clone)]
@@ -20,7 +20,7 @@ pub struct AuthUser {
     pub username: String,
     pub role: Role,
     /// Who/where/which request, for the audit log of any write this request makes.
-    pub ctx: AuditContext,
+    pub ctx: RequestContext,
 }
 
 impl AuthUser {
@@ -40,7 +40,7 @@ impl AuthUser {
 }
 
 /// Client IP and request id of a request, for audit rows (also used by unauthenticated routes like login).
-pub fn request_context(parts: &Parts, user_id: Option<i64>) -> AuditContext {
+pub fn request_context(parts: &Parts, user_id: Option<i64>) -> RequestContext {
     let client_ip = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -50,21 +50,22 @@ pub fn request_context(parts: &Parts, user_id: Option<i64>) -> AuditContext {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(64).collect());
-    AuditContext {
+    RequestContext {
         user_id,
         client_ip,
         request_id,
+        workspace_id: None,
     }
 }
 
 /// The request's audit context without requiring authentication.
 #[derive(Debug, Clone)]
-pub struct RequestContext(pub AuditContext);
+pub struct ClientContext(pub RequestContext);
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+impl<S: Send + Sync> FromRequestParts<S> for ClientContext {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(RequestContext(request_context(parts, None)))
+        Ok(ClientContext(request_context(parts, None)))
     }
 }
 
@@ -124,28 +125,36 @@ pub trait Policy: Send + Sync + 'static {
     const ROLES: &'static [Role];
 }
 
-macro_rules! policy {
+/// Declare role policies for handler signatures (`user: Authorized<policy::Manage>`) in the calling crate:
+///
+/// ```ignore
+/// pub mod policy {
+///     use neurohub_core::auth::Role::*;
+///     neurohub_core::role_policies! {
+///         /// Station work.
+///         Operate => &[Admin, Manager, Operator];
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! role_policies {
     ($($(#[$doc:meta])* $name:ident => $roles:expr;)*) => {
-        /// Role policies used in handler signatures (`user: Authorized<policy::Manage>`).
-        pub mod policy {
-            use super::{can, Policy, Role};
-            $( $(#[$doc])* #[derive(Debug, Clone, Copy)] pub struct $name;
-               impl Policy for $name { const ROLES: &'static [Role] = $roles; } )*
-        }
+        $( $(#[$doc])* #[derive(Debug, Clone, Copy)] pub struct $name;
+           impl $crate::auth::Policy for $name {
+               const ROLES: &'static [$crate::auth::Role] = $roles;
+           } )*
     };
 }
 
-policy! {
-    /// Any signed-in user.
-    Read => can::READ;
-    /// Station work (ADMIN, MANAGER, OPERATOR).
-    Operate => can::OPERATE;
-    /// Planning and master data (ADMIN, MANAGER).
-    Manage => can::MANAGE;
-    /// Reading the audit log (ADMIN, MANAGER).
-    Audit => can::AUDIT;
-    /// Accounts (ADMIN).
-    Admin => can::ADMIN;
+/// Policies every domain shares.
+pub mod policy {
+    use super::Role;
+    crate::role_policies! {
+        /// Any signed-in user, whatever the role.
+        SignedIn => &Role::ALL;
+        /// Global administrators (accounts, workspaces).
+        Admin => &[Role::Admin];
+    }
 }
 
 /// The caller, already checked against policy `P`. Because it is extracted from the request head, the role check

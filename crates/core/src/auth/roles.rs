@@ -1,10 +1,25 @@
-//! The four roles and what each may do. Routes ask for a set of roles; ADMIN is not implied anywhere, so the
-//! role matrix in docs/api.md is exactly what the code says.
+//! The four global roles of a user account (`users.role`). Which role may do what is each domain's own decision:
+//! the MES and the identity routes declare their role sets with [`role_policies!`](crate::role_policies), and the
+//! ATP adds per-workspace member roles on top. ADMIN is not implied anywhere, so the role matrix in docs/api.md is
+//! exactly what the code says.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    sqlx::Type,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
@@ -35,19 +50,4 @@ impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// Named role sets used by the routes, so the matrix has few distinct rows.
-pub mod can {
-    use super::Role::{self, *};
-    /// Any signed-in user may read production data.
-    pub const READ: &[Role] = &[Admin, Manager, Operator, Viewer];
-    /// Station work: start / complete processes, scan.
-    pub const OPERATE: &[Role] = &[Admin, Manager, Operator];
-    /// Planning and master data: lots, models, lines, equipment, process criteria.
-    pub const MANAGE: &[Role] = &[Admin, Manager];
-    /// The audit log: supervisors and admins.
-    pub const AUDIT: &[Role] = &[Admin, Manager];
-    /// Accounts.
-    pub const ADMIN: &[Role] = &[Admin];
 }

@@ -1,7 +1,8 @@
 //! POST /process-data/batch-complete: a LOT-level record completed in one call (the open one, or one started and
 //! completed now). Units are not touched.
 
-use neurohub_core::auth::{can, AuthUser};
+use crate::policy::SUPERVISE;
+use neurohub_core::auth::AuthUser;
 use neurohub_core::{ApiError, ApiResult};
 use sqlx::PgConnection;
 
@@ -36,7 +37,7 @@ pub async fn batch_complete(
     let values = completion_values(&process, body.result, &body.measurements, &body.defects)?;
     let id = match open {
         Some((id, operator)) => {
-            if operator != user.id && !can::MANAGE.contains(&user.role) {
+            if operator != user.id && !SUPERVISE.contains(&user.role) {
                 return Err(ApiError::forbidden(
                     "the open LOT-level record was started by another operator; only they, a MANAGER or an ADMIN may complete it",
                 ));

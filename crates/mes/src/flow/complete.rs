@@ -1,7 +1,8 @@
 //! POST /process-data/{id}/complete: close an open record with its result and apply the result to the unit
 //! (advance, convert into a serial, complete, fail, re-open for rework) and to the lot.
 
-use neurohub_core::auth::{can, AuthUser};
+use crate::policy::SUPERVISE;
+use neurohub_core::auth::AuthUser;
 use neurohub_core::{ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -52,7 +53,7 @@ pub async fn complete(
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| ApiError::not_found("process record"))?;
-    if head.operator_id != user.id && !can::MANAGE.contains(&user.role) {
+    if head.operator_id != user.id && !SUPERVISE.contains(&user.role) {
         return Err(ApiError::forbidden(
             "only the operator who started this record, a MANAGER or an ADMIN may complete it",
         ));

@@ -3,8 +3,6 @@
 use neurohub_core::FieldError;
 use serde_json::{Map, Value};
 
-use super::request::fe;
-
 /// The per-measurement check of a completion against `processes.quality_criteria`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CriteriaOutcome {
@@ -81,7 +79,7 @@ pub fn check_criteria(
                 entry.insert("reason".into(), Value::String("missing".into()));
                 if required {
                     all_ok = false;
-                    missing.push(fe(
+                    missing.push(FieldError::new(
                         format!("measurements.{name}"),
                         "required measurement is missing",
                     ));
@@ -106,7 +104,10 @@ pub fn check_criteria(
                 entry.insert("passed".into(), Value::Bool(reason.is_none()));
                 if let Some(r) = reason {
                     all_ok = false;
-                    violations.push(fe(format!("measurements.{name}"), format!("{v} is {r}")));
+                    violations.push(FieldError::new(
+                        format!("measurements.{name}"),
+                        format!("{v} is {r}"),
+                    ));
                     entry.insert("reason".into(), Value::String(r));
                 }
             }

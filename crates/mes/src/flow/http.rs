@@ -1,7 +1,8 @@
 //! Handlers of the unit disposition endpoints (the record endpoints are in `crate::process_data`).
 
+use crate::policy;
 use axum::extract::State;
-use neurohub_core::auth::{policy, AuthUser, Authorized};
+use neurohub_core::auth::{AuthUser, Authorized};
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiResult, AppState};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -23,8 +24,9 @@ async fn do_rework(
     kind: UnitKind,
     raw: &str,
 ) -> ApiResult<ApiJson<DispositionResult>> {
-    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
-    let out = rework(&mut tx, kind, raw, st.settings.max_rework).await?;
+    let mut tx = neurohub_core::context::begin(&st.pool, &user.ctx).await?;
+    let max_rework = st.extension::<crate::settings::MesSettings>().max_rework;
+    let out = rework(&mut tx, kind, raw, max_rework).await?;
     tx.commit().await?;
     Ok(ApiJson(out))
 }
@@ -41,7 +43,7 @@ async fn do_scrap(
     if n == 0 || n > 500 {
         return Err(ApiError::validation("reason", "1 to 500 characters"));
     }
-    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let mut tx = neurohub_core::context::begin(&st.pool, &user.ctx).await?;
     let out = scrap(&mut tx, kind, raw, reason).await?;
     tx.commit().await?;
     tracing::info!(unit = raw, reason, user = user.id, "unit scrapped");

@@ -74,17 +74,13 @@ pub struct ScrapUnit {
     pub reason: String,
 }
 
-pub(super) fn fe(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
 fn check_notes(notes: &Option<String>, errors: &mut Vec<FieldError>) {
     if let Some(n) = notes {
         if n.chars().count() > MAX_NOTES {
-            errors.push(fe("notes", format!("at most {MAX_NOTES} characters")));
+            errors.push(FieldError::new(
+                "notes",
+                format!("at most {MAX_NOTES} characters"),
+            ));
         }
     }
 }
@@ -93,8 +89,10 @@ fn check_process_choice(id: Option<i64>, number: Option<i32>, errors: &mut Vec<F
     match (id, number) {
         (Some(_), None) => {}
         (None, Some(n)) if (1..=8).contains(&n) => {}
-        (None, Some(_)) => errors.push(fe("process_number", "must be between 1 and 8")),
-        _ => errors.push(fe(
+        (None, Some(_)) => {
+            errors.push(FieldError::new("process_number", "must be between 1 and 8"))
+        }
+        _ => errors.push(FieldError::new(
             "process_id",
             "give exactly one of process_id and process_number",
         )),
@@ -125,23 +123,30 @@ pub fn validate_completion(
     let n_defects = defects.as_ref().map_or(0, Vec::len);
     match result {
         ProcessResult::Pass if n_defects > 0 => {
-            errors.push(fe("defects", "a PASS must have no defects"))
+            errors.push(FieldError::new("defects", "a PASS must have no defects"))
         }
-        ProcessResult::Fail if n_defects == 0 => {
-            errors.push(fe("defects", "a FAIL needs at least one defect"))
-        }
+        ProcessResult::Fail if n_defects == 0 => errors.push(FieldError::new(
+            "defects",
+            "a FAIL needs at least one defect",
+        )),
         _ => {}
     }
     if n_defects > MAX_DEFECTS {
-        errors.push(fe("defects", format!("at most {MAX_DEFECTS} defects")));
+        errors.push(FieldError::new(
+            "defects",
+            format!("at most {MAX_DEFECTS} defects"),
+        ));
     }
     for (i, d) in defects.iter().flatten().enumerate() {
         let code = d.code.trim();
         if code.is_empty() || code.chars().count() > 50 {
-            errors.push(fe(format!("defects[{i}].code"), "1 to 50 characters"));
+            errors.push(FieldError::new(
+                format!("defects[{i}].code"),
+                "1 to 50 characters",
+            ));
         }
         if d.description.trim().is_empty() || d.description.chars().count() > 1000 {
-            errors.push(fe(
+            errors.push(FieldError::new(
                 format!("defects[{i}].description"),
                 "1 to 1000 characters",
             ));
@@ -149,14 +154,14 @@ pub fn validate_completion(
     }
     if let Some(m) = measurements {
         if m.len() > MAX_MEASUREMENTS {
-            errors.push(fe(
+            errors.push(FieldError::new(
                 "measurements",
                 format!("at most {MAX_MEASUREMENTS} measurements"),
             ));
         }
         for (k, v) in m {
             if k.is_empty() || k.chars().count() > 100 {
-                errors.push(fe(
+                errors.push(FieldError::new(
                     format!("measurements.{k}"),
                     "measurement names have 1 to 100 characters",
                 ));
@@ -164,11 +169,11 @@ pub fn validate_completion(
             match v {
                 Value::Number(_) | Value::Bool(_) => {}
                 Value::String(s) if s.chars().count() <= 500 => {}
-                Value::String(_) => errors.push(fe(
+                Value::String(_) => errors.push(FieldError::new(
                     format!("measurements.{k}"),
                     "text values have at most 500 characters",
                 )),
-                _ => errors.push(fe(
+                _ => errors.push(FieldError::new(
                     format!("measurements.{k}"),
                     "must be a number, a string or a boolean",
                 )),
@@ -214,7 +219,7 @@ impl BatchComplete {
                 } else {
                     e.message
                 };
-                errors.push(fe(field, message));
+                errors.push(FieldError::new(field, message));
                 None
             }
         };

@@ -9,7 +9,6 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::lot::{lock_lot_by_id, LockedLot};
-use super::request::fe;
 use crate::numbers::{LotNumber, SerialNumber, WipId};
 use crate::state::{ProcessResult, SerialStatus, WipStatus};
 
@@ -66,7 +65,7 @@ impl UnitSelector {
             found.push(UnitRef::LotId(v));
         }
         if found.len() != 1 {
-            return Err(fe(
+            return Err(FieldError::new(
                 "unit",
                 "give exactly one of wip_id, serial_number, lot_number, wip_item_id, serial_id, lot_id",
             ));
@@ -85,7 +84,7 @@ impl UnitSelector {
             _ => None,
         };
         match bad {
-            Some((field, msg)) => Err(fe(field, msg)),
+            Some((field, msg)) => Err(FieldError::new(field, msg)),
             None => Ok(r),
         }
     }

@@ -106,7 +106,6 @@ impl TestResponse {
 
 pub fn test_settings() -> Settings {
     Settings {
-        max_rework: 3,
         login_max_failures: 5,
         login_lockout: Duration::from_secs(900),
     }
@@ -133,7 +132,14 @@ impl TestApp {
             Duration::from_secs(900),
             Duration::from_secs(3600),
         );
-        let state = AppState::new(pool.clone(), keys, settings);
+        // Requests run as the request role on pools of their own, as in production (`neurohub serve`); `pool`
+        // stays the test's owner connection for fixtures and assertions.
+        let request_pool = neurohub_core::db::request_pool(&pool, &Default::default())
+            .await
+            .expect("request pool");
+        let state = AppState::new(request_pool.clone(), keys, settings)
+            .with_read_pool(request_pool)
+            .with_extension(neurohub_mes::settings::MesSettings { max_rework: 3 });
         let mut users = HashMap::new();
         for role in Role::ALL {
             let username = role.as_str().to_ascii_lowercase();

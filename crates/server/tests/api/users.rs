@@ -474,7 +474,7 @@ async fn ensure_first_admin_creates_one_only_when_none_exists(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     // the harness seeded an active admin
     assert_eq!(
-        neurohub_mes::users::ensure_first_admin(&app.pool, None)
+        neurohub_identity::users::ensure_first_admin(&app.pool, None)
             .await
             .unwrap(),
         None
@@ -486,11 +486,11 @@ async fn ensure_first_admin_creates_one_only_when_none_exists(pool: PgPool) {
     .execute(&app.pool)
     .await
     .unwrap();
-    let err = neurohub_mes::users::ensure_first_admin(&app.pool, Some("short".into()))
+    let err = neurohub_identity::users::ensure_first_admin(&app.pool, Some("short".into()))
         .await
         .unwrap_err();
     assert_eq!(err.code, "VALIDATION_FAILED");
-    let (username, password) = neurohub_mes::users::ensure_first_admin(&app.pool, None)
+    let (username, password) = neurohub_identity::users::ensure_first_admin(&app.pool, None)
         .await
         .unwrap()
         .unwrap();
@@ -516,7 +516,7 @@ async fn ensure_first_admin_creates_one_only_when_none_exists(pool: PgPool) {
     .unwrap();
     assert_eq!(user_ref.as_deref(), Some("neurohub up"));
     assert_eq!(
-        neurohub_mes::users::ensure_first_admin(&app.pool, None)
+        neurohub_identity::users::ensure_first_admin(&app.pool, None)
             .await
             .unwrap(),
         None

@@ -3,8 +3,8 @@
 -- `neurohub_app` is neither SUPERUSER nor BYPASSRLS, so row-level security (the ATP's workspace isolation) applies
 -- to every statement a request runs, and it holds only the privileges the API needs: read and write the domain
 -- tables, read (never write) the migration bookkeeping, and only SELECT / INSERT on the audit log, so even a
--- compromised request cannot rewrite history (the immutability trigger is the second wall). The server's pools
--- `SET ROLE neurohub_app` on every new connection; DATABASE_URL may still name the postgres superuser.
+-- compromised request cannot rewrite history (the immutability trigger is the second wall). The server's request
+-- pools connect with the startup parameter `role=neurohub_app`; DATABASE_URL may still name the postgres superuser.
 --
 -- Roles are cluster-wide while this migration runs per database: creating it is idempotent and tolerates a
 -- concurrent deploy into another database of the same cluster (the loser of the race sees the role as existing).

@@ -4,10 +4,10 @@
 //! Presenting a used or revoked token means it was copied (or two clients raced with it), so the whole family is
 //! revoked and everybody holding a token of it has to sign in again. Only the SHA-256 of a refresh token is stored.
 
-use neurohub_core::audit::{self, AuditContext};
 use neurohub_core::auth::password::{verify_dummy, verify_password};
 use neurohub_core::auth::tokens::{hash_refresh_token, new_refresh_token};
 use neurohub_core::auth::Role;
+use neurohub_core::context::{self, RequestContext};
 use neurohub_core::{ApiError, AppState};
 use sqlx::{Postgres, Transaction};
 use std::time::Duration;
@@ -82,7 +82,7 @@ async fn verify_blocking(password: String, phc: Option<String>) -> Result<bool, 
 /// `login_lockout`). Returns the user and the new refresh token.
 pub async fn login(
     st: &AppState,
-    ctx: &AuditContext,
+    ctx: &RequestContext,
     username: &str,
     password: &str,
 ) -> Result<(SessionUser, String), LoginFailure> {
@@ -116,11 +116,11 @@ pub async fn login(
         return Err(LoginFailure::InvalidCredentials);
     }
 
-    let ctx = AuditContext {
+    let ctx = RequestContext {
         user_id: Some(row.id),
         ..ctx.clone()
     };
-    let mut tx = audit::begin(&st.pool, &ctx).await?;
+    let mut tx = context::begin(&st.pool, &ctx).await?;
     // The lock is re-checked here: a concurrent failure may have locked the account since the read above.
     let still_unlocked: Option<i64> = sqlx::query_scalar(
         "UPDATE users SET failed_login_count = 0, locked_until = NULL, last_login_at = now() \
@@ -160,10 +160,10 @@ pub async fn login(
 /// fresh count for after the lock).
 async fn record_failure(
     st: &AppState,
-    ctx: &AuditContext,
+    ctx: &RequestContext,
     user_id: i64,
 ) -> Result<LoginFailure, sqlx::Error> {
-    let mut tx = audit::begin(&st.pool, ctx).await?;
+    let mut tx = context::begin(&st.pool, ctx).await?;
     let locked: bool = sqlx::query_scalar(
         "UPDATE users SET \
             failed_login_count = CASE WHEN failed_login_count + 1 >= $2 THEN 0 ELSE failed_login_count + 1 END, \
@@ -229,10 +229,10 @@ struct PresentedToken {
 /// is revoked, the winner's new token included).
 pub async fn refresh(
     st: &AppState,
-    ctx: &AuditContext,
+    ctx: &RequestContext,
     presented: &str,
 ) -> Result<(SessionUser, String), ApiError> {
-    let mut tx = audit::begin(&st.pool, ctx).await?;
+    let mut tx = context::begin(&st.pool, ctx).await?;
     let row: Option<PresentedToken> = sqlx::query_as(
         "SELECT t.id, t.family_id, t.expires_at <= now() AS expired, \
                 (t.used_at IS NOT NULL OR t.revoked_at IS NOT NULL) AS spent, \
@@ -316,11 +316,11 @@ async fn revoke_family(
 /// tokens change nothing (and the answer is the same, so logout reveals nothing about tokens).
 pub async fn logout(
     st: &AppState,
-    ctx: &AuditContext,
+    ctx: &RequestContext,
     user_id: i64,
     presented: &str,
 ) -> Result<(), ApiError> {
-    let mut tx = audit::begin(&st.pool, ctx).await?;
+    let mut tx = context::begin(&st.pool, ctx).await?;
     sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = now() \
           WHERE revoked_at IS NULL \

@@ -1,9 +1,8 @@
 //! Sign in, refresh (rotating), sign out, and who am I. The database side lives in [`crate::session`].
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use neurohub_core::auth::{AuthUser, RequestContext, Role};
+use axum::http::StatusCode;
+use neurohub_core::auth::{AuthUser, ClientContext, Role};
 use neurohub_core::{ApiError, ApiJson, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -85,17 +84,13 @@ fn invalid_credentials() -> ApiError {
     )
 }
 
-/// 429 with `Retry-After` (ApiError carries no headers, so the header is added here).
-fn locked(retry_after_secs: u64) -> Response {
-    let mut res = ApiError::too_many_requests(
+/// 429 with `Retry-After`.
+fn locked(retry_after_secs: u64) -> ApiError {
+    ApiError::too_many_requests(
         "ACCOUNT_LOCKED",
         format!("too many failed sign-ins; the account is locked, try again in {retry_after_secs} seconds"),
     )
-    .into_response();
-    if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-        res.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    res
+    .retry_after(retry_after_secs)
 }
 
 /// Sign in with username and password.
@@ -117,16 +112,14 @@ fn locked(retry_after_secs: u64) -> Response {
 )]
 pub async fn login(
     State(st): State<AppState>,
-    RequestContext(ctx): RequestContext,
+    ClientContext(ctx): ClientContext,
     ApiJson(body): ApiJson<LoginRequest>,
-) -> Result<ApiJson<TokenPair>, Response> {
+) -> ApiResult<ApiJson<TokenPair>> {
     match session::login(&st, &ctx, body.username.trim(), &body.password).await {
-        Ok((user, refresh)) => pair(&st, user, refresh)
-            .map(ApiJson)
-            .map_err(IntoResponse::into_response),
-        Err(LoginFailure::InvalidCredentials) => Err(invalid_credentials().into_response()),
+        Ok((user, refresh)) => pair(&st, user, refresh).map(ApiJson),
+        Err(LoginFailure::InvalidCredentials) => Err(invalid_credentials()),
         Err(LoginFailure::Locked { retry_after_secs }) => Err(locked(retry_after_secs)),
-        Err(LoginFailure::Error(e)) => Err(e.into_response()),
+        Err(LoginFailure::Error(e)) => Err(e),
     }
 }
 
@@ -146,7 +139,7 @@ pub async fn login(
 )]
 pub async fn refresh(
     State(st): State<AppState>,
-    RequestContext(ctx): RequestContext,
+    ClientContext(ctx): ClientContext,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<ApiJson<TokenPair>> {
     let (user, token) = session::refresh(&st, &ctx, body.refresh_token.trim()).await?;

@@ -2,9 +2,10 @@
 //! (created_at desc, id desc). `from` / `to` bound `created_at` directly so PostgreSQL prunes the monthly
 //! partitions; the cursor bounds it too.
 
+use crate::policy;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use neurohub_core::auth::{policy, Authorized};
+use neurohub_core::auth::Authorized;
 use neurohub_core::pagination::{self, Page};
 use neurohub_core::{ApiJson, ApiQuery, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,7 @@ use sqlx::{Postgres, QueryBuilder};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::validate::bad_query;
+use neurohub_core::validate::bad_query;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(utoipa_axum::routes!(list))

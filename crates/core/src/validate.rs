@@ -1,16 +1,16 @@
 //! Field checks shared by every resource module: collect every bad field, then fail once; plus the small
 //! request-shape helpers (nullable PATCH fields, ILIKE patterns, 400s for bad query parameters).
 
-use neurohub_core::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError};
 use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Default)]
-pub(crate) struct Checker(Vec<FieldError>);
+pub struct Checker(Vec<FieldError>);
 
 impl Checker {
     /// A checker for a PATCH body: when `names_a_field` is false the body changes nothing, which is reported
     /// (field `""`) together with any other problem.
-    pub(crate) fn for_patch(names_a_field: bool) -> Self {
+    pub fn for_patch(names_a_field: bool) -> Self {
         let mut c = Self::default();
         if !names_a_field {
             c.add("", "the body names no field to change");
@@ -18,7 +18,7 @@ impl Checker {
         c
     }
 
-    pub(crate) fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError {
             field: field.into(),
             message: message.into(),
@@ -26,7 +26,7 @@ impl Checker {
     }
 
     /// A required text: trimmed, 1..=max characters.
-    pub(crate) fn text(&mut self, field: &str, value: &str, max: usize) -> String {
+    pub fn text(&mut self, field: &str, value: &str, max: usize) -> String {
         let v = value.trim();
         if v.is_empty() {
             self.add(field, format!("{field} must not be empty"));
@@ -37,12 +37,7 @@ impl Checker {
     }
 
     /// An optional text: trimmed, empty means absent, at most `max` characters.
-    pub(crate) fn opt_text(
-        &mut self,
-        field: &str,
-        value: Option<&str>,
-        max: usize,
-    ) -> Option<String> {
+    pub fn opt_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
         let v = value.map(str::trim).filter(|v| !v.is_empty())?;
         if v.chars().count() > max {
             self.add(field, format!("{field} must be at most {max} characters"));
@@ -51,7 +46,7 @@ impl Checker {
     }
 
     /// One of a fixed set of values.
-    pub(crate) fn one_of(&mut self, field: &str, value: &str, allowed: &[&str]) {
+    pub fn one_of(&mut self, field: &str, value: &str, allowed: &[&str]) {
         if !allowed.contains(&value) {
             self.add(
                 field,
@@ -60,7 +55,7 @@ impl Checker {
         }
     }
 
-    pub(crate) fn finish(self) -> Result<(), ApiError> {
+    pub fn finish(self) -> Result<(), ApiError> {
         if self.0.is_empty() {
             Ok(())
         } else {
@@ -70,7 +65,7 @@ impl Checker {
 }
 
 /// For PATCH fields that may be cleared: absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
-pub(crate) fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -79,7 +74,7 @@ where
 }
 
 /// `%text%` for ILIKE with the wildcards of `text` escaped.
-pub(crate) fn like_pattern(text: &str) -> String {
+pub fn like_pattern(text: &str) -> String {
     let mut s = String::with_capacity(text.len() + 2);
     s.push('%');
     for ch in text.chars() {
@@ -93,7 +88,7 @@ pub(crate) fn like_pattern(text: &str) -> String {
 }
 
 /// A 400 for a bad query parameter.
-pub(crate) fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
+pub fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
     let message = message.into();
     ApiError::bad_request("INVALID_QUERY", message.clone()).with_field(field, message)
 }

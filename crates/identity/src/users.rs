@@ -14,9 +14,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{created, Created};
-use crate::keyset::Keyset;
-use crate::validate::{self, Checker};
+use neurohub_core::pagination::Keyset;
+use neurohub_core::response::{created, Created};
+use neurohub_core::validate::{self, Checker};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -260,7 +260,7 @@ pub async fn create(
     let role = role.expect("checked");
     let password_hash = hash(body.password).await?;
 
-    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let mut tx = neurohub_core::context::begin(&st.pool, &user.ctx).await?;
     let row = sqlx::query_as::<_, User>(&format!(
         "INSERT INTO users (username, full_name, email, password_hash, role, department) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {USER_COLUMNS}"
@@ -338,7 +338,7 @@ pub async fn update(
         None => None,
     };
 
-    let mut tx = neurohub_core::audit::begin(&st.pool, &user.ctx).await?;
+    let mut tx = neurohub_core::context::begin(&st.pool, &user.ctx).await?;
     // Lock the caller and the target (in id order, so two admins changing each other serialize instead of
     // deadlocking) and re-check that the caller is still an active admin: their token may predate a demotion.
     // Without this, two admins demoting each other at once could leave no admin.
