@@ -4,6 +4,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use neurohub_core::auth::CallerSlot;
 use neurohub_core::{querycount, ApiError};
 use std::any::Any;
 use std::time::Instant;
@@ -11,9 +12,10 @@ use std::time::Instant;
 /// Header carrying the number of SQL statements the request executed (N+1 regressions show up here).
 pub const QUERY_COUNT_HEADER: &str = "x-db-queries";
 
-/// Record `http_requests_total` and `http_request_duration_seconds` by method, route template and status, and
-/// report the request's SQL statement count.
-pub async fn track(req: Request, next: Next) -> Response {
+/// Record `http_requests_total` and `http_request_duration_seconds` by method, route template and status, report
+/// the request's SQL statement count, and write the access log: one INFO line per request (target
+/// `neurohub::access`) with method, route template, status, duration, request id and the authenticated user id.
+pub async fn track(mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     // The route template, never the raw path, so metric cardinality stays bounded.
     let route = req
@@ -22,12 +24,31 @@ pub async fn track(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().as_str().to_owned();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let caller = CallerSlot::default();
+    req.extensions_mut().insert(caller.clone());
     let (mut res, queries) = querycount::scope(next.run(req)).await;
+    let elapsed = start.elapsed();
+    tracing::info!(
+        target: "neurohub::access",
+        method = %method,
+        route = %route,
+        status = res.status().as_u16(),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        request_id = %request_id,
+        user_id = caller.user_id(),
+        db_queries = queries,
+        "request"
+    );
     let status = res.status().as_u16().to_string();
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&queries.to_string()) {
         res.headers_mut().insert(QUERY_COUNT_HEADER, v);
     }

@@ -1,6 +1,7 @@
 //! /health, /metrics, request ids, OpenAPI, unknown routes.
 
 use crate::helpers::TestApp;
+use neurohub_core::auth::Role;
 use reqwest::Method;
 use sqlx::PgPool;
 
@@ -285,4 +286,59 @@ async fn a_small_pool_under_concurrent_load_queues_instead_of_failing(pool: PgPo
     );
     assert_eq!(app.count("lots").await, 20);
     assert_eq!(app.count("wip_items").await, 100);
+}
+
+/// Requests run as the request role, which can bypass neither row-level security nor the audit log's
+/// append-only privileges — even though this test's DATABASE_URL is the postgres superuser.
+#[sqlx::test(migrations = false)]
+async fn requests_run_as_a_role_that_cannot_bypass_rls(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    for p in [&app.state.pool, &app.state.read_pool] {
+        let (user, superuser, bypass): (String, bool, bool) = sqlx::query_as(
+            "SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(p)
+        .await
+        .unwrap();
+        assert_eq!(user, neurohub_core::db::REQUEST_ROLE);
+        assert!(
+            !superuser && !bypass,
+            "{user}: super={superuser} bypassrls={bypass}"
+        );
+        // The audit log is append-only by privilege, not only by trigger.
+        for sql in [
+            "UPDATE audit_logs SET action = action",
+            "DELETE FROM audit_logs",
+            "TRUNCATE audit_logs",
+        ] {
+            let err = sqlx::query(sql).execute(p).await.unwrap_err();
+            let code = err
+                .as_database_error()
+                .and_then(|e| e.code())
+                .map(|c| c.to_string());
+            assert_eq!(code.as_deref(), Some("42501"), "{sql}: {err}");
+        }
+        // ... and the migration bookkeeping is read-only.
+        let err = sqlx::query("DELETE FROM schema_migrations")
+            .execute(p)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("permission denied"), "{err}");
+    }
+    // A write through the API still works under that role (and is audited).
+    let res = app
+        .post(
+            Role::Admin,
+            "/api/v1/product-models",
+            &serde_json::json!({"model_code": "RRL", "model_name": "Request role"}),
+        )
+        .await;
+    res.assert_status(201);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_logs WHERE table_name = 'product_models' AND action = 'INSERT'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
 }
