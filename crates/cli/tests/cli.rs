@@ -419,7 +419,12 @@ async fn access_log_has_one_info_line_per_request(pool: PgPool) {
     assert_eq!(get["fields"]["method"], "GET", "{get}");
     assert_eq!(get["fields"]["route"], "/api/v1/users/{id}", "{get}");
     assert_eq!(get["fields"]["status"], 200, "{get}");
-    assert_eq!(get["fields"]["request_id"], "access-log-test-1", "{get}");
+    assert_eq!(
+        get["fields"]["client_request_id"], "access-log-test-1",
+        "{get}"
+    );
+    let ours = get["fields"]["request_id"].as_str().unwrap();
+    assert!(ours.len() == 36 && ours != "access-log-test-1", "{get}");
     assert_eq!(get["fields"]["user_id"], admin_id, "{get}");
     assert!(
         get["fields"]["duration_ms"].as_f64().unwrap() >= 0.0,

@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -66,7 +65,6 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
     let _ = telemetry::metrics_handle();
     install_error_mappings();
     let (api_router, doc) = api();
-    let request_id = axum::http::HeaderName::from_static("x-request-id");
     api_router
         .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", doc))
         .fallback(middleware::not_found)
@@ -77,12 +75,12 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
         .layer(axum::middleware::from_fn(middleware::timeout_to_problem))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, opts.request_timeout))
         .layer(CatchPanicLayer::custom(middleware::panic_to_problem))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(axum::middleware::from_fn(middleware::close_after_413))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(middleware::server_request_id))
 }
 
 /// Keep the coming months' audit partitions in place (at start, then every six hours).

@@ -30,6 +30,11 @@ pub async fn track(mut req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
+    let client_request_id = req
+        .headers()
+        .get(CLIENT_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let caller = CallerSlot::default();
     req.extensions_mut().insert(caller.clone());
     let (mut res, queries) = querycount::scope(next.run(req)).await;
@@ -41,6 +46,7 @@ pub async fn track(mut req: Request, next: Next) -> Response {
         status = res.status().as_u16(),
         duration_ms = elapsed.as_secs_f64() * 1000.0,
         request_id = %request_id,
+        client_request_id = client_request_id.as_deref(),
         user_id = caller.user_id(),
         db_queries = queries,
         "request"
@@ -98,6 +104,50 @@ pub async fn timeout_to_problem(req: Request, next: Next) -> Response {
             "the request took too long and was cancelled; nothing was saved",
         )
         .into_response();
+    }
+    res
+}
+
+/// The header under which a client's own request id is kept (and echoed) for correlation.
+pub const CLIENT_REQUEST_ID: &str = "x-client-request-id";
+
+/// Every request gets the server's own `x-request-id` (a fresh UUID): that id goes into the audit rows, the
+/// access log and the response, so a client cannot make an audit trail point at another request. A client's
+/// `x-request-id` is not thrown away: it moves to `x-client-request-id` (kept when it is 1–128 visible ASCII
+/// characters, dropped otherwise), is logged beside ours and is echoed in the response.
+pub async fn server_request_id(mut req: Request, next: Next) -> Response {
+    let client = req.headers_mut().remove("x-request-id").filter(|v| {
+        let b = v.as_bytes();
+        !b.is_empty() && b.len() <= 128 && b.iter().all(u8::is_ascii_graphic)
+    });
+    let ours = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+        .expect("a UUID is a valid header value");
+    req.headers_mut().insert("x-request-id", ours.clone());
+    match &client {
+        Some(c) => {
+            req.headers_mut().insert(CLIENT_REQUEST_ID, c.clone());
+        }
+        None => {
+            req.headers_mut().remove(CLIENT_REQUEST_ID);
+        }
+    }
+    let mut res = next.run(req).await;
+    res.headers_mut().insert("x-request-id", ours);
+    if let Some(c) = client {
+        res.headers_mut().insert(CLIENT_REQUEST_ID, c);
+    }
+    res
+}
+
+/// A 413 is answered before the body was read, so the rest of the body is still on the wire: tell the client the
+/// connection ends here (`Connection: close`), so its next request opens a new one instead of failing on this one.
+pub async fn close_after_413(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        res.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            HeaderValue::from_static("close"),
+        );
     }
     res
 }

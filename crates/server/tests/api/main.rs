@@ -6,6 +6,7 @@ mod audit_logs;
 mod auth;
 mod dashboard;
 mod flow;
+mod hostile;
 mod lots;
 mod masters;
 mod operations;

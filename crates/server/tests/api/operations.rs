@@ -55,21 +55,57 @@ async fn metrics_count_requests_by_route_template(pool: PgPool) {
     assert!(res.text.contains("db_pool_connections"), "{}", res.text);
 }
 
+/// The server always answers with its own request id; a client's id is kept beside it for correlation, and the
+/// audit trail carries the server's id only, so a client cannot make audit rows point at another request.
 #[sqlx::test(migrations = false)]
-async fn request_ids_are_generated_or_propagated(pool: PgPool) {
+async fn request_ids_are_the_servers_and_the_clients_is_kept_beside(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let res = app.request(Method::GET, "/health", None, None, &[]).await;
-    assert!(res.headers.get("x-request-id").is_some());
+    let id = res.headers.get("x-request-id").unwrap().to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    assert!(res.headers.get("x-client-request-id").is_none());
+
+    let token = app.token(Role::Admin).to_string();
+    let forged = "00000000-0000-0000-0000-000000000001";
+    let res = app
+        .request(
+            Method::POST,
+            "/api/v1/product-models",
+            Some(&token),
+            Some(&serde_json::json!({"model_code": "RID", "model_name": "Request ids"})),
+            &[("x-request-id", forged)],
+        )
+        .await;
+    res.assert_status(201);
+    let ours = res
+        .headers
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(ours, forged);
+    assert_eq!(res.headers.get("x-client-request-id").unwrap(), forged);
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT request_id FROM audit_logs WHERE table_name = 'product_models' AND action = 'INSERT'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, [ours]);
+
+    // A client id that is not 1-128 visible ASCII characters is dropped, not echoed.
+    let long = "x".repeat(129);
     let res = app
         .request(
             Method::GET,
             "/health",
             None,
             None,
-            &[("x-request-id", "station-7-abc")],
+            &[("x-request-id", &long)],
         )
         .await;
-    assert_eq!(res.headers.get("x-request-id").unwrap(), "station-7-abc");
+    assert!(res.headers.get("x-client-request-id").is_none());
 }
 
 #[sqlx::test(migrations = false)]
