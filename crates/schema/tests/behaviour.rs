@@ -2,7 +2,7 @@
 mod common;
 
 use common::*;
-use neurohub_schema::{ensure_audit_partitions, manifest::manifest, HEAD_VERSION};
+use neurohub_schema::{ensure_audit_partitions, expected_catalog, HEAD_VERSION};
 use sqlx::PgPool;
 
 /// user_id, user_ref, client_ip, request_id, new_data, changed_fields of one audit row.
@@ -169,7 +169,7 @@ async fn processes_and_users_with_history_cannot_be_deleted(pool: PgPool) {
     );
 }
 
-/// One bad case per named CHECK (each violating only that CHECK), checked against the manifest's list.
+/// One bad case per named CHECK (each violating only that CHECK), checked against the head snapshot's CHECKs.
 const BAD: &[(&str, &str)] = &[
     ("chk_product_models_model_code", "UPDATE product_models SET model_code = 'ab1'"),
     ("chk_product_models_status", "UPDATE product_models SET status = 'GONE'"),
@@ -214,7 +214,8 @@ const BAD: &[(&str, &str)] = &[
 async fn every_check_rejects_its_bad_case_and_accepts_good_ones(pool: PgPool) {
     head_with_rows(&pool).await;
     let names: Vec<&str> = BAD.iter().map(|(n, _)| *n).collect();
-    for (_, name) in manifest(HEAD_VERSION).checks {
+    for check in expected_catalog(HEAD_VERSION).of_kind("check") {
+        let (_, name) = check.name.split_once('.').unwrap();
         assert!(names.contains(&name), "no bad case for {name}");
     }
     for (name, sql) in BAD {

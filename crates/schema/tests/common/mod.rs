@@ -87,8 +87,10 @@ pub async fn seed_rows(pool: &PgPool) {
     tx.commit().await.unwrap();
 }
 
-/// Every table of the head schema.
-pub const ALL_TABLES: &[&str] = neurohub_schema::manifest::BUSINESS_TABLES;
+/// Every table of the head schema (from the head snapshot).
+pub fn all_tables() -> Vec<String> {
+    neurohub_schema::manifest::head_tables()
+}
 
 /// (row count, md5 of all rows as text in a stable order) of one table.
 pub async fn table_fingerprint(pool: &PgPool, table: &str) -> (i64, String) {
