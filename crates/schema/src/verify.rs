@@ -69,7 +69,7 @@ impl fmt::Display for Summary {
             )
         )?;
         writeln!(f, "└{line}┘")?;
-        writeln!(f, "    {:<36} {:>9} {:>9}", "", "expected", "found")?;
+        writeln!(f, "    {:<40} {:>9} {:>9}", "", "expected", "found")?;
         let mut in_tables = false;
         for r in &self.rows {
             let per_table =
@@ -81,7 +81,7 @@ impl fmt::Display for Summary {
             let mark = if r.ok { '✓' } else { '✗' };
             writeln!(
                 f,
-                "  {mark} {:<36} {:>9} {:>9}",
+                "  {mark} {:<40} {:>9} {:>9}",
                 r.category, r.expected, r.found
             )?;
             if !r.missing.is_empty() {
