@@ -1,8 +1,10 @@
-//! neurohub-schema: the MES schema as embedded, reversible, versioned migrations, and the engine that deploys,
-//! reverts, verifies and backs it up.
+//! neurohub-schema: the database schema (MES and ATP, one ordered sequence) as embedded, reversible, versioned
+//! migrations, and the engine that deploys, reverts, verifies and backs it up. How to write a migration:
+//! `migrations/README.md`.
 //!
 //! * [`MIGRATIONS`]: the registry (0001 initial schema of seed 000, 0002 refactoring and 0003 WIP tracking of
-//!   seed 001, 0004 what the MES API needs), each a list of up steps and one down script.
+//!   seed 001, 0004 what the MES API needs, 0005 the request role, ...), each a list of up steps and one down
+//!   script.
 //! * [`up`] / [`down`] / [`status`]: the migration engine (one transaction per step, resume after failure,
 //!   checksums, advisory lock).
 //! * [`deploy`]: seed 000's execution flow as one call, ending with [`verify_summary`].
