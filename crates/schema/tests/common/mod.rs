@@ -77,6 +77,18 @@ INSERT INTO audit_logs (table_name, record_id, action, new_data, user_ref, creat
 VALUES ('legacy', 1, 'INSERT', '{"imported": true}', 'import', TIMESTAMPTZ '2020-03-01 00:00:00+00');
 "#;
 
+/// The tables [`SEED_ROWS`] inserts into (audit_logs through the triggers and directly).
+pub fn seeded_tables() -> Vec<String> {
+    let re = regex::Regex::new(r"INSERT INTO (\w+)").unwrap();
+    let mut t: Vec<String> = re
+        .captures_iter(SEED_ROWS)
+        .map(|c| c[1].to_string())
+        .collect();
+    t.sort();
+    t.dedup();
+    t
+}
+
 /// Insert [`SEED_ROWS`] in one transaction (schema must be at head).
 pub async fn seed_rows(pool: &PgPool) {
     let mut tx = pool.begin().await.unwrap();
