@@ -6,6 +6,9 @@
 # squawk is installed when missing, without prompts: npm into target/tools/squawk (or, without npm, pip into
 # target/tools/squawk-pip). SQUAWK=/path/to/squawk uses that binary instead.
 #
+# `scripts/lint-migrations.sh --self-test` injects one violation of each kind into a scratch copy and requires the
+# lint to report them all.
+#
 # Besides squawk, two checks squawk cannot do for this engine:
 #  * every SQL file under up/ is a step of src/registry.rs, and the `concurrently` (non-transactional) steps are
 #    read from there, so each file is linted with the transaction mode it really runs in;
@@ -39,6 +42,36 @@ if [ -z "${SQUAWK:-}" ]; then
   fi
 fi
 "$SQUAWK" --version >/dev/null
+
+# --self-test: prove the lint is not vacuous. Lint a scratch copy of the migrations with one violation of each
+# kind injected and require each to be reported (and the run to fail).
+if [ "${1:-}" = "--self-test" ]; then
+  SQUAWK="$(cd "$(dirname "$SQUAWK")" && pwd)/$(basename "$SQUAWK")"
+  scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch"' EXIT
+  mkdir -p "$scratch/crates/schema/src"
+  cp -r scripts .squawk.toml "$scratch/"
+  cp -r crates/schema/migrations "$scratch/crates/schema/"
+  cp crates/schema/src/registry.rs "$scratch/crates/schema/src/"
+  m="$scratch/crates/schema/migrations"
+  echo "CREATE INDEX idx_selftest_plain ON lots (notes);" >> "$m/0004_mes_api/up/01_columns_and_tables.sql"
+  echo "CREATE INDEX CONCURRENTLY idx_selftest_nodrop ON lots (notes);" >> "$m/0004_mes_api/up/05_indexes_concurrently.sql"
+  echo "SELECT 1;" > "$m/0004_mes_api/up/99_unregistered.sql"
+  sed -i 's/CHAR(2)/TEXT   /g' "$m/0003_wip_tracking/up/01_tables.sql"
+  echo "ALTER TABLE lots RENAME COLUMN notes TO remarks;" >> "$m/0004_mes_api/down.sql"
+  if out=$(SQUAWK="$SQUAWK" "$scratch/scripts/lint-migrations.sh" 2>&1); then
+    echo "self-test: the lint passed a tree with injected violations" >&2; exit 1
+  fi
+  for want in "01_columns_and_tables.sql:.*require-concurrent-index-creation" \
+              "idx_selftest_nodrop is not preceded by DROP INDEX CONCURRENTLY IF EXISTS" \
+              "99_unregistered.sql: not a step" \
+              "0003_wip_tracking/up/01_tables.sql: per-file exclusion of ban-char-field is stale" \
+              "0004_mes_api/down.sql:.*renaming-column"; do
+    echo "$out" | grep -q -- "$want" || { echo "self-test: not reported: $want" >&2; echo "$out" >&2; exit 1; }
+  done
+  echo "migration lint self-test: every injected violation was reported"
+  exit 0
+fi
 
 exec python3 - "$SQUAWK" <<'PY'
 import glob, re, subprocess, sys, tomllib
