@@ -59,8 +59,7 @@ async fn deploy_on_empty_database_then_again_is_a_no_op(pool: PgPool) {
     assert!(again.ok());
     assert!(
         text.contains(&format!(
-            "schema is at version {}; nothing to deploy",
-            neurohub_schema::HEAD_VERSION
+            "schema is at version {HEAD_VERSION}; nothing to deploy"
         )),
         "{text}"
     );
