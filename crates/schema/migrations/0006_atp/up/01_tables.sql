@@ -114,9 +114,8 @@ CREATE TABLE config_versions (
         CHECK (status IN ('DRAFT', 'ARCHIVED') OR validation_status IN ('VALID', 'WARNINGS')),
     -- a SUPERSEDED version names its successor; DRAFT and ACTIVE ones name none (ARCHIVED keeps what it had)
     CONSTRAINT chk_config_versions_superseded_by CHECK (
-        (status = 'SUPERSEDED' AND superseded_by IS NOT NULL)
-        OR (status IN ('DRAFT', 'ACTIVE') AND superseded_by IS NULL)
-        OR status = 'ARCHIVED'
+        (status <> 'SUPERSEDED' OR superseded_by IS NOT NULL)
+        AND (status NOT IN ('DRAFT', 'ACTIVE') OR superseded_by IS NULL)
     ),
     CONSTRAINT chk_config_versions_not_self
         CHECK (superseded_by IS DISTINCT FROM id AND previous_version_id IS DISTINCT FROM id)
@@ -299,8 +298,11 @@ CREATE TABLE workflow_instances (
         CHECK (atp_category IN ('RAN_MW', 'PLN_UPGRADE', 'DISMANTLE_DROP', 'DISMANTLE_KEEP', 'SOFTWARE_LICENSE')),
     CONSTRAINT chk_workflow_instances_current_stage_number CHECK (current_stage_number > 0),
     CONSTRAINT chk_workflow_instances_routing_snapshot CHECK (jsonb_typeof(routing_snapshot) = 'object'),
+    -- running instances have no completion time, finished ones have one
     CONSTRAINT chk_workflow_instances_completion CHECK (
-        (status IN ('IN_PROGRESS', 'ON_HOLD')) = (completed_at IS NULL)
+        (status NOT IN ('IN_PROGRESS', 'ON_HOLD') OR completed_at IS NULL)
+        AND (status NOT IN ('APPROVED', 'APPROVED_WITH_PUNCHLIST', 'REJECTED', 'CANCELLED', 'COMPLETED')
+             OR completed_at IS NOT NULL)
     )
 );
 
