@@ -29,7 +29,10 @@ async fn rows_per_workspace(pool: &PgPool) -> Vec<(String, i64, i64)> {
         .fetch_one(pool)
         .await
         .unwrap();
-        assert!(a > 0 && b > 0, "the fixture has rows of both workspaces in {t}");
+        assert!(
+            a > 0 && b > 0,
+            "the fixture has rows of both workspaces in {t}"
+        );
         out.push((t, a, b));
     }
     assert!(out.len() >= 19, "{out:?}");
@@ -39,11 +42,12 @@ async fn rows_per_workspace(pool: &PgPool) -> Vec<(String, i64, i64)> {
 #[sqlx::test(migrations = false)]
 async fn neurohub_app_is_neither_superuser_nor_bypassrls(pool: PgPool) {
     common::up_to(&pool, None).await;
-    let (sup, bypass): (bool, bool) =
-        sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'neurohub_app'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (sup, bypass): (bool, bool) = sqlx::query_as(
+        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'neurohub_app'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert!(!sup && !bypass);
 }
 
@@ -54,8 +58,19 @@ async fn a_member_sees_exactly_its_workspaces_rows_in_every_table(pool: PgPool) 
     let member = user_id(&pool, "atp_a_qa").await;
     let mut tx = as_app(&pool, Some(member), &ws('a')).await;
     for (t, a, _) in &expected {
-        assert_eq!(count(&mut tx, &format!("SELECT count(*) FROM {t}")).await, *a, "{t}");
-        let b_rows = count(&mut tx, &format!("SELECT count(*) FROM {t} WHERE workspace_id = '{}'", ws('b'))).await;
+        assert_eq!(
+            count(&mut tx, &format!("SELECT count(*) FROM {t}")).await,
+            *a,
+            "{t}"
+        );
+        let b_rows = count(
+            &mut tx,
+            &format!(
+                "SELECT count(*) FROM {t} WHERE workspace_id = '{}'",
+                ws('b')
+            ),
+        )
+        .await;
         assert_eq!(b_rows, 0, "{t} leaks B's rows");
     }
     // workspaces: a member lists its own
@@ -75,10 +90,18 @@ async fn without_a_workspace_or_without_membership_nothing_is_visible(pool: PgPo
     let admin = user_id(&pool, "atp_admin").await;
     for (label, user, workspace) in [
         ("no workspace context", Some(a_member), String::new()),
-        ("a malformed workspace context", Some(a_member), "not-a-uuid".to_string()),
+        (
+            "a malformed workspace context",
+            Some(a_member),
+            "not-a-uuid".to_string(),
+        ),
         ("B's workspace, A's member", Some(a_member), ws('b')),
         ("A's workspace, no user", None, ws('a')),
-        ("A's workspace, global ADMIN who is no member", Some(admin), ws('a')),
+        (
+            "A's workspace, global ADMIN who is no member",
+            Some(admin),
+            ws('a'),
+        ),
     ] {
         let mut tx = as_app(&pool, user, &workspace).await;
         for (t, _, _) in &tables {
@@ -86,7 +109,11 @@ async fn without_a_workspace_or_without_membership_nothing_is_visible(pool: PgPo
             if t == "workspace_members" && user == Some(admin) {
                 continue;
             }
-            assert_eq!(count(&mut tx, &format!("SELECT count(*) FROM {t}")).await, 0, "{label}: {t}");
+            assert_eq!(
+                count(&mut tx, &format!("SELECT count(*) FROM {t}")).await,
+                0,
+                "{label}: {t}"
+            );
         }
         tx.rollback().await.unwrap();
     }
@@ -97,7 +124,10 @@ async fn without_a_workspace_or_without_membership_nothing_is_visible(pool: PgPo
     ] {
         let mut tx = pool.begin().await.unwrap();
         sqlx::query(&deactivate).execute(&mut *tx).await.unwrap();
-        sqlx::query("SET LOCAL ROLE neurohub_app").execute(&mut *tx).await.unwrap();
+        sqlx::query("SET LOCAL ROLE neurohub_app")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
         sqlx::query("SELECT set_config('app.current_user_id', $1, true), set_config('app.workspace_id', $2, true)")
             .bind(a_member.to_string())
             .bind(ws('a'))
@@ -139,24 +169,31 @@ async fn writes_cannot_leave_the_context_workspace(pool: PgPool) {
         format!("UPDATE sites SET site_name = 'hijacked' WHERE workspace_id = '{b}'"),
         format!("DELETE FROM approver_absences WHERE workspace_id = '{b}'"),
     ] {
-        let n = sqlx::query(&sql).execute(&mut *tx).await.unwrap().rows_affected();
+        let n = sqlx::query(&sql)
+            .execute(&mut *tx)
+            .await
+            .unwrap()
+            .rows_affected();
         assert_eq!(n, 0, "{sql}");
     }
     // inside A, the member writes normally
-    let n = sqlx::query(&format!("UPDATE sites SET site_name = 'Renamed' WHERE workspace_id = '{a}'"))
-        .execute(&mut *tx)
-        .await
-        .unwrap()
-        .rows_affected();
+    let n = sqlx::query(&format!(
+        "UPDATE sites SET site_name = 'Renamed' WHERE workspace_id = '{a}'"
+    ))
+    .execute(&mut *tx)
+    .await
+    .unwrap()
+    .rows_affected();
     assert_eq!(n, 1);
     // append-only history: the request role may not even try to change it
     let (code, _, _) = fails_in(&mut tx, "UPDATE workflow_stage_actions SET comment = 'x'").await;
     assert_eq!(code, "42501");
     tx.commit().await.unwrap();
-    let untouched: i64 = sqlx::query_scalar("SELECT count(*) FROM sites WHERE site_name = 'hijacked'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let untouched: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sites WHERE site_name = 'hijacked'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(untouched, 0);
 }
 
@@ -187,7 +224,10 @@ async fn global_admin_manages_workspaces_and_their_first_member(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(count(&mut tx, "SELECT count(*) FROM workspaces").await, 3);
-    assert_eq!(count(&mut tx, "SELECT count(*) FROM workspace_members").await, 1);
+    assert_eq!(
+        count(&mut tx, "SELECT count(*) FROM workspace_members").await,
+        1
+    );
     // ... but reads no workspace data without being a member
     assert_eq!(count(&mut tx, "SELECT count(*) FROM sites").await, 0);
     tx.commit().await.unwrap();
@@ -199,10 +239,18 @@ async fn global_admin_manages_workspaces_and_their_first_member(pool: PgPool) {
     .execute(&mut *tx)
     .await
     .unwrap();
-    assert_eq!(count(&mut tx, "SELECT count(*) FROM workspaces").await, 2, "A and the new one");
+    assert_eq!(
+        count(&mut tx, "SELECT count(*) FROM workspaces").await,
+        2,
+        "A and the new one"
+    );
     tx.rollback().await.unwrap();
     let mut tx = as_app(&pool, Some(a_qa), &ws('a')).await;
-    assert_eq!(count(&mut tx, "SELECT count(*) FROM workspace_members").await, 2, "members read their workspace's membership");
+    assert_eq!(
+        count(&mut tx, "SELECT count(*) FROM workspace_members").await,
+        2,
+        "members read their workspace's membership"
+    );
     let (code, _, _) = fails_in(
         &mut tx,
         &format!("INSERT INTO workspace_members (workspace_id, user_id, member_role) VALUES ('{}', {admin}, 'VIEWER')", ws('a')),
@@ -258,13 +306,17 @@ async fn the_policies_hold_when_the_owner_is_not_a_superuser(pool: PgPool) {
     .execute(&mut *tx)
     .await
     .unwrap();
-    let (sup, bypass): (bool, bool) =
-        sqlx::query_as(&format!("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = '{owner}'"))
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
+    let (sup, bypass): (bool, bool) = sqlx::query_as(&format!(
+        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = '{owner}'"
+    ))
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
     assert!(!sup && !bypass);
-    sqlx::query("SET LOCAL ROLE neurohub_app").execute(&mut *tx).await.unwrap();
+    sqlx::query("SET LOCAL ROLE neurohub_app")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     sqlx::query("SELECT set_config('app.current_user_id', $1, true), set_config('app.workspace_id', $2, true)")
         .bind(member.to_string())
         .bind(ws('a'))
@@ -284,7 +336,10 @@ async fn the_policies_hold_when_the_owner_is_not_a_superuser(pool: PgPool) {
         .unwrap();
     assert_eq!(listed, 1);
     // the owner itself reads only the calling user's own membership rows
-    sqlx::query(&format!("SET LOCAL ROLE {owner}")).execute(&mut *tx).await.unwrap();
+    sqlx::query(&format!("SET LOCAL ROLE {owner}"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     let own: i64 = sqlx::query_scalar("SELECT count(*) FROM workspace_members")
         .fetch_one(&mut *tx)
         .await
