@@ -7,4 +7,5 @@ pub(crate) static SNAPSHOTS: &[(i32, &str)] = &[
     (3, include_str!("v0003.txt")),
     (4, include_str!("v0004.txt")),
     (5, include_str!("v0005.txt")),
+    (6, include_str!("v0006.txt")),
 ];
