@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod pagination;
+pub mod problems;
 pub mod querycount;
 pub mod state;
 
