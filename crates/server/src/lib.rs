@@ -1,9 +1,10 @@
 //! The NeuroHub HTTP server: one axum application composed from the domain routers, with request ids, tracing,
-//! metrics, OpenAPI at `/api/v1/openapi.json` and its UI at `/docs`.
+//! metrics, OpenAPI at `/api/v1/openapi.json` and its UI at `/docs`, and the problem-type pages at `/problems`.
 
 pub mod health;
 pub mod middleware;
 pub mod openapi;
+pub mod problems;
 pub mod telemetry;
 
 use axum::Router;
@@ -45,9 +46,9 @@ pub fn install_error_mappings() {
     ]);
 }
 
-/// The API routes and their OpenAPI document.
+/// The API routes and their OpenAPI document, finished by the one post-processing pass ([`openapi::finish`]).
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest(
             "/api/v1",
             neurohub_identity::router()
@@ -56,7 +57,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         )
         .routes(utoipa_axum::routes!(health::health))
         .routes(utoipa_axum::routes!(health::metrics))
-        .split_for_parts()
+        .split_for_parts();
+    openapi::finish(&mut doc);
+    (router, doc)
 }
 
 /// The whole application with its middleware stack.
@@ -67,6 +70,7 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
     let (api_router, doc) = api();
     api_router
         .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", doc))
+        .merge(problems::router())
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::track))
