@@ -66,8 +66,8 @@ fn every_error_code_in_the_source_is_in_the_table_and_back() {
         ("ROUTE_NOT_FOUND", "server/src/middleware.rs"), // ApiError::new(StatusCode::.., multi-line
         ("BODY_UNREADABLE", "core/src/extract.rs"),      // ApiError::new(e.status(), ..
         ("VALIDATION_FAILED", "core/src/error.rs"),      // code: ".." literal
-        ("LOT_SEQUENCE_EXHAUSTED", "core/src/constraints.rs"), // the mapping table
-        ("ACCOUNT_LOCKED", "mes/src/auth.rs"),           // too_many_requests(
+        ("LOT_SEQUENCE_EXHAUSTED", "mes/src/constraints.rs"), // a domain's mapping table
+        ("ACCOUNT_LOCKED", "identity/src/auth.rs"),      // too_many_requests(
         ("MISSING_TOKEN", "core/src/auth/mod.rs"),       // unauthorized(
         ("FORBIDDEN", "core/src/error.rs"),              // Self::new(
     ] {
