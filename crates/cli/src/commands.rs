@@ -385,6 +385,7 @@ async fn serve_on(
         .with_read_pool(read_pool.clone())
         .with_extension(mes.settings());
     let _maintenance = neurohub_server::spawn_partition_maintenance(owner.clone());
+    let _revocation = neurohub_server::spawn_revocation_listener(&state);
     let app = neurohub_server::app(
         state,
         &neurohub_server::HttpOptions {

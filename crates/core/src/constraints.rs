@@ -72,6 +72,15 @@ pub fn map_sqlx_error(err: sqlx::Error) -> ApiError {
     match &err {
         sqlx::Error::RowNotFound => ApiError::not_found("record"),
         sqlx::Error::PoolTimedOut => ApiError::unavailable("the database is busy; retry shortly"),
+        // The connection died under the request (server restart, pg_terminate_backend, network): nothing was
+        // committed by this request, and a retry on a fresh connection is the right move (503 + Retry-After).
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_) => ApiError::unavailable(
+            "the connection to the database was lost; nothing was saved, retry shortly",
+        ),
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
             if let Some(name) = db.constraint() {
@@ -120,6 +129,11 @@ pub fn map_sqlx_error(err: sqlx::Error) -> ApiError {
                 "55P03" | "57014" => {
                     ApiError::unavailable("the database did not answer in time; retry shortly")
                 }
+                // admin_shutdown, crash_shutdown, cannot_connect_now (a restart), database_dropped, and the
+                // connection_exception class: the connection is gone, the transaction with it.
+                c if is_connection_loss(c) => ApiError::unavailable(
+                    "the connection to the database was lost; nothing was saved, retry shortly",
+                ),
                 // The schema's rule triggers raise their own SQLSTATEs (docs/schema.md); their messages are ours
                 // and safe to show. The API checks these rules first, so these are races or bugs, never a 500.
                 "NH001" => ApiError::conflict("AUDIT_APPEND_ONLY", db.message().to_string()),
@@ -141,6 +155,11 @@ pub fn map_sqlx_error(err: sqlx::Error) -> ApiError {
     }
 }
 
+/// SQLSTATEs that mean the connection (and the request's uncommitted transaction) is gone.
+pub fn is_connection_loss(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "57P04")
+}
+
 /// Best-effort field name from a constraint named `<table>_<column>_fkey` / `_key` / `_check` (PostgreSQL's
 /// default names), using the table the error names.
 fn field_from_constraint(name: &str, table: Option<&str>) -> String {
@@ -156,6 +175,21 @@ fn field_from_constraint(name: &str, table: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lost_connections_are_503_with_retry_after() {
+        let e = map_sqlx_error(sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert_eq!(e.status.as_u16(), 503);
+        assert!(e
+            .headers
+            .iter()
+            .any(|(h, v)| h == "retry-after" && v == "1"));
+        assert_eq!(map_sqlx_error(sqlx::Error::PoolClosed).status.as_u16(), 503);
+        assert!(is_connection_loss("57P01") && is_connection_loss("08006"));
+        assert!(!is_connection_loss("23505") && !is_connection_loss("57014"));
+    }
 
     #[test]
     fn field_names_come_from_constraint_names() {

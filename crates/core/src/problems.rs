@@ -165,6 +165,13 @@ pub static PROBLEM_TYPES: &[ProblemType] = &[
         "Get a new one with `POST /api/v1/auth/refresh` (or sign in again).",
     ),
     p(
+        "TOKEN_REVOKED",
+        "Access token revoked",
+        "The account's role, active status or password changed after this token was issued, so every token issued \
+         before the change is refused at once, on every server.",
+        "Sign in again (a deactivated account cannot).",
+    ),
+    p(
         "INVALID_CREDENTIALS",
         "Invalid credentials",
         "The username and password do not match an active account. The answer does not say which part was wrong.",

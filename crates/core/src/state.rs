@@ -5,6 +5,7 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::revocation::Revocations;
 use crate::auth::tokens::TokenKeys;
 
 /// Platform settings that routes read (all configurable by flag and environment; see `neurohub serve --help`).
@@ -34,6 +35,8 @@ pub struct AppState {
     /// `--database-read-url` points at a replica, so scaling reads out needs no handler change.
     pub read_pool: PgPool,
     pub tokens: Arc<TokenKeys>,
+    /// Token generations of this process (kept current by the server's LISTEN task).
+    pub revocations: Arc<Revocations>,
     pub settings: Arc<Settings>,
     extensions: Arc<Extensions>,
 }
@@ -45,6 +48,7 @@ impl AppState {
             read_pool: pool.clone(),
             pool,
             tokens: Arc::new(tokens),
+            revocations: Arc::new(Revocations::default()),
             settings: Arc::new(settings),
             extensions: Arc::new(Extensions::new()),
         }

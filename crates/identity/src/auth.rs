@@ -61,7 +61,7 @@ fn pair(st: &AppState, user: SessionUser, refresh_token: String) -> ApiResult<To
     let role = user.role()?;
     let (access_token, _exp) = st
         .tokens
-        .issue_access(user.id, &user.username, role)
+        .issue_access_at(user.id, &user.username, role, user.token_generation)
         .map_err(ApiError::internal)?;
     Ok(TokenPair {
         access_token,

@@ -20,6 +20,8 @@ pub struct SessionUser {
     pub username: String,
     pub full_name: String,
     pub role: String,
+    /// The account's token generation (access tokens carry it; see `neurohub_core::auth::revocation`).
+    pub token_generation: i32,
 }
 
 impl SessionUser {
@@ -56,6 +58,7 @@ struct LoginRow {
     role: String,
     password_hash: String,
     is_active: bool,
+    token_generation: i32,
     /// Seconds until the lock ends (NULL or <= 0: not locked), computed by the database clock.
     locked_for: Option<f64>,
 }
@@ -87,7 +90,7 @@ pub async fn login(
     password: &str,
 ) -> Result<(SessionUser, String), LoginFailure> {
     let row: Option<LoginRow> = sqlx::query_as(
-        "SELECT id, username, full_name, role, password_hash, is_active, \
+        "SELECT id, username, full_name, role, password_hash, is_active, token_generation, \
                 extract(epoch FROM locked_until - now())::float8 AS locked_for \
            FROM users WHERE username = $1",
     )
@@ -151,6 +154,7 @@ pub async fn login(
             username: row.username,
             full_name: row.full_name,
             role: row.role,
+            token_generation: row.token_generation,
         },
         token,
     ))
@@ -222,6 +226,7 @@ struct PresentedToken {
     full_name: String,
     role: String,
     is_active: bool,
+    token_generation: i32,
 }
 
 /// Exchange a refresh token for a new one (rotation). The token row is locked for the whole exchange, so of two
@@ -236,7 +241,7 @@ pub async fn refresh(
     let row: Option<PresentedToken> = sqlx::query_as(
         "SELECT t.id, t.family_id, t.expires_at <= now() AS expired, \
                 (t.used_at IS NOT NULL OR t.revoked_at IS NOT NULL) AS spent, \
-                u.id AS user_id, u.username, u.full_name, u.role, u.is_active \
+                u.id AS user_id, u.username, u.full_name, u.role, u.is_active, u.token_generation \
            FROM refresh_tokens t JOIN users u ON u.id = t.user_id \
           WHERE t.token_hash = $1 FOR UPDATE OF t",
     )
@@ -294,6 +299,7 @@ pub async fn refresh(
             username: row.username,
             full_name: row.full_name,
             role: row.role,
+            token_generation: row.token_generation,
         },
         token,
     ))

@@ -8,4 +8,5 @@ pub(crate) static SNAPSHOTS: &[(i32, &str)] = &[
     (4, include_str!("v0004.txt")),
     (5, include_str!("v0005.txt")),
     (6, include_str!("v0006.txt")),
+    (7, include_str!("v0007.txt")),
 ];

@@ -202,7 +202,17 @@ pub static MIGRATIONS: &[Migration] = &[
         ],
         down: down!("0006_atp"),
     },
+    Migration {
+        version: 7,
+        name: "token_generation",
+        up: &[step!(
+            "0007_token_generation",
+            "01_token_generation.sql",
+            "token_generation"
+        )],
+        down: down!("0007_token_generation"),
+    },
 ];
 
 /// The newest schema version this binary knows.
-pub const HEAD_VERSION: i32 = 6;
+pub const HEAD_VERSION: i32 = 7;

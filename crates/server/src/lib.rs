@@ -137,3 +137,68 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
 }
+
+/// Keep this process's token generations current (see `neurohub_core::auth::revocation`): LISTEN on the channel
+/// the users trigger announces on, apply each notification, and reload every moved generation after each
+/// (re)connect, so a notification missed while disconnected is not lost. Runs until the process ends.
+pub fn spawn_revocation_listener(state: &AppState) -> tokio::task::JoinHandle<()> {
+    use neurohub_core::auth::revocation::CHANNEL;
+    // A connection of its own (a one-connection pool over the same options), so the listener never takes one of
+    // the requests' connections.
+    let pool = state.pool.clone();
+    let listen_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_lazy_with((*pool.connect_options()).clone());
+    let revocations = state.revocations.clone();
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let mut listener = match sqlx::postgres::PgListener::connect_with(&listen_pool).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "token revocation listener cannot connect; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            };
+            if let Err(e) = listener.listen(CHANNEL).await {
+                tracing::warn!(error = %e, "token revocation listener cannot LISTEN; retrying");
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
+            // LISTEN first, then load: a change committed in between is in the load or in a notification.
+            match sqlx::query_as::<_, (i64, i32)>(
+                "SELECT id, token_generation FROM users WHERE token_generation > 0",
+            )
+            .fetch_all(&pool)
+            .await
+            {
+                Ok(rows) => revocations.merge(rows),
+                Err(e) => {
+                    tracing::warn!(error = %e, "token generations could not be loaded; retrying");
+                    tokio::time::sleep(backoff).await;
+                    continue;
+                }
+            }
+            backoff = Duration::from_millis(200);
+            // `try_recv` answers None when the connection was lost (it reconnects on the next call): reload then.
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(n)) => revocations.apply_notification(n.payload()),
+                    Ok(None) => {
+                        tracing::info!("token revocation listener reconnecting");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "token revocation listener lost its connection");
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}

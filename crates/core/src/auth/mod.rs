@@ -1,6 +1,7 @@
 //! Authentication and authorization: who is calling (from the access token only) and what their role allows.
 
 pub mod password;
+pub mod revocation;
 pub mod roles;
 pub mod tokens;
 
@@ -122,6 +123,12 @@ impl FromRequestParts<AppState> for AuthUser {
         let id = claims.user_id().ok_or_else(|| {
             ApiError::unauthorized("INVALID_TOKEN", "the access token is not valid")
         })?;
+        if !state.revocations.allows(id, claims.generation) {
+            return Err(ApiError::unauthorized(
+                "TOKEN_REVOKED",
+                "the account's role, status or password changed since this token was issued; sign in again",
+            ));
+        }
         let ctx = request_context(parts, Some(id));
         if let Some(slot) = parts.extensions.get::<CallerSlot>() {
             let _ = slot.0.set(id);

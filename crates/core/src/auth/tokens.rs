@@ -20,6 +20,9 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
+    /// The account's token generation when issued (see [`super::revocation`]); tokens without it are generation 0.
+    #[serde(default, rename = "gen")]
+    pub generation: i32,
 }
 
 const ISSUER: &str = "neurohub";
@@ -33,6 +36,7 @@ impl Claims {
             iat,
             exp,
             iss: ISSUER.into(),
+            generation: 0,
         }
     }
 
@@ -78,15 +82,30 @@ impl TokenKeys {
         s
     }
 
+    /// An access token of generation 0 (an account whose role, status and password never changed).
     pub fn issue_access(
         &self,
         user_id: i64,
         username: &str,
         role: Role,
     ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
+        self.issue_access_at(user_id, username, role, 0)
+    }
+
+    /// An access token of the account's current token `generation`.
+    pub fn issue_access_at(
+        &self,
+        user_id: i64,
+        username: &str,
+        role: Role,
+        generation: i32,
+    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
         let now = Utc::now().timestamp();
         let exp = now + self.access_ttl.as_secs() as i64;
-        let claims = Claims::new(user_id, username, role, now, exp);
+        let claims = Claims {
+            generation,
+            ..Claims::new(user_id, username, role, now, exp)
+        };
         Ok((self.sign(&claims)?, exp))
     }
 

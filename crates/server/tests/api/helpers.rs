@@ -160,6 +160,7 @@ impl TestApp {
                 .expect("token");
             users.insert(role, TestUser { id, token });
         }
+        neurohub_server::spawn_revocation_listener(&state);
         let app = neurohub_server::app(state.clone(), &neurohub_server::HttpOptions::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -179,6 +180,31 @@ impl TestApp {
             state,
             users,
         }
+    }
+
+    /// Another server process's worth of state over the same database (its own request pool, token generations
+    /// and LISTEN task, the same signing key), serving on its own port: what a second API node is.
+    pub async fn second_server(&self) -> SocketAddr {
+        let pool = neurohub_core::db::request_pool(&self.pool, &Default::default())
+            .await
+            .expect("request pool");
+        let keys = TokenKeys::new(
+            b"test secret test secret test secret!",
+            Duration::from_secs(900),
+            Duration::from_secs(3600),
+        );
+        let state = AppState::new(pool, keys, test_settings())
+            .with_extension(neurohub_mes::settings::MesSettings { max_rework: 3 });
+        neurohub_server::spawn_revocation_listener(&state);
+        let app = neurohub_server::app(state, &neurohub_server::HttpOptions::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = neurohub_server::serve(listener, app).await;
+        });
+        addr
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -13,6 +13,7 @@ mod openapi_contract;
 mod operations;
 mod problem_types;
 mod process_data;
+mod revocation;
 mod role_matrix;
 mod trace;
 mod units;

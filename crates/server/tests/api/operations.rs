@@ -259,7 +259,12 @@ async fn a_small_pool_under_concurrent_load_queues_instead_of_failing(pool: PgPo
     let small = sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(std::time::Duration::from_secs(20))
-        .connect_with((*app.pool.connect_options()).clone())
+        // as the request role, as in production
+        .connect_with(
+            (*app.pool.connect_options())
+                .clone()
+                .options([("role", neurohub_core::db::REQUEST_ROLE)]),
+        )
         .await
         .unwrap();
     let state = neurohub_core::AppState::new(

@@ -351,17 +351,42 @@ async fn admins_cannot_deactivate_or_demote_themselves(pool: PgPool) {
     )
     .await
     .assert_status(200);
+    // Its token from before the demotion is revoked at once (token generation 0 < 1) ...
     let token = app
         .state
         .tokens
         .issue_access(admin2, "admin2", Role::Admin)
         .unwrap()
         .0;
+    let stale = || async {
+        app.request(
+            Method::PATCH,
+            &me,
+            Some(&token),
+            Some(&json!({"role": "VIEWER"})),
+            &[],
+        )
+        .await
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut res = stale().await;
+    while res.status != 401 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        res = stale().await;
+    }
+    res.assert_problem(401, "TOKEN_REVOKED");
+    // ... and even a token of the current generation that still claimed ADMIN would meet the role check.
+    let current = app
+        .state
+        .tokens
+        .issue_access_at(admin2, "admin2", Role::Admin, 1)
+        .unwrap()
+        .0;
     let res = app
         .request(
             Method::PATCH,
             &me,
-            Some(&token),
+            Some(&current),
             Some(&json!({"role": "VIEWER"})),
             &[],
         )
