@@ -9,14 +9,19 @@ use neurohub_core::auth::{policy, Authorized, Role};
 use neurohub_core::pagination::Page;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use neurohub_core::pagination::Keyset;
+use neurohub_core::pagination::{Key, List};
 use neurohub_core::response::{created, Created};
 use neurohub_core::validate::{self, Checker};
+
+neurohub_core::fixed_sort!(
+    /// `GET /users` is ordered by id.
+    ById, "id", Asc, [Key::int("id")]
+);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -177,8 +182,7 @@ pub async fn list(
     _user: Authorized<policy::Admin>,
     ApiQuery(f): ApiQuery<UserFilter>,
 ) -> ApiResult<ApiJson<Page<User>>> {
-    let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
-    let limit = page.limit_sql();
+    let list = List::<ById>::fixed(f.limit, f.cursor.as_deref())?;
     let role = match f.role.as_deref() {
         None | Some("") => None,
         Some(r) => Some(Role::parse(r).ok_or_else(|| {
@@ -194,21 +198,29 @@ pub async fn list(
             .map(str::trim)
             .filter(|q| !q.is_empty())
             .map(validate::like_pattern);
-    let rows = sqlx::query_as::<_, User>(&format!(
-        "SELECT {USER_COLUMNS} FROM users \
-          WHERE ($1::bigint IS NULL OR id > $1) \
-            AND ($2::text IS NULL OR role = $2) \
-            AND ($3::boolean IS NULL OR is_active = $3) \
-            AND ($4::text IS NULL OR username ILIKE $4 OR full_name ILIKE $4) \
-          ORDER BY id {limit}"
-    ))
-    .bind(page.after)
-    .bind(role.map(Role::as_str))
-    .bind(f.is_active)
-    .bind(q)
-    .fetch_all(&st.pool)
-    .await?;
-    Ok(ApiJson(page.page(rows, |u| u.id)))
+    let mut qb =
+        QueryBuilder::<Postgres>::new(format!("SELECT {USER_COLUMNS} FROM users WHERE TRUE"));
+    if let Some(role) = role {
+        qb.push(" AND role = ").push_bind(role.as_str());
+    }
+    if let Some(active) = f.is_active {
+        qb.push(" AND is_active = ").push_bind(active);
+    }
+    if let Some(q) = q {
+        qb.push(" AND (username ILIKE ")
+            .push_bind(q.clone())
+            .push(" OR full_name ILIKE ")
+            .push_bind(q)
+            .push(")");
+    }
+    list.push_after(&mut qb);
+    qb.push(list.order_and_limit());
+    let rows: Vec<User> = qb
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&st.pool)
+        .await?;
+    Ok(ApiJson(list.page(rows, |u, _| vec![u.id.into()])))
 }
 
 /// One user.

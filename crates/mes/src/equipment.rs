@@ -12,9 +12,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use neurohub_core::pagination::Keyset;
+use neurohub_core::pagination::{Key, List};
 use neurohub_core::response::{created, Created};
 use neurohub_core::validate::{self, Checker};
+use sqlx::{Postgres, QueryBuilder};
+
+neurohub_core::fixed_sort!(
+    /// The list is ordered by id.
+    ById, "id", Asc, [Key::int("id")]
+);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -144,8 +150,7 @@ pub async fn list(
     _user: Authorized<policy::Read>,
     ApiQuery(f): ApiQuery<EquipmentFilter>,
 ) -> ApiResult<ApiJson<Page<Equipment>>> {
-    let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
-    let limit = page.limit_sql();
+    let list = List::<ById>::fixed(f.limit, f.cursor.as_deref())?;
     let status = f.status.as_deref().filter(|s| !s.is_empty());
     if status.is_some_and(|s| !STATUSES.contains(&s)) {
         return Err(validate::bad_query(
@@ -153,21 +158,28 @@ pub async fn list(
             "status must be AVAILABLE, IN_USE, MAINTENANCE or OUT_OF_SERVICE",
         ));
     }
-    let rows = sqlx::query_as::<_, Equipment>(&format!(
-        "SELECT {COLUMNS} FROM equipment \
-          WHERE ($1::bigint IS NULL OR id > $1) AND ($2::text IS NULL OR status = $2) \
-            AND ($3::bigint IS NULL OR process_id = $3) AND ($4::bigint IS NULL OR production_line_id = $4) \
-            AND ($5::boolean IS NULL OR is_active = $5) \
-          ORDER BY id {limit}"
-    ))
-    .bind(page.after)
-    .bind(status)
-    .bind(f.process_id)
-    .bind(f.production_line_id)
-    .bind(f.is_active)
-    .fetch_all(&st.pool)
-    .await?;
-    Ok(ApiJson(page.page(rows, |r| r.id)))
+    let mut qb =
+        QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM equipment WHERE TRUE"));
+    if let Some(s) = status {
+        qb.push(" AND status = ").push_bind(s);
+    }
+    if let Some(id) = f.process_id {
+        qb.push(" AND process_id = ").push_bind(id);
+    }
+    if let Some(id) = f.production_line_id {
+        qb.push(" AND production_line_id = ").push_bind(id);
+    }
+    if let Some(active) = f.is_active {
+        qb.push(" AND is_active = ").push_bind(active);
+    }
+    list.push_after(&mut qb);
+    qb.push(list.order_and_limit());
+    let rows: Vec<Equipment> = qb
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&st.pool)
+        .await?;
+    Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }
 
 /// One piece of equipment.

@@ -12,9 +12,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use neurohub_core::pagination::Keyset;
+use neurohub_core::pagination::{Key, List};
 use neurohub_core::response::{created, Created};
 use neurohub_core::validate::{self, Checker};
+use sqlx::{Postgres, QueryBuilder};
+
+neurohub_core::fixed_sort!(
+    /// The list is ordered by id.
+    ById, "id", Asc, [Key::int("id")]
+);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -116,8 +122,7 @@ pub async fn list(
     _user: Authorized<policy::Read>,
     ApiQuery(f): ApiQuery<ProductModelFilter>,
 ) -> ApiResult<ApiJson<Page<ProductModel>>> {
-    let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
-    let limit = page.limit_sql();
+    let list = List::<ById>::fixed(f.limit, f.cursor.as_deref())?;
     let status = f.status.as_deref().filter(|s| !s.is_empty());
     if let Some(s) = status {
         if !STATUSES.contains(&s) {
@@ -127,18 +132,22 @@ pub async fn list(
             ));
         }
     }
-    let rows = sqlx::query_as::<_, ProductModel>(&format!(
-        "SELECT {COLUMNS} FROM product_models \
-          WHERE ($1::bigint IS NULL OR id > $1) AND ($2::text IS NULL OR status = $2) \
-            AND ($3::text IS NULL OR category = $3) \
-          ORDER BY id {limit}"
-    ))
-    .bind(page.after)
-    .bind(status)
-    .bind(f.category.as_deref().filter(|s| !s.is_empty()))
-    .fetch_all(&st.pool)
-    .await?;
-    Ok(ApiJson(page.page(rows, |r| r.id)))
+    let mut qb =
+        QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM product_models WHERE TRUE"));
+    if let Some(s) = status {
+        qb.push(" AND status = ").push_bind(s);
+    }
+    if let Some(c) = f.category.as_deref().filter(|s| !s.is_empty()) {
+        qb.push(" AND category = ").push_bind(c.to_string());
+    }
+    list.push_after(&mut qb);
+    qb.push(list.order_and_limit());
+    let rows: Vec<ProductModel> = qb
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&st.pool)
+        .await?;
+    Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }
 
 /// One product model.
