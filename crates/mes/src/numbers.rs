@@ -358,12 +358,74 @@ macro_rules! string_impls {
     };
 }
 
+/// Stored as `TEXT`, like the columns `lots.lot_number`, `wip_items.wip_id`, `serials.serial_number`. Decoding
+/// parses: a stored value that is not a valid number is a decode error naming the value (the schema's CHECKs make
+/// that impossible for rows they guard, so such an error means the data was changed behind the API), never a
+/// silently passed-on string. In the OpenAPI document each is a string with its format's pattern.
+macro_rules! sql_impls {
+    ($t:ty, $pattern:literal, $example:literal) => {
+        impl sqlx::Type<sqlx::Postgres> for $t {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <String as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <String as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $t {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let s = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+                <$t>::parse(s)
+                    .map_err(|e| format!("stored {} `{s}` is invalid: {e}", stringify!($t)).into())
+            }
+        }
+
+        impl sqlx::Encode<'_, sqlx::Postgres> for $t {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <String as sqlx::Encode<sqlx::Postgres>>::encode(self.to_string(), buf)
+            }
+        }
+
+        impl sqlx::postgres::PgHasArrayType for $t {
+            fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+                <String as sqlx::postgres::PgHasArrayType>::array_type_info()
+            }
+        }
+
+        impl utoipa::PartialSchema for $t {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some($pattern))
+                    .examples([serde_json::json!($example)])
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $t {}
+    };
+}
+
 unit_number_impls!(WipId);
 unit_number_impls!(SerialNumber);
 
 string_impls!(LotNumber);
 string_impls!(WipId);
 string_impls!(SerialNumber);
+
+sql_impls!(
+    LotNumber,
+    "^[A-Z]{2}[0-9]{2}[A-Z0-9]{3}[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[1-9][0-9])$",
+    "KR01PSA251101"
+);
+sql_impls!(WipId, "^WIP-[A-Z]{2}[0-9]{2}[A-Z0-9]{3}[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[1-9][0-9])-(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})$", "WIP-KR01PSA251101-001");
+sql_impls!(SerialNumber, "^[A-Z]{2}[0-9]{2}[A-Z0-9]{3}[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[1-9][0-9])(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})$", "KR01PSA251101001");
 
 #[cfg(test)]
 mod tests {

@@ -25,7 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::numbers::{SerialNumber, WipId};
+use crate::numbers::{LotNumber, SerialNumber, WipId};
 use crate::state::{SerialStatus, WipStatus};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -47,9 +47,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct WipItem {
     pub id: i64,
     /// e.g. `WIP-KR01PSA251101-001`
-    pub wip_id: String,
+    pub wip_id: WipId,
     pub lot_id: i64,
-    pub lot_number: String,
+    pub lot_number: LotNumber,
     pub sequence_in_lot: i32,
     pub status: WipStatus,
     /// The process the unit has reached (set by the process flow); NULL before its first process.
@@ -58,7 +58,7 @@ pub struct WipItem {
     pub current_process_code: Option<String>,
     /// Set once the unit is CONVERTED to a serial.
     pub serial_id: Option<i64>,
-    pub serial_number: Option<String>,
+    pub serial_number: Option<SerialNumber>,
     pub rework_count: i32,
     /// Why the unit was scrapped (set with status SCRAPPED).
     pub scrap_reason: Option<String>,
@@ -190,7 +190,7 @@ async fn get_wip_item_by_code(
         ApiError::bad_request("INVALID_WIP_ID", e.to_string()).with_field("wip_id", e.to_string())
     })?;
     let row: Option<WipItem> = sqlx::query_as(&format!("{WIP_SELECT} WHERE w.wip_id = $1"))
-        .bind(code.to_string())
+        .bind(code)
         .fetch_optional(&st.pool)
         .await?;
     row.map(ApiJson)
@@ -206,9 +206,9 @@ async fn get_wip_item_by_code(
 pub struct Serial {
     pub id: i64,
     /// e.g. `KR01PSA251101001`
-    pub serial_number: String,
+    pub serial_number: SerialNumber,
     pub lot_id: i64,
-    pub lot_number: String,
+    pub lot_number: LotNumber,
     pub sequence_in_lot: i32,
     pub status: SerialStatus,
     pub rework_count: i32,
@@ -216,7 +216,7 @@ pub struct Serial {
     pub scrap_reason: Option<String>,
     /// The WIP item this serial was converted from (NULL for serials created without one).
     pub wip_item_id: Option<i64>,
-    pub wip_id: Option<String>,
+    pub wip_id: Option<WipId>,
     /// Highest process number with a PASS record for this unit (as WIP item or serial); 0 if none.
     pub process_reached: i32,
     pub completed_at: Option<DateTime<Utc>>,
@@ -363,7 +363,7 @@ async fn get_serial_by_number(
     })?;
     let row: Option<Serial> =
         sqlx::query_as(&format!("{SERIAL_SELECT} WHERE s.serial_number = $1"))
-            .bind(number.to_string())
+            .bind(number)
             .fetch_optional(&st.pool)
             .await?;
     row.map(ApiJson)

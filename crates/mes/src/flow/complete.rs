@@ -15,7 +15,7 @@ use super::request::CompleteProcess;
 use super::route::{ProcessInfo, Route};
 use super::rules::completion_values;
 use super::unit::{lock_unit_ids, set_unit_status, LockedUnit, SerialRow, StatusChange, UnitState};
-use crate::numbers::{LotNumber, SerialNumber};
+use crate::numbers::SerialNumber;
 use crate::state::{DataLevel, ProcessResult, SerialStatus, UnitMove, WipStatus};
 use neurohub_core::states::StateMachine;
 
@@ -149,13 +149,10 @@ async fn apply_result(
                     .conversion_number()
                     .is_none_or(|n| process.process_number >= n);
                 if converts {
-                    let lot_number = LotNumber::parse(&unit.lot.lot_number).map_err(|e| {
-                        ApiError::internal(format!("stored lot number is invalid: {e}"))
-                    })?;
+                    // the lot number was decoded (and so validated) when the lot was locked: no re-parse
                     let seq = u16::try_from(wip.sequence_in_lot).map_err(ApiError::internal)?;
-                    let serial_number = SerialNumber::new(&lot_number, seq)
-                        .map_err(ApiError::internal)?
-                        .to_string();
+                    let serial_number =
+                        SerialNumber::new(&unit.lot.lot_number, seq).map_err(ApiError::internal)?;
                     let status = if is_last {
                         SerialStatus::Completed
                     } else {

@@ -76,8 +76,12 @@ async fn lock_path_unit(
             "UNIT_CONVERTED",
             format!(
                 "{} was converted to serial {}; use /serials",
-                unit.wip.as_ref().map_or("", |w| &w.wip_id),
-                unit.state().serial_number.unwrap_or_default()
+                unit.wip
+                    .as_ref()
+                    .map_or(String::new(), |w| w.wip_id.to_string()),
+                unit.serial
+                    .as_ref()
+                    .map_or(String::new(), |s| s.serial_number.to_string())
             ),
         ));
     }

@@ -7,13 +7,14 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::unit::UnitRef;
+use crate::numbers::LotNumber;
 use crate::state::{LotStatus, SerialStatus, WipStatus};
 use neurohub_core::states::StateMachine;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LockedLot {
     pub id: i64,
-    pub lot_number: String,
+    pub lot_number: LotNumber,
     pub status: LotStatus,
     pub production_line_id: Option<i64>,
 }
@@ -21,7 +22,7 @@ pub struct LockedLot {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LotState {
     pub id: i64,
-    pub lot_number: String,
+    pub lot_number: LotNumber,
     pub status: LotStatus,
 }
 

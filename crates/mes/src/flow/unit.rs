@@ -103,9 +103,9 @@ pub enum UnitKind {
 pub struct UnitState {
     pub kind: UnitKind,
     pub wip_item_id: Option<i64>,
-    pub wip_id: Option<String>,
+    pub wip_id: Option<WipId>,
     pub serial_id: Option<i64>,
-    pub serial_number: Option<String>,
+    pub serial_number: Option<SerialNumber>,
     /// WIP status (CREATED..SCRAPPED) for a WIP item, serial status for a serial.
     pub status: String,
     pub rework_count: i32,
@@ -117,7 +117,7 @@ pub struct UnitState {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WipRow {
     pub id: i64,
-    pub wip_id: String,
+    pub wip_id: WipId,
     pub status: WipStatus,
     pub rework_count: i32,
     pub serial_id: Option<i64>,
@@ -129,7 +129,7 @@ pub struct WipRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SerialRow {
     pub id: i64,
-    pub serial_number: String,
+    pub serial_number: SerialNumber,
     pub status: SerialStatus,
     pub rework_count: i32,
     pub scrap_reason: Option<String>,

@@ -10,7 +10,7 @@ use neurohub_core::{context, ApiError, ApiJson, ApiResult, AppState, FieldError}
 use sqlx::{FromRow, Postgres, Transaction};
 
 use super::{Lot, LotStatus, NewLot, SerialCounts, Shift, WipCounts};
-use crate::numbers::{self, LotNumber};
+use crate::numbers::{self, LotNumber, WipId};
 use neurohub_core::states::StateMachine;
 
 #[derive(FromRow)]
@@ -140,7 +140,7 @@ pub async fn create_lot(
          RETURNING id, production_date, shift, status, notes, started_at, completed_at, closed_at, created_at, \
                    updated_at",
     )
-    .bind(lot_number.as_str())
+    .bind(&lot_number)
     .bind(input.product_model_id)
     .bind(input.production_line_id)
     .bind(date)
@@ -151,21 +151,23 @@ pub async fn create_lot(
     .fetch_one(&mut **tx)
     .await?;
 
+    // The WIP ids are built here from the typed lot number (numbers::wip_for), the same way the serials are:
+    // one spelling of every number, in Rust; the insert stays one statement over the array.
+    let seqs = 1..=u16::try_from(input.target_quantity).map_err(ApiError::internal)?;
+    let wip_ids: Vec<WipId> = seqs.map(|seq| numbers::wip_for(&lot_number, seq)).collect();
     let created = sqlx::query(
         "INSERT INTO wip_items (wip_id, lot_id, sequence_in_lot) \
-         SELECT 'WIP-' || $2::text || '-' || lpad(g::text, 3, '0'), $1, g \
-         FROM generate_series(1, $3::integer) AS g",
+         SELECT w.wip_id, $1, w.seq FROM unnest($2::text[]) WITH ORDINALITY AS w (wip_id, seq)",
     )
     .bind(row.id)
-    .bind(lot_number.as_str())
-    .bind(input.target_quantity)
+    .bind(&wip_ids)
     .execute(&mut **tx)
     .await?
     .rows_affected() as i64;
 
     Ok(Lot {
         id: row.id,
-        lot_number: lot_number.to_string(),
+        lot_number: lot_number.clone(),
         product_model_id: input.product_model_id,
         model_code,
         model_name,

@@ -56,7 +56,7 @@ const PROCESS_COUNTS: &str = "(SELECT COALESCE(jsonb_agg(jsonb_build_object(\
 
 pub(super) enum LotKey<'a> {
     Id(i64),
-    Number(&'a str),
+    Number(&'a LotNumber),
 }
 
 /// One lot with counts and per-process counts, or 404: ONE statement.
@@ -69,7 +69,7 @@ pub(super) async fn fetch_detail<'e>(
     ));
     match key {
         LotKey::Id(id) => qb.push(" WHERE l.id = ").push_bind(id),
-        LotKey::Number(n) => qb.push(" WHERE l.lot_number = ").push_bind(n.to_string()),
+        LotKey::Number(n) => qb.push(" WHERE l.lot_number = ").push_bind(n.clone()),
     };
     qb.build_query_as::<LotDetail>()
         .fetch_optional(ex)
@@ -114,6 +114,6 @@ pub(super) async fn get_by_number(
             .with_field("lot_number", e.to_string())
     })?;
     Ok(ApiJson(
-        fetch_detail(&st.pool, LotKey::Number(number.as_str())).await?,
+        fetch_detail(&st.pool, LotKey::Number(&number)).await?,
     ))
 }

@@ -170,7 +170,7 @@ pub(super) async fn list(
     Ok(ApiJson(list.page(rows, |r, sort| match sort {
         LotSort::CreatedAt => vec![r.created_at.into(), r.id.into()],
         LotSort::ProductionDate => vec![r.production_date.into(), r.id.into()],
-        LotSort::LotNumber => vec![r.lot_number.to_string().into()],
+        LotSort::LotNumber => vec![r.lot_number.as_str().into()],
     })))
 }
 

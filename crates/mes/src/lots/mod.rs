@@ -27,6 +27,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::numbers::LotNumber;
 pub use crate::state::LotStatus;
 pub use create::create_lot;
 pub use list::{LotFilter, LotSort, SortOrder};
@@ -168,7 +169,7 @@ pub struct SerialCounts {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, FromRow)]
 pub struct Lot {
     pub id: i64,
-    pub lot_number: String,
+    pub lot_number: LotNumber,
     pub product_model_id: i64,
     pub model_code: String,
     pub model_name: String,

@@ -11,6 +11,7 @@ use sqlx::FromRow;
 
 use super::detail::{fetch_detail, LotKey};
 use super::{LotDetail, LotStatus, LotStatusChange, MAX_REASON_CHARS};
+use crate::numbers::LotNumber;
 use crate::state::{SerialStatus, WipStatus};
 
 /// Whether a client may set `to` on a lot in `from` by hand (`PATCH /lots/{id}/status`): only holds and
@@ -139,7 +140,7 @@ const UNFINISHED_SERIAL: &[SerialStatus] = &[
 
 #[derive(FromRow)]
 struct CloseCheck {
-    lot_number: String,
+    lot_number: LotNumber,
     status: LotStatus,
     unfinished_wip: i64,
     unfinished_serials: i64,
