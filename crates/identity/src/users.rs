@@ -36,9 +36,7 @@ pub struct User {
     pub username: String,
     pub full_name: String,
     pub email: Option<String>,
-    /// ADMIN, MANAGER, OPERATOR or VIEWER.
-    #[schema(value_type = Role)]
-    pub role: String,
+    pub role: Role,
     pub department: Option<String>,
     pub is_active: bool,
     pub last_login_at: Option<DateTime<Utc>>,
@@ -50,9 +48,12 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The columns of [`User`], for SELECT and RETURNING lists.
+/// The columns of [`User`], for SELECT and RETURNING lists. `role` is VARCHAR(20) and core's `Role` decodes
+/// `text` only, hence the cast (the CHECK `chk_users_role` guarantees it decodes). Roles are bound with
+/// `as_str()`: core's derived `sqlx::Type` names its type (`text`) instead of giving its OID, and sqlx looks such a
+/// name up with one extra statement per connection, which the `x-db-queries` assertions catch.
 const USER_COLUMNS: &str =
-    "id, username, full_name, email, role, department, is_active, last_login_at, \
+    "id, username, full_name, email, role::text AS role, department, is_active, last_login_at, \
                             failed_login_count, locked_until, created_at, updated_at";
 
 /// One user by id (one statement).
@@ -70,8 +71,8 @@ pub struct NewUser {
     pub username: String,
     pub full_name: String,
     pub email: Option<String>,
-    #[schema(value_type = Role)]
-    pub role: String,
+    /// An unknown role is 422 naming `role` (serde refuses it before the other fields are checked).
+    pub role: Role,
     pub department: Option<String>,
     /// At least 12 characters.
     pub password: String,
@@ -85,8 +86,7 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
-    #[schema(value_type = Option<Role>)]
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<String>)]
@@ -127,14 +127,6 @@ fn check_username(c: &mut Checker, username: &str) {
             "username may only contain a-z, 0-9, '.', '_' and '-'",
         );
     }
-}
-
-fn check_role(c: &mut Checker, role: &str) -> Option<Role> {
-    let r = Role::parse(role);
-    if r.is_none() {
-        c.add("role", "role must be ADMIN, MANAGER, OPERATOR or VIEWER");
-    }
-    r
 }
 
 fn check_email(c: &mut Checker, email: Option<&str>) -> Option<String> {
@@ -263,13 +255,12 @@ pub async fn create(
     check_username(&mut c, &username);
     let full_name = c.text("full_name", &body.full_name, 100);
     let email = check_email(&mut c, body.email.as_deref());
-    let role = check_role(&mut c, body.role.trim());
+    let role = body.role;
     let department = c.opt_text("department", body.department.as_deref(), 100);
     if let Err(m) = check_new_password(&body.password) {
         c.add("password", m);
     }
     c.finish()?;
-    let role = role.expect("checked");
     let password_hash = hash(body.password).await?;
 
     let mut tx = neurohub_core::context::begin(&st.pool, &user.ctx).await?;
@@ -320,7 +311,7 @@ pub async fn update(
     );
     let full_name = p.full_name.as_deref().map(|v| c.text("full_name", v, 100));
     let email = p.email.as_ref().map(|e| check_email(&mut c, e.as_deref()));
-    let role = p.role.as_deref().and_then(|r| check_role(&mut c, r.trim()));
+    let role = p.role;
     let department = p
         .department
         .as_ref()
@@ -354,15 +345,15 @@ pub async fn update(
     // Lock the caller and the target (in id order, so two admins changing each other serialize instead of
     // deadlocking) and re-check that the caller is still an active admin: their token may predate a demotion.
     // Without this, two admins demoting each other at once could leave no admin.
-    let locked: Vec<(i64, String, bool)> = sqlx::query_as(
-        "SELECT id, role, is_active FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    let locked: Vec<(i64, Role, bool)> = sqlx::query_as(
+        "SELECT id, role::text, is_active FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE",
     )
     .bind(vec![user.id, id])
     .fetch_all(&mut *tx)
     .await?;
     let caller_ok = locked
         .iter()
-        .any(|(uid, r, active)| *uid == user.id && r == "ADMIN" && *active);
+        .any(|(uid, r, active)| *uid == user.id && *r == Role::Admin && *active);
     if !caller_ok {
         return Err(ApiError::forbidden(
             "your account is no longer an active admin",
@@ -421,11 +412,11 @@ pub async fn ensure_first_admin(
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('neurohub.ensure_first_admin'))")
         .execute(&mut *tx)
         .await?;
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'ADMIN' AND is_active)",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = $1 AND is_active)")
+            .bind(Role::Admin.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
     if exists {
         tx.rollback().await?;
         return Ok(None);
@@ -449,10 +440,11 @@ pub async fn ensure_first_admin(
         .await?;
     let password_hash = hash(password.clone()).await?;
     sqlx::query(
-        "INSERT INTO users (username, full_name, password_hash, role) VALUES ($1, 'Administrator', $2, 'ADMIN')",
+        "INSERT INTO users (username, full_name, password_hash, role) VALUES ($1, 'Administrator', $2, $3)",
     )
     .bind(USERNAME)
     .bind(&password_hash)
+    .bind(Role::Admin.as_str())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -11,13 +11,14 @@ use sqlx::{FromRow, Postgres, Transaction};
 
 use super::{Lot, LotStatus, NewLot, SerialCounts, Shift, WipCounts};
 use crate::numbers::{self, LotNumber, WipId};
+use crate::product_models::ProductModelStatus;
 use neurohub_core::states::StateMachine;
 
 #[derive(FromRow)]
 struct References {
     model_code: Option<String>,
     model_name: Option<String>,
-    model_status: Option<String>,
+    model_status: Option<ProductModelStatus>,
     country_code: Option<String>,
     line_code: Option<String>,
     line_active: Option<bool>,
@@ -62,12 +63,12 @@ pub async fn create_lot(
     .bind(input.production_line_id)
     .fetch_one(&mut **tx)
     .await?;
-    match refs.model_status.as_deref() {
+    match refs.model_status {
         None => errors.push(FieldError::new(
             "product_model_id",
             format!("no product model with id {}", input.product_model_id),
         )),
-        Some("ACTIVE") => {}
+        Some(ProductModelStatus::Active) => {}
         Some(other) => errors.push(FieldError::new(
             "product_model_id",
             format!(
