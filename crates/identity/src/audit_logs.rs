@@ -6,7 +6,7 @@ use crate::policy;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use neurohub_core::auth::Authorized;
-use neurohub_core::pagination::{self, Page};
+use neurohub_core::pagination::{Key, List, Page};
 use neurohub_core::{ApiJson, ApiQuery, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder};
@@ -14,6 +14,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 use neurohub_core::validate::bad_query;
+
+neurohub_core::fixed_sort!(
+    /// Newest first: (created_at, id) descending, served by the per-partition index on (created_at, id).
+    Newest, "created_at", Desc, [Key::time("a.created_at"), Key::int("a.id")]
+);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(utoipa_axum::routes!(list))
@@ -72,7 +77,7 @@ pub async fn list(
     _user: Authorized<policy::Audit>,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<ApiJson<Page<AuditLog>>> {
-    let limit = pagination::limit(q.limit)?;
+    let list = List::<Newest>::fixed(q.limit, q.cursor.as_deref())?;
     let action = match q.action.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(a) => {
@@ -102,12 +107,6 @@ pub async fn list(
             return Err(bad_query("to", "to must be after from"));
         }
     }
-    let cursor: Option<(DateTime<Utc>, i64)> = q
-        .cursor
-        .as_deref()
-        .map(pagination::decode_cursor)
-        .transpose()?;
-
     let mut qb = QueryBuilder::<Postgres>::new(
         "SELECT a.id, a.table_name, a.record_id, a.action, a.old_data, a.new_data, a.changed_fields, a.user_id, \
          u.username, a.user_ref, a.client_ip, a.request_id, a.created_at \
@@ -131,22 +130,14 @@ pub async fn list(
     if let Some(t) = q.to {
         qb.push(" AND a.created_at < ").push_bind(t);
     }
-    if let Some((t, id)) = cursor {
-        qb.push(" AND a.created_at <= ").push_bind(t);
-        qb.push(" AND (a.created_at, a.id) < (")
-            .push_bind(t)
-            .push(", ")
-            .push_bind(id)
-            .push(")");
-    }
-    qb.push(" ORDER BY a.created_at DESC, a.id DESC")
-        .push(pagination::limit_sql(limit));
+    list.push_after(&mut qb);
+    qb.push(list.order_and_limit());
     let rows = qb
         .build_query_as::<AuditLog>()
         .persistent(false)
         .fetch_all(&st.pool)
         .await?;
-    Ok(ApiJson(pagination::page(rows, limit, |r| {
-        (r.created_at, r.id)
-    })))
+    Ok(ApiJson(
+        list.page(rows, |r, _| vec![r.created_at.into(), r.id.into()]),
+    ))
 }

@@ -9,14 +9,19 @@ use neurohub_core::auth::{policy, Authorized, Role};
 use neurohub_core::pagination::Page;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use neurohub_core::pagination::Keyset;
+use neurohub_core::pagination::{Key, List};
 use neurohub_core::response::{created, Created};
 use neurohub_core::validate::{self, Checker};
+
+neurohub_core::fixed_sort!(
+    /// `GET /users` is ordered by id.
+    ById, "id", Asc, [Key::int("id")]
+);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,9 +36,7 @@ pub struct User {
     pub username: String,
     pub full_name: String,
     pub email: Option<String>,
-    /// ADMIN, MANAGER, OPERATOR or VIEWER.
-    #[schema(value_type = Role)]
-    pub role: String,
+    pub role: Role,
     pub department: Option<String>,
     pub is_active: bool,
     pub last_login_at: Option<DateTime<Utc>>,
@@ -45,9 +48,12 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The columns of [`User`], for SELECT and RETURNING lists.
+/// The columns of [`User`], for SELECT and RETURNING lists. `role` is VARCHAR(20) and core's `Role` decodes
+/// `text` only, hence the cast (the CHECK `chk_users_role` guarantees it decodes). Roles are bound with
+/// `as_str()`: core's derived `sqlx::Type` names its type (`text`) instead of giving its OID, and sqlx looks such a
+/// name up with one extra statement per connection, which the `x-db-queries` assertions catch.
 const USER_COLUMNS: &str =
-    "id, username, full_name, email, role, department, is_active, last_login_at, \
+    "id, username, full_name, email, role::text AS role, department, is_active, last_login_at, \
                             failed_login_count, locked_until, created_at, updated_at";
 
 /// One user by id (one statement).
@@ -65,8 +71,8 @@ pub struct NewUser {
     pub username: String,
     pub full_name: String,
     pub email: Option<String>,
-    #[schema(value_type = Role)]
-    pub role: String,
+    /// An unknown role is 422 naming `role` (serde refuses it before the other fields are checked).
+    pub role: Role,
     pub department: Option<String>,
     /// At least 12 characters.
     pub password: String,
@@ -80,8 +86,7 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
-    #[schema(value_type = Option<Role>)]
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<String>)]
@@ -122,14 +127,6 @@ fn check_username(c: &mut Checker, username: &str) {
             "username may only contain a-z, 0-9, '.', '_' and '-'",
         );
     }
-}
-
-fn check_role(c: &mut Checker, role: &str) -> Option<Role> {
-    let r = Role::parse(role);
-    if r.is_none() {
-        c.add("role", "role must be ADMIN, MANAGER, OPERATOR or VIEWER");
-    }
-    r
 }
 
 fn check_email(c: &mut Checker, email: Option<&str>) -> Option<String> {
@@ -177,8 +174,7 @@ pub async fn list(
     _user: Authorized<policy::Admin>,
     ApiQuery(f): ApiQuery<UserFilter>,
 ) -> ApiResult<ApiJson<Page<User>>> {
-    let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
-    let limit = page.limit_sql();
+    let list = List::<ById>::fixed(f.limit, f.cursor.as_deref())?;
     let role = match f.role.as_deref() {
         None | Some("") => None,
         Some(r) => Some(Role::parse(r).ok_or_else(|| {
@@ -194,21 +190,29 @@ pub async fn list(
             .map(str::trim)
             .filter(|q| !q.is_empty())
             .map(validate::like_pattern);
-    let rows = sqlx::query_as::<_, User>(&format!(
-        "SELECT {USER_COLUMNS} FROM users \
-          WHERE ($1::bigint IS NULL OR id > $1) \
-            AND ($2::text IS NULL OR role = $2) \
-            AND ($3::boolean IS NULL OR is_active = $3) \
-            AND ($4::text IS NULL OR username ILIKE $4 OR full_name ILIKE $4) \
-          ORDER BY id {limit}"
-    ))
-    .bind(page.after)
-    .bind(role.map(Role::as_str))
-    .bind(f.is_active)
-    .bind(q)
-    .fetch_all(&st.pool)
-    .await?;
-    Ok(ApiJson(page.page(rows, |u| u.id)))
+    let mut qb =
+        QueryBuilder::<Postgres>::new(format!("SELECT {USER_COLUMNS} FROM users WHERE TRUE"));
+    if let Some(role) = role {
+        qb.push(" AND role = ").push_bind(role.as_str());
+    }
+    if let Some(active) = f.is_active {
+        qb.push(" AND is_active = ").push_bind(active);
+    }
+    if let Some(q) = q {
+        qb.push(" AND (username ILIKE ")
+            .push_bind(q.clone())
+            .push(" OR full_name ILIKE ")
+            .push_bind(q)
+            .push(")");
+    }
+    list.push_after(&mut qb);
+    qb.push(list.order_and_limit());
+    let rows: Vec<User> = qb
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&st.pool)
+        .await?;
+    Ok(ApiJson(list.page(rows, |u, _| vec![u.id.into()])))
 }
 
 /// One user.
@@ -251,13 +255,12 @@ pub async fn create(
     check_username(&mut c, &username);
     let full_name = c.text("full_name", &body.full_name, 100);
     let email = check_email(&mut c, body.email.as_deref());
-    let role = check_role(&mut c, body.role.trim());
+    let role = body.role;
     let department = c.opt_text("department", body.department.as_deref(), 100);
     if let Err(m) = check_new_password(&body.password) {
         c.add("password", m);
     }
     c.finish()?;
-    let role = role.expect("checked");
     let password_hash = hash(body.password).await?;
 
     let mut tx = neurohub_core::context::begin(&st.pool, &user.ctx).await?;
@@ -308,7 +311,7 @@ pub async fn update(
     );
     let full_name = p.full_name.as_deref().map(|v| c.text("full_name", v, 100));
     let email = p.email.as_ref().map(|e| check_email(&mut c, e.as_deref()));
-    let role = p.role.as_deref().and_then(|r| check_role(&mut c, r.trim()));
+    let role = p.role;
     let department = p
         .department
         .as_ref()
@@ -342,15 +345,15 @@ pub async fn update(
     // Lock the caller and the target (in id order, so two admins changing each other serialize instead of
     // deadlocking) and re-check that the caller is still an active admin: their token may predate a demotion.
     // Without this, two admins demoting each other at once could leave no admin.
-    let locked: Vec<(i64, String, bool)> = sqlx::query_as(
-        "SELECT id, role, is_active FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    let locked: Vec<(i64, Role, bool)> = sqlx::query_as(
+        "SELECT id, role::text, is_active FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE",
     )
     .bind(vec![user.id, id])
     .fetch_all(&mut *tx)
     .await?;
     let caller_ok = locked
         .iter()
-        .any(|(uid, r, active)| *uid == user.id && r == "ADMIN" && *active);
+        .any(|(uid, r, active)| *uid == user.id && *r == Role::Admin && *active);
     if !caller_ok {
         return Err(ApiError::forbidden(
             "your account is no longer an active admin",
@@ -409,11 +412,11 @@ pub async fn ensure_first_admin(
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('neurohub.ensure_first_admin'))")
         .execute(&mut *tx)
         .await?;
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'ADMIN' AND is_active)",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = $1 AND is_active)")
+            .bind(Role::Admin.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
     if exists {
         tx.rollback().await?;
         return Ok(None);
@@ -437,10 +440,11 @@ pub async fn ensure_first_admin(
         .await?;
     let password_hash = hash(password.clone()).await?;
     sqlx::query(
-        "INSERT INTO users (username, full_name, password_hash, role) VALUES ($1, 'Administrator', $2, 'ADMIN')",
+        "INSERT INTO users (username, full_name, password_hash, role) VALUES ($1, 'Administrator', $2, $3)",
     )
     .bind(USERNAME)
     .bind(&password_hash)
+    .bind(Role::Admin.as_str())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -81,7 +81,9 @@ struct Row {
     defects: Json<Vec<DefectCount>>,
 }
 
-const SQL: &str = "\
+/// The one statement of `GET /dashboard` (`$1` = the day, a `date`). Public so that the server's tests EXPLAIN
+/// the query that really runs (the day filter of CTE `done` must use `idx_process_data_completed_at`).
+pub const SQL: &str = "\
 WITH bounds AS (
     SELECT ($1::date)::timestamp AT TIME ZONE 'UTC' AS lo, ($1::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi
 ),

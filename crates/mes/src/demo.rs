@@ -52,9 +52,10 @@ pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<String>, ApiError> {
     let stations = sqlx::query(
         "INSERT INTO equipment (equipment_code, name, equipment_type, process_id, production_line_id, status) \
          SELECT 'EQ-KR01-' || lpad(p.process_number::text, 2, '0'), p.process_name_en || ' station', \
-                'STATION', p.id, l.id, 'AVAILABLE' \
+                'STATION', p.id, l.id, $1 \
          FROM processes p CROSS JOIN production_lines l WHERE l.country_code = 'KR' AND l.line_code = '01'",
     )
+    .bind(crate::equipment::EquipmentStatus::Available)
     .execute(&mut *tx)
     .await?
     .rows_affected();

@@ -12,9 +12,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use neurohub_core::pagination::Keyset;
+use neurohub_core::pagination::{Key, List};
 use neurohub_core::response::{created, Created};
 use neurohub_core::validate::{self, Checker};
+use sqlx::{Postgres, QueryBuilder};
+
+neurohub_core::fixed_sort!(
+    /// The list is ordered by id.
+    ById, "id", Asc, [Key::int("id")]
+);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -22,7 +28,28 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one, update))
 }
 
-pub const STATUSES: &[&str] = &["AVAILABLE", "IN_USE", "MAINTENANCE", "OUT_OF_SERVICE"];
+neurohub_core::text_enum!(
+    /// Status of a piece of equipment: OUT_OF_SERVICE equipment cannot be used for a record.
+    EquipmentStatus {
+        Available => "AVAILABLE",
+        InUse => "IN_USE",
+        Maintenance => "MAINTENANCE",
+        OutOfService => "OUT_OF_SERVICE",
+    }
+);
+
+/// The status of a request body, or the field error (collected with the others, so the body's fields stay
+/// strings and every bad field is named at once).
+fn check_status(c: &mut Checker, value: &str) -> Option<EquipmentStatus> {
+    let s = EquipmentStatus::parse(value);
+    if s.is_none() {
+        c.add(
+            "status",
+            format!("status must be one of {}", EquipmentStatus::allowed()),
+        );
+    }
+    s
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct Equipment {
@@ -33,7 +60,7 @@ pub struct Equipment {
     pub process_id: Option<i64>,
     pub production_line_id: Option<i64>,
     /// AVAILABLE, IN_USE, MAINTENANCE or OUT_OF_SERVICE.
-    pub status: String,
+    pub status: EquipmentStatus,
     pub is_active: bool,
     pub last_calibrated_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -53,7 +80,8 @@ pub struct NewEquipment {
     pub equipment_type: Option<String>,
     pub process_id: Option<i64>,
     pub production_line_id: Option<i64>,
-    /// Default AVAILABLE.
+    /// Default AVAILABLE. (Text, so a bad value is named together with the other bad fields.)
+    #[schema(value_type = Option<EquipmentStatus>)]
     pub status: Option<String>,
     /// Default true.
     pub is_active: Option<bool>,
@@ -77,6 +105,7 @@ pub struct EquipmentPatch {
     #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<i64>)]
     pub production_line_id: Option<Option<i64>>,
+    #[schema(value_type = Option<EquipmentStatus>)]
     pub status: Option<String>,
     /// `false` retires it.
     pub is_active: Option<bool>,
@@ -90,6 +119,7 @@ pub struct EquipmentPatch {
 #[into_params(parameter_in = Query)]
 pub struct EquipmentFilter {
     /// AVAILABLE, IN_USE, MAINTENANCE or OUT_OF_SERVICE.
+    #[param(value_type = Option<EquipmentStatus>)]
     pub status: Option<String>,
     #[serde(default, deserialize_with = "neurohub_core::extract::qs::opt")]
     pub process_id: Option<i64>,
@@ -144,30 +174,38 @@ pub async fn list(
     _user: Authorized<policy::Read>,
     ApiQuery(f): ApiQuery<EquipmentFilter>,
 ) -> ApiResult<ApiJson<Page<Equipment>>> {
-    let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
-    let limit = page.limit_sql();
-    let status = f.status.as_deref().filter(|s| !s.is_empty());
-    if status.is_some_and(|s| !STATUSES.contains(&s)) {
-        return Err(validate::bad_query(
-            "status",
-            "status must be AVAILABLE, IN_USE, MAINTENANCE or OUT_OF_SERVICE",
-        ));
+    let list = List::<ById>::fixed(f.limit, f.cursor.as_deref())?;
+    let status = match f.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(EquipmentStatus::parse(s).ok_or_else(|| {
+            validate::bad_query(
+                "status",
+                "status must be AVAILABLE, IN_USE, MAINTENANCE or OUT_OF_SERVICE",
+            )
+        })?),
+    };
+    let mut qb =
+        QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM equipment WHERE TRUE"));
+    if let Some(s) = status {
+        qb.push(" AND status = ").push_bind(s);
     }
-    let rows = sqlx::query_as::<_, Equipment>(&format!(
-        "SELECT {COLUMNS} FROM equipment \
-          WHERE ($1::bigint IS NULL OR id > $1) AND ($2::text IS NULL OR status = $2) \
-            AND ($3::bigint IS NULL OR process_id = $3) AND ($4::bigint IS NULL OR production_line_id = $4) \
-            AND ($5::boolean IS NULL OR is_active = $5) \
-          ORDER BY id {limit}"
-    ))
-    .bind(page.after)
-    .bind(status)
-    .bind(f.process_id)
-    .bind(f.production_line_id)
-    .bind(f.is_active)
-    .fetch_all(&st.pool)
-    .await?;
-    Ok(ApiJson(page.page(rows, |r| r.id)))
+    if let Some(id) = f.process_id {
+        qb.push(" AND process_id = ").push_bind(id);
+    }
+    if let Some(id) = f.production_line_id {
+        qb.push(" AND production_line_id = ").push_bind(id);
+    }
+    if let Some(active) = f.is_active {
+        qb.push(" AND is_active = ").push_bind(active);
+    }
+    list.push_after(&mut qb);
+    qb.push(list.order_and_limit());
+    let rows: Vec<Equipment> = qb
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&st.pool)
+        .await?;
+    Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }
 
 /// One piece of equipment.
@@ -214,8 +252,10 @@ pub async fn create(
     let equipment_type = c.opt_text("equipment_type", b.equipment_type.as_deref(), 50);
     check_id(&mut c, "process_id", b.process_id);
     check_id(&mut c, "production_line_id", b.production_line_id);
-    let status = b.status.unwrap_or_else(|| "AVAILABLE".into());
-    c.one_of("status", &status, STATUSES);
+    let status = match b.status.as_deref() {
+        None => Some(EquipmentStatus::Available),
+        Some(s) => check_status(&mut c, s),
+    };
     check_calibrated(&mut c, b.last_calibrated_at);
     c.finish()?;
 
@@ -230,7 +270,7 @@ pub async fn create(
     .bind(&equipment_type)
     .bind(b.process_id)
     .bind(b.production_line_id)
-    .bind(&status)
+    .bind(status)
     .bind(b.is_active.unwrap_or(true))
     .bind(b.last_calibrated_at)
     .fetch_one(&mut *tx)
@@ -272,9 +312,7 @@ pub async fn update(
         .map(|t| c.opt_text("equipment_type", t.as_deref(), 50));
     check_id(&mut c, "process_id", p.process_id.flatten());
     check_id(&mut c, "production_line_id", p.production_line_id.flatten());
-    if let Some(s) = &p.status {
-        c.one_of("status", s, STATUSES);
-    }
+    let status = p.status.as_deref().and_then(|s| check_status(&mut c, s));
     check_calibrated(&mut c, p.last_calibrated_at.flatten());
     c.finish()?;
 
@@ -296,7 +334,7 @@ pub async fn update(
     .bind(p.process_id.flatten())
     .bind(p.production_line_id.is_some())
     .bind(p.production_line_id.flatten())
-    .bind(p.status)
+    .bind(status)
     .bind(p.is_active)
     .bind(p.last_calibrated_at.is_some())
     .bind(p.last_calibrated_at.flatten())

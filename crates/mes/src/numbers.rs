@@ -358,12 +358,74 @@ macro_rules! string_impls {
     };
 }
 
+/// Stored as `TEXT`, like the columns `lots.lot_number`, `wip_items.wip_id`, `serials.serial_number`. Decoding
+/// parses: a stored value that is not a valid number is a decode error naming the value (the schema's CHECKs make
+/// that impossible for rows they guard, so such an error means the data was changed behind the API), never a
+/// silently passed-on string. In the OpenAPI document each is a string with its format's pattern.
+macro_rules! sql_impls {
+    ($t:ty, $pattern:literal, $example:literal) => {
+        impl sqlx::Type<sqlx::Postgres> for $t {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <String as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <String as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $t {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let s = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+                <$t>::parse(s)
+                    .map_err(|e| format!("stored {} `{s}` is invalid: {e}", stringify!($t)).into())
+            }
+        }
+
+        impl sqlx::Encode<'_, sqlx::Postgres> for $t {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <String as sqlx::Encode<sqlx::Postgres>>::encode(self.to_string(), buf)
+            }
+        }
+
+        impl sqlx::postgres::PgHasArrayType for $t {
+            fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+                <String as sqlx::postgres::PgHasArrayType>::array_type_info()
+            }
+        }
+
+        impl utoipa::PartialSchema for $t {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some($pattern))
+                    .examples([serde_json::json!($example)])
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $t {}
+    };
+}
+
 unit_number_impls!(WipId);
 unit_number_impls!(SerialNumber);
 
 string_impls!(LotNumber);
 string_impls!(WipId);
 string_impls!(SerialNumber);
+
+sql_impls!(
+    LotNumber,
+    "^[A-Z]{2}[0-9]{2}[A-Z0-9]{3}[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[1-9][0-9])$",
+    "KR01PSA251101"
+);
+sql_impls!(WipId, "^WIP-[A-Z]{2}[0-9]{2}[A-Z0-9]{3}[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[1-9][0-9])-(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})$", "WIP-KR01PSA251101-001");
+sql_impls!(SerialNumber, "^[A-Z]{2}[0-9]{2}[A-Z0-9]{3}[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[1-9][0-9])(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})$", "KR01PSA251101001");
 
 #[cfg(test)]
 mod tests {
@@ -482,6 +544,133 @@ mod tests {
         )
     }
 
+    /// One valid number of any of the three kinds, as text.
+    fn valid_number() -> impl Strategy<Value = String> {
+        (lot_parts(), 1u16..=999, 0u8..3).prop_map(|((c, l, m, y, mo, s), seq, kind)| {
+            let lot = LotNumber::new(&c, &l, &m, y, mo, s).unwrap();
+            match kind {
+                0 => lot.to_string(),
+                1 => serial_for(&lot, seq).to_string(),
+                _ => wip_for(&lot, seq).to_string(),
+            }
+        })
+    }
+
+    /// One small edit of a valid number: what a typo, a scanner or a hand-built label does to it.
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Replace(usize, char),
+        Remove(usize),
+        Insert(usize, char),
+        Lowercase(usize),
+        /// Set the month digits (00-99: mostly wrong months).
+        Month(u8),
+        /// Set the lot sequence digits (00 is the interesting one).
+        LotSeq(u8),
+    }
+
+    /// Characters that are close to valid ones: both alphabets, the separator, lowercase, look-alikes, non-ASCII.
+    fn near_char() -> impl Strategy<Value = char> {
+        prop::sample::select(vec![
+            'A', 'K', 'Z', '0', '1', '9', '-', 'a', 'z', 'O', 'I', '_', ' ', '%', 'é', '０',
+        ])
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            (0usize..22, near_char()).prop_map(|(i, c)| Edit::Replace(i, c)),
+            (0usize..22).prop_map(Edit::Remove),
+            (0usize..22, near_char()).prop_map(|(i, c)| Edit::Insert(i, c)),
+            (0usize..22).prop_map(Edit::Lowercase),
+            (0u8..=99).prop_map(Edit::Month),
+            prop_oneof![Just(0u8), 1u8..=99].prop_map(Edit::LotSeq),
+        ]
+    }
+
+    fn apply(text: &str, edit: &Edit) -> String {
+        let mut chars: Vec<char> = text.chars().collect();
+        let at = |i: usize, n: usize| if n == 0 { 0 } else { i % n };
+        // the lot number starts after `WIP-` in a WIP id
+        let lot_at = if text.starts_with("WIP-") { 4 } else { 0 };
+        let set_two = |chars: &mut Vec<char>, from: usize, v: u8| {
+            let d: Vec<char> = format!("{v:02}").chars().collect();
+            if chars.len() >= from + 2 {
+                chars[from] = d[0];
+                chars[from + 1] = d[1];
+            }
+        };
+        match *edit {
+            Edit::Replace(i, c) => {
+                let i = at(i, chars.len());
+                chars[i] = c;
+            }
+            Edit::Remove(i) => {
+                let i = at(i, chars.len());
+                chars.remove(i);
+            }
+            Edit::Insert(i, c) => {
+                let i = at(i, chars.len() + 1);
+                chars.insert(i, c);
+            }
+            Edit::Lowercase(i) => {
+                let i = at(i, chars.len());
+                chars[i] = chars[i].to_ascii_lowercase();
+            }
+            Edit::Month(m) => set_two(&mut chars, lot_at + 9, m),
+            Edit::LotSeq(s) => set_two(&mut chars, lot_at + 11, s),
+        }
+        chars.into_iter().collect()
+    }
+
+    /// A valid number with 0 to 2 edits: about a third of these stay valid (no edit, or an edit that keeps the
+    /// format, e.g. a month 01-12 or a letter for a letter), so both sides of every rule are drawn.
+    fn near_valid() -> impl Strategy<Value = String> {
+        (valid_number(), prop::collection::vec(edit(), 0..=2))
+            .prop_map(|(text, edits)| edits.iter().fold(text, |t, e| apply(&t, e)))
+    }
+
+    /// The oracle: the formats of docs/numbers-and-lots.md as regular expressions, written independently of the
+    /// parser (which works by byte positions).
+    struct Oracle {
+        lot: regex::Regex,
+        serial: regex::Regex,
+        wip: regex::Regex,
+    }
+
+    impl Oracle {
+        fn new() -> Self {
+            let lot = r"[A-Z]{2}[0-9]{2}[A-Z0-9]{3}[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[1-9][0-9])";
+            let unit = r"(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})";
+            let re = |s: String| regex::Regex::new(&format!("^{s}$")).unwrap();
+            Oracle {
+                lot: re(lot.to_string()),
+                serial: re(format!("{lot}{unit}")),
+                wip: re(format!("WIP-{lot}-{unit}")),
+            }
+        }
+    }
+
+    #[test]
+    fn near_valid_strings_hit_both_sides() {
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::TestRunner;
+        let oracle = Oracle::new();
+        let mut runner = TestRunner::deterministic();
+        let strategy = near_valid();
+        let n = 2000;
+        let valid = (0..n)
+            .filter(|_| {
+                let s = strategy.new_tree(&mut runner).unwrap().current();
+                oracle.lot.is_match(&s) || oracle.serial.is_match(&s) || oracle.wip.is_match(&s)
+            })
+            .count();
+        // a uniform fuzz of short strings draws a valid number about never; this one draws plenty of each
+        assert!(
+            (n / 10..=n * 9 / 10).contains(&valid),
+            "{valid} of {n} valid"
+        );
+    }
+
     proptest! {
         #[test]
         fn lot_parts_round_trip((c, l, m, y, mo, s) in lot_parts()) {
@@ -515,6 +704,25 @@ mod tests {
             prop_assert_eq!(back.lot(), &lot);
             prop_assert_eq!(back.seq(), seq);
             prop_assert_eq!(back.line(), l.as_str());
+        }
+
+        /// Near-valid strings: each parser accepts exactly what the oracle's regex accepts, and what it accepts
+        /// formats back to itself.
+        #[test]
+        fn parsers_accept_exactly_the_valid_numbers(s in near_valid()) {
+            let oracle = Oracle::new();
+            let lot = LotNumber::parse(&s);
+            prop_assert_eq!(lot.is_ok(), oracle.lot.is_match(&s), "lot {:?}: {:?}", s, lot);
+            let serial = SerialNumber::parse(&s);
+            prop_assert_eq!(serial.is_ok(), oracle.serial.is_match(&s), "serial {:?}: {:?}", s, serial);
+            let wip = WipId::parse(&s);
+            prop_assert_eq!(wip.is_ok(), oracle.wip.is_match(&s), "WIP id {:?}: {:?}", s, wip);
+            for text in [lot.map(|v| v.to_string()), serial.map(|v| v.to_string()), wip.map(|v| v.to_string())]
+                .into_iter()
+                .flatten()
+            {
+                prop_assert_eq!(&text, &s);
+            }
         }
 
         /// Any string at all: parse never panics, and whatever it accepts formats back to exactly itself.

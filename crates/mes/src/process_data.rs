@@ -11,7 +11,7 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use neurohub_core::auth::Authorized;
 use neurohub_core::idempotency::{Claim, Idempotency};
-use neurohub_core::pagination::{self, Page};
+use neurohub_core::pagination::{Key, List, Page};
 use neurohub_core::{context, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};
 use serde::Deserialize;
 use sqlx::{Postgres, QueryBuilder};
@@ -159,6 +159,11 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
+neurohub_core::fixed_sort!(
+    /// Newest first: (started_at, id) descending, served by the index on (started_at, id).
+    Newest, "started_at", Desc, [Key::time("pd.started_at"), Key::int("pd.id")]
+);
+
 /// Process records, newest first (keyset on started_at desc, id desc). ONE statement (joins lot, process,
 /// operator, WIP item, serial, equipment).
 #[utoipa::path(get, path = "/process-data", tag = "process-data", security(("bearer" = [])), params(ListQuery),
@@ -168,12 +173,7 @@ pub async fn list(
     _user: Authorized<policy::Read>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<ApiJson<Page<ProcessRecord>>> {
-    let limit = pagination::limit(q.limit)?;
-    let cursor: Option<(DateTime<Utc>, i64)> = q
-        .cursor
-        .as_deref()
-        .map(pagination::decode_cursor)
-        .transpose()?;
+    let list = List::<Newest>::fixed(q.limit, q.cursor.as_deref())?;
     if let (Some(a), Some(b)) = (q.started_from, q.started_to) {
         if a > b {
             return Err(ApiError::bad_request(
@@ -211,22 +211,15 @@ pub async fn list(
     if let Some(t) = q.started_to {
         qb.push(" AND pd.started_at < ").push_bind(t);
     }
-    if let Some((t, id)) = cursor {
-        qb.push(" AND (pd.started_at, pd.id) < (")
-            .push_bind(t)
-            .push(", ")
-            .push_bind(id)
-            .push(")");
-    }
-    qb.push(" ORDER BY pd.started_at DESC, pd.id DESC")
-        .push(pagination::limit_sql(limit));
+    list.push_after(&mut qb);
+    qb.push(list.order_and_limit());
     let rows = qb
         .build_query_as::<ProcessRecord>()
         .fetch_all(&st.pool)
         .await?;
-    Ok(ApiJson(pagination::page(rows, limit, |r| {
-        (r.started_at, r.id)
-    })))
+    Ok(ApiJson(
+        list.page(rows, |r, _| vec![r.started_at.into(), r.id.into()]),
+    ))
 }
 
 /// One process record. ONE statement.

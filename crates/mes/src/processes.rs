@@ -14,8 +14,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use neurohub_core::pagination::Keyset;
+use neurohub_core::pagination::{Key, List};
 use neurohub_core::validate::{self, Checker};
+use sqlx::{Postgres, QueryBuilder};
+
+neurohub_core::fixed_sort!(
+    /// Processes in flow order.
+    ByNumber, "process_number", Asc, [Key::int("process_number")]
+);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -134,18 +140,22 @@ pub async fn list(
     _user: Authorized<policy::Read>,
     ApiQuery(f): ApiQuery<ProcessFilter>,
 ) -> ApiResult<ApiJson<Page<Process>>> {
-    let page = Keyset::<i32>::new(f.limit, f.cursor.as_deref())?;
-    let limit = page.limit_sql();
-    let rows = sqlx::query_as::<_, Process>(&format!(
-        "SELECT {COLUMNS} FROM processes \
-          WHERE ($1::integer IS NULL OR process_number > $1) AND ($2::boolean IS NULL OR is_active = $2) \
-          ORDER BY process_number {limit}"
+    let list = List::<ByNumber>::fixed(f.limit, f.cursor.as_deref())?;
+    let mut qb =
+        QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM processes WHERE TRUE"));
+    if let Some(active) = f.is_active {
+        qb.push(" AND is_active = ").push_bind(active);
+    }
+    list.push_after(&mut qb);
+    qb.push(list.order_and_limit());
+    let rows: Vec<Process> = qb
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&st.pool)
+        .await?;
+    Ok(ApiJson(
+        list.page(rows, |r, _| vec![r.process_number.into()]),
     ))
-    .bind(page.after)
-    .bind(f.is_active)
-    .fetch_all(&st.pool)
-    .await?;
-    Ok(ApiJson(page.page(rows, |r| r.process_number)))
 }
 
 /// One process.

@@ -12,9 +12,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use neurohub_core::pagination::Keyset;
+use neurohub_core::pagination::{Key, List};
 use neurohub_core::response::{created, Created};
 use neurohub_core::validate::{self, Checker};
+use sqlx::{Postgres, QueryBuilder};
+
+neurohub_core::fixed_sort!(
+    /// The list is ordered by id.
+    ById, "id", Asc, [Key::int("id")]
+);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -22,7 +28,27 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one, update))
 }
 
-pub const STATUSES: &[&str] = &["ACTIVE", "INACTIVE", "DISCONTINUED"];
+neurohub_core::text_enum!(
+    /// Status of a product model: lots are created only for ACTIVE ones.
+    ProductModelStatus {
+        Active => "ACTIVE",
+        Inactive => "INACTIVE",
+        Discontinued => "DISCONTINUED",
+    }
+);
+
+/// The status of a request body, or the field error (collected with the others, so the body's fields stay
+/// strings and every bad field is named at once).
+fn check_status(c: &mut Checker, value: &str) -> Option<ProductModelStatus> {
+    let s = ProductModelStatus::parse(value);
+    if s.is_none() {
+        c.add(
+            "status",
+            format!("status must be one of {}", ProductModelStatus::allowed()),
+        );
+    }
+    s
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct ProductModel {
@@ -32,7 +58,7 @@ pub struct ProductModel {
     pub model_name: String,
     pub category: Option<String>,
     /// ACTIVE, INACTIVE or DISCONTINUED.
-    pub status: String,
+    pub status: ProductModelStatus,
     #[schema(value_type = Object)]
     pub specifications: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -48,7 +74,8 @@ pub struct NewProductModel {
     pub model_code: String,
     pub model_name: String,
     pub category: Option<String>,
-    /// Default ACTIVE.
+    /// Default ACTIVE. (Text, so a bad value is named together with the other bad fields.)
+    #[schema(value_type = Option<ProductModelStatus>)]
     pub status: Option<String>,
     /// A JSON object (default `{}`).
     #[schema(value_type = Option<Object>)]
@@ -63,6 +90,7 @@ pub struct ProductModelPatch {
     #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<String>)]
     pub category: Option<Option<String>>,
+    #[schema(value_type = Option<ProductModelStatus>)]
     pub status: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub specifications: Option<serde_json::Value>,
@@ -73,6 +101,7 @@ pub struct ProductModelPatch {
 #[into_params(parameter_in = Query)]
 pub struct ProductModelFilter {
     /// ACTIVE, INACTIVE or DISCONTINUED.
+    #[param(value_type = Option<ProductModelStatus>)]
     pub status: Option<String>,
     pub category: Option<String>,
     /// Rows per page, 1..=500 (default 100).
@@ -116,29 +145,29 @@ pub async fn list(
     _user: Authorized<policy::Read>,
     ApiQuery(f): ApiQuery<ProductModelFilter>,
 ) -> ApiResult<ApiJson<Page<ProductModel>>> {
-    let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
-    let limit = page.limit_sql();
-    let status = f.status.as_deref().filter(|s| !s.is_empty());
+    let list = List::<ById>::fixed(f.limit, f.cursor.as_deref())?;
+    let status = match f.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(ProductModelStatus::parse(s).ok_or_else(|| {
+            validate::bad_query("status", "status must be ACTIVE, INACTIVE or DISCONTINUED")
+        })?),
+    };
+    let mut qb =
+        QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM product_models WHERE TRUE"));
     if let Some(s) = status {
-        if !STATUSES.contains(&s) {
-            return Err(validate::bad_query(
-                "status",
-                "status must be ACTIVE, INACTIVE or DISCONTINUED",
-            ));
-        }
+        qb.push(" AND status = ").push_bind(s);
     }
-    let rows = sqlx::query_as::<_, ProductModel>(&format!(
-        "SELECT {COLUMNS} FROM product_models \
-          WHERE ($1::bigint IS NULL OR id > $1) AND ($2::text IS NULL OR status = $2) \
-            AND ($3::text IS NULL OR category = $3) \
-          ORDER BY id {limit}"
-    ))
-    .bind(page.after)
-    .bind(status)
-    .bind(f.category.as_deref().filter(|s| !s.is_empty()))
-    .fetch_all(&st.pool)
-    .await?;
-    Ok(ApiJson(page.page(rows, |r| r.id)))
+    if let Some(c) = f.category.as_deref().filter(|s| !s.is_empty()) {
+        qb.push(" AND category = ").push_bind(c.to_string());
+    }
+    list.push_after(&mut qb);
+    qb.push(list.order_and_limit());
+    let rows: Vec<ProductModel> = qb
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&st.pool)
+        .await?;
+    Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }
 
 /// One product model.
@@ -184,8 +213,10 @@ pub async fn create(
     check_code(&mut c, &b.model_code);
     let name = c.text("model_name", &b.model_name, 200);
     let category = c.opt_text("category", b.category.as_deref(), 100);
-    let status = b.status.unwrap_or_else(|| "ACTIVE".into());
-    c.one_of("status", &status, STATUSES);
+    let status = match b.status.as_deref() {
+        None => Some(ProductModelStatus::Active),
+        Some(s) => check_status(&mut c, s),
+    };
     check_specs(&mut c, b.specifications.as_ref());
     c.finish()?;
 
@@ -197,7 +228,7 @@ pub async fn create(
     .bind(&b.model_code)
     .bind(&name)
     .bind(&category)
-    .bind(&status)
+    .bind(status)
     .bind(b.specifications.unwrap_or_else(|| serde_json::json!({})))
     .fetch_one(&mut *tx)
     .await?;
@@ -236,9 +267,7 @@ pub async fn update(
         .category
         .as_ref()
         .map(|v| c.opt_text("category", v.as_deref(), 100));
-    if let Some(s) = &p.status {
-        c.one_of("status", s, STATUSES);
-    }
+    let status = p.status.as_deref().and_then(|s| check_status(&mut c, s));
     check_specs(&mut c, p.specifications.as_ref());
     c.finish()?;
 
@@ -253,7 +282,7 @@ pub async fn update(
     .bind(name)
     .bind(category.is_some())
     .bind(category.flatten())
-    .bind(p.status)
+    .bind(status)
     .bind(p.specifications)
     .fetch_optional(&mut *tx)
     .await?

@@ -12,9 +12,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use neurohub_core::pagination::Keyset;
+use neurohub_core::pagination::{Key, List};
 use neurohub_core::response::{created, Created};
 use neurohub_core::validate::{self, Checker};
+use sqlx::{Postgres, QueryBuilder};
+
+neurohub_core::fixed_sort!(
+    /// The list is ordered by id.
+    ById, "id", Asc, [Key::int("id")]
+);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -89,8 +95,7 @@ pub async fn list(
     _user: Authorized<policy::Read>,
     ApiQuery(f): ApiQuery<ProductionLineFilter>,
 ) -> ApiResult<ApiJson<Page<ProductionLine>>> {
-    let page = Keyset::<i64>::new(f.limit, f.cursor.as_deref())?;
-    let limit = page.limit_sql();
+    let list = List::<ById>::fixed(f.limit, f.cursor.as_deref())?;
     let country = f.country_code.as_deref().filter(|s| !s.is_empty());
     if country.is_some_and(|c| !is_country(c)) {
         return Err(validate::bad_query(
@@ -98,18 +103,22 @@ pub async fn list(
             "country_code must be 2 uppercase letters",
         ));
     }
-    let rows = sqlx::query_as::<_, ProductionLine>(&format!(
-        "SELECT {COLUMNS} FROM production_lines \
-          WHERE ($1::bigint IS NULL OR id > $1) AND ($2::boolean IS NULL OR is_active = $2) \
-            AND ($3::text IS NULL OR country_code = $3) \
-          ORDER BY id {limit}"
-    ))
-    .bind(page.after)
-    .bind(f.is_active)
-    .bind(country)
-    .fetch_all(&st.pool)
-    .await?;
-    Ok(ApiJson(page.page(rows, |r| r.id)))
+    let mut qb =
+        QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM production_lines WHERE TRUE"));
+    if let Some(active) = f.is_active {
+        qb.push(" AND is_active = ").push_bind(active);
+    }
+    if let Some(c) = country {
+        qb.push(" AND country_code = ").push_bind(c.to_string());
+    }
+    list.push_after(&mut qb);
+    qb.push(list.order_and_limit());
+    let rows: Vec<ProductionLine> = qb
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&st.pool)
+        .await?;
+    Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }
 
 /// One production line.

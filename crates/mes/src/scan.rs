@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::numbers::{LotNumber, SerialNumber, WipId};
-use crate::state::{LotStatus, ProcessResult};
+use crate::state::{LotStatus, ProcessResult, SerialStatus, UnitStatus, WipStatus};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(utoipa_axum::routes!(scan))
@@ -142,10 +142,10 @@ pub struct ScanResult {
 struct UnitRow {
     wip_item_id: Option<i64>,
     wip_code: Option<String>,
-    wip_status: Option<String>,
+    wip_status: Option<WipStatus>,
     serial_id: Option<i64>,
     serial_number: Option<String>,
-    status: String,
+    serial_status: Option<SerialStatus>,
     rework_count: i32,
     scrap_reason: Option<String>,
     lot_id: i64,
@@ -164,7 +164,7 @@ struct UnitRow {
 const UNIT_SQL: &str = "\
 WITH u AS (
     SELECT w.id AS wip_item_id, w.wip_id AS wip_code, w.status AS wip_status, s.id AS serial_id, s.serial_number,
-           COALESCE(s.status, w.status) AS status, COALESCE(s.rework_count, w.rework_count) AS rework_count,
+           s.status AS serial_status, COALESCE(s.rework_count, w.rework_count) AS rework_count,
            COALESCE(s.scrap_reason, w.scrap_reason) AS scrap_reason, w.lot_id
       FROM wip_items w LEFT JOIN serials s ON s.id = w.serial_id
      WHERE w.wip_id = $1
@@ -173,7 +173,7 @@ WITH u AS (
       FROM serials s LEFT JOIN wip_items w ON w.serial_id = s.id
      WHERE s.serial_number = $1
 )
-SELECT u.wip_item_id, u.wip_code, u.wip_status, u.serial_id, u.serial_number, u.status, u.rework_count,
+SELECT u.wip_item_id, u.wip_code, u.wip_status, u.serial_id, u.serial_number, u.serial_status, u.rework_count,
        u.scrap_reason,
        l.id AS lot_id, l.lot_number, l.status AS lot_status, pm.id AS product_model_id, pm.model_code, pm.model_name,
        (SELECT json_build_object('id', x.id, 'process_id', x.process_id, 'process_number', p.process_number,
@@ -234,7 +234,7 @@ SELECT l.id AS lot_id, l.lot_number, l.status AS lot_status, pm.id AS product_mo
 
 /// The next step of a unit from its status, its lot's status, its open record and its next process.
 pub fn next_step(
-    status: &str,
+    status: UnitStatus,
     lot_status: LotStatus,
     open: Option<&OpenRecord>,
     next: Option<&ProcessRef>,
@@ -244,10 +244,13 @@ pub fn next_step(
         process,
         message,
     };
+    use UnitStatus::{Serial, Wip};
     match status {
-        "SCRAPPED" => step(NextAction::Scrapped, None, "scrapped".into()),
-        "COMPLETED" => step(NextAction::Completed, None, "completed".into()),
-        "FAILED" => step(
+        Wip(WipStatus::Scrapped) | Serial(SerialStatus::Scrapped) => {
+            step(NextAction::Scrapped, None, "scrapped".into())
+        }
+        Serial(SerialStatus::Completed) => step(NextAction::Completed, None, "completed".into()),
+        Wip(WipStatus::Failed) | Serial(SerialStatus::Failed) => step(
             NextAction::ReworkRequired,
             None,
             "rework required (or scrap)".into(),
@@ -350,9 +353,15 @@ pub async fn scan(
                 "serial"
             })
         })?;
+    // the unit's status: its serial's once converted, else its WIP item's (each decoded by its own enum)
+    let status = match (r.serial_status, r.wip_status) {
+        (Some(s), _) => UnitStatus::Serial(s),
+        (None, Some(w)) => UnitStatus::Wip(w),
+        (None, None) => return Err(ApiError::internal("scanned unit without a status")),
+    };
     let open = r.open_record.map(|j| j.0);
     let next = next_step(
-        &r.status,
+        status,
         r.lot_status,
         open.as_ref(),
         r.next_process.as_ref().map(|j| &j.0),
@@ -371,10 +380,10 @@ pub async fn scan(
         unit: Some(ScanUnit {
             wip_item_id: r.wip_item_id,
             wip_id: r.wip_code,
-            wip_status: r.wip_status,
+            wip_status: r.wip_status.map(|s| s.as_str().to_string()),
             serial_id: r.serial_id,
             serial_number: r.serial_number,
-            status: r.status,
+            status: status.as_str().to_string(),
             rework_count: r.rework_count,
             scrap_reason: r.scrap_reason,
         }),
@@ -407,23 +416,53 @@ mod tests {
             process_code: "SENSOR_INSPECTION".into(),
         };
         assert_eq!(
-            next_step("IN_PROGRESS", LotStatus::InProgress, None, Some(&p)).action,
+            next_step(
+                UnitStatus::Wip(WipStatus::InProgress),
+                LotStatus::InProgress,
+                None,
+                Some(&p)
+            )
+            .action,
             NextAction::Start
         );
         assert_eq!(
-            next_step("FAILED", LotStatus::InProgress, None, Some(&p)).action,
+            next_step(
+                UnitStatus::Serial(SerialStatus::Failed),
+                LotStatus::InProgress,
+                None,
+                Some(&p)
+            )
+            .action,
             NextAction::ReworkRequired
         );
         assert_eq!(
-            next_step("SCRAPPED", LotStatus::InProgress, None, None).action,
+            next_step(
+                UnitStatus::Wip(WipStatus::Scrapped),
+                LotStatus::InProgress,
+                None,
+                None
+            )
+            .action,
             NextAction::Scrapped
         );
         assert_eq!(
-            next_step("COMPLETED", LotStatus::Completed, None, None).action,
+            next_step(
+                UnitStatus::Serial(SerialStatus::Completed),
+                LotStatus::Completed,
+                None,
+                None
+            )
+            .action,
             NextAction::Completed
         );
         assert_eq!(
-            next_step("CREATED", LotStatus::OnHold, None, Some(&p)).action,
+            next_step(
+                UnitStatus::Wip(WipStatus::Created),
+                LotStatus::OnHold,
+                None,
+                Some(&p)
+            )
+            .action,
             NextAction::LotNotActive
         );
         let o = OpenRecord {
@@ -435,7 +474,12 @@ mod tests {
             operator_username: "op".into(),
             started_at: Utc::now(),
         };
-        let s = next_step("IN_PROGRESS", LotStatus::InProgress, Some(&o), Some(&p));
+        let s = next_step(
+            UnitStatus::Serial(SerialStatus::InProgress),
+            LotStatus::InProgress,
+            Some(&o),
+            Some(&p),
+        );
         assert_eq!(
             (s.action, s.process.unwrap().process_number),
             (NextAction::CompleteOpen, 3)

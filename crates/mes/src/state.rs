@@ -154,6 +154,33 @@ impl UnitStatus {
     }
 }
 
+/// A status change the flow makes on "the unit", whichever kind its current row is: the targets both machines
+/// share. The change itself is still checked by the row's own machine ([`StateMachine::transition`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitMove {
+    InProgress,
+    Failed,
+    Scrapped,
+}
+
+impl UnitMove {
+    pub fn wip(self) -> WipStatus {
+        match self {
+            UnitMove::InProgress => W::InProgress,
+            UnitMove::Failed => W::Failed,
+            UnitMove::Scrapped => W::Scrapped,
+        }
+    }
+
+    pub fn serial(self) -> SerialStatus {
+        match self {
+            UnitMove::InProgress => S::InProgress,
+            UnitMove::Failed => S::Failed,
+            UnitMove::Scrapped => S::Scrapped,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use crate::policy;
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
 use neurohub_core::auth::Authorized;
-use neurohub_core::pagination::{self, Page};
+use neurohub_core::pagination::{Key, List, Page};
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
@@ -318,6 +318,11 @@ pub struct TouchedUnit {
     pub unit_key: i64,
 }
 
+neurohub_core::fixed_sort!(
+    /// Units in (lot, rank, unit key) order; rank 0 = LOT-level, 1 = WIP item, 2 = serial without a WIP item.
+    ByUnit, "unit", Asc, [Key::int("t.lot_id"), Key::int("t.unit_rank"), Key::int("t.unit_key")]
+);
+
 /// Every unit an operator and/or a piece of equipment touched in a window (recalls). Keyset paged by
 /// (lot, unit); ONE statement. The window is required and at most 31 days.
 #[utoipa::path(get, path = "/trace/backward", tag = "trace", security(("bearer" = [])), params(BackwardQuery),
@@ -327,7 +332,7 @@ pub async fn backward(
     _user: Authorized<policy::Read>,
     ApiQuery(q): ApiQuery<BackwardQuery>,
 ) -> ApiResult<ApiJson<Page<TouchedUnit>>> {
-    let limit = pagination::limit(q.limit)?;
+    let list = List::<ByUnit>::fixed(q.limit, q.cursor.as_deref())?;
     if q.operator_id.is_none() && q.equipment_id.is_none() {
         return Err(bad_query("operator_id", "give operator_id or equipment_id"));
     }
@@ -343,11 +348,6 @@ pub async fn backward(
     if to - from > chrono::Duration::days(MAX_WINDOW_DAYS) {
         return Err(bad_query("to", "the window is at most 31 days"));
     }
-    let cursor: Option<(i64, i32, i64)> = q
-        .cursor
-        .as_deref()
-        .map(pagination::decode_cursor)
-        .transpose()?;
 
     // unit key: (lot, rank, id) with rank 0 = LOT-level, 1 = WIP item (records of it and of its serial),
     // 2 = serial without a WIP item
@@ -375,20 +375,10 @@ pub async fn backward(
                    max(t.started_at) AS last_started_at, array_agg(DISTINCT p.process_code::text) AS process_codes
               FROM t JOIN processes p ON p.id = t.process_id",
     );
-    if let Some((lot, rank, key)) = cursor {
-        qb.push(" WHERE (t.lot_id, t.unit_rank, t.unit_key) > (")
-            .push_bind(lot)
-            .push(", ")
-            .push_bind(rank)
-            .push(", ")
-            .push_bind(key)
-            .push(")");
-    }
-    qb.push(
-        " GROUP BY t.lot_id, t.unit_rank, t.unit_key
-             ORDER BY t.lot_id, t.unit_rank, t.unit_key",
-    );
-    qb.push(pagination::limit_sql(limit));
+    qb.push(" WHERE TRUE");
+    list.push_after(&mut qb);
+    qb.push(" GROUP BY t.lot_id, t.unit_rank, t.unit_key");
+    qb.push(list.order_and_limit());
     qb.push(
         ")
         SELECT CASE g.unit_rank WHEN 0 THEN 'LOT' WHEN 1 THEN 'WIP' ELSE 'SERIAL' END AS kind,
@@ -409,8 +399,8 @@ pub async fn backward(
         .persistent(false)
         .fetch_all(&st.pool)
         .await?;
-    Ok(ApiJson(pagination::page(rows, limit, |r| {
-        (r.lot_id, r.unit_rank, r.unit_key)
+    Ok(ApiJson(list.page(rows, |r, _| {
+        vec![r.lot_id.into(), r.unit_rank.into(), r.unit_key.into()]
     })))
 }
 

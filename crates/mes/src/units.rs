@@ -17,7 +17,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use neurohub_core::auth::Authorized;
 use neurohub_core::extract::qs;
-use neurohub_core::pagination::{self, Page};
+use neurohub_core::pagination::{self, Key, List, Page, PrefixRule};
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, Postgres, QueryBuilder};
@@ -25,8 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::lots::{prefix_filter, push_prefix};
-use crate::numbers::{SerialNumber, WipId};
+use crate::numbers::{LotNumber, SerialNumber, WipId};
 use crate::state::{SerialStatus, WipStatus};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -48,9 +47,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct WipItem {
     pub id: i64,
     /// e.g. `WIP-KR01PSA251101-001`
-    pub wip_id: String,
+    pub wip_id: WipId,
     pub lot_id: i64,
-    pub lot_number: String,
+    pub lot_number: LotNumber,
     pub sequence_in_lot: i32,
     pub status: WipStatus,
     /// The process the unit has reached (set by the process flow); NULL before its first process.
@@ -59,7 +58,7 @@ pub struct WipItem {
     pub current_process_code: Option<String>,
     /// Set once the unit is CONVERTED to a serial.
     pub serial_id: Option<i64>,
-    pub serial_number: Option<String>,
+    pub serial_number: Option<SerialNumber>,
     pub rework_count: i32,
     /// Why the unit was scrapped (set with status SCRAPPED).
     pub scrap_reason: Option<String>,
@@ -96,18 +95,19 @@ pub struct WipFilter {
     pub cursor: Option<String>,
 }
 
-/// Keyset position of the id-ordered unit lists.
-#[derive(Debug, Serialize, Deserialize)]
-struct IdCursor {
-    after: i64,
-}
+neurohub_core::fixed_sort!(
+    /// `GET /wip-items` is ordered by id.
+    WipById, "id", Asc, [Key::int("w.id")]
+);
 
-fn decode_id_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
-    match cursor {
-        None | Some("") => Ok(None),
-        Some(c) => Ok(Some(pagination::decode_cursor::<IdCursor>(c)?.after)),
-    }
-}
+/// `q` of `GET /wip-items`: a WIP id prefix (`WIP-` and the lot number's letters and digits).
+const WIP_PREFIX: PrefixRule = PrefixRule {
+    field: "q",
+    max: 21,
+    uppercase: true,
+    allowed: |c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-',
+    describe: "letters, digits and -",
+};
 
 /// List WIP items (ONE SQL statement, keyset by id).
 #[utoipa::path(
@@ -123,9 +123,8 @@ async fn list_wip_items(
     State(st): State<AppState>,
     ApiQuery(f): ApiQuery<WipFilter>,
 ) -> ApiResult<ApiJson<Page<WipItem>>> {
-    let limit = pagination::limit(f.limit)?;
-    let q = prefix_filter(f.q.as_deref(), 21, true)?;
-    let after = decode_id_cursor(f.cursor.as_deref())?;
+    let list = List::<WipById>::fixed(f.limit, f.cursor.as_deref())?;
+    let q = pagination::prefix(f.q.as_deref(), WIP_PREFIX)?;
     let mut qb = QueryBuilder::<Postgres>::new(WIP_SELECT);
     qb.push(" WHERE TRUE");
     if let Some(id) = f.lot_id {
@@ -138,20 +137,16 @@ async fn list_wip_items(
         qb.push(" AND w.current_process_id = ").push_bind(id);
     }
     if let Some(q) = q {
-        push_prefix(&mut qb, "w.wip_id", q);
+        pagination::push_prefix(&mut qb, "w.wip_id", &q);
     }
-    if let Some(after) = after {
-        qb.push(" AND w.id > ").push_bind(after);
-    }
-    qb.push(" ORDER BY w.id").push(pagination::limit_sql(limit));
+    list.push_after(&mut qb);
+    qb.push(list.order_and_limit());
     let rows: Vec<WipItem> = qb
         .build_query_as()
         .persistent(false)
         .fetch_all(&st.pool)
         .await?;
-    Ok(ApiJson(pagination::page(rows, limit, |r: &WipItem| {
-        IdCursor { after: r.id }
-    })))
+    Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }
 
 /// One WIP item (1 SQL statement).
@@ -195,7 +190,7 @@ async fn get_wip_item_by_code(
         ApiError::bad_request("INVALID_WIP_ID", e.to_string()).with_field("wip_id", e.to_string())
     })?;
     let row: Option<WipItem> = sqlx::query_as(&format!("{WIP_SELECT} WHERE w.wip_id = $1"))
-        .bind(code.to_string())
+        .bind(code)
         .fetch_optional(&st.pool)
         .await?;
     row.map(ApiJson)
@@ -211,9 +206,9 @@ async fn get_wip_item_by_code(
 pub struct Serial {
     pub id: i64,
     /// e.g. `KR01PSA251101001`
-    pub serial_number: String,
+    pub serial_number: SerialNumber,
     pub lot_id: i64,
-    pub lot_number: String,
+    pub lot_number: LotNumber,
     pub sequence_in_lot: i32,
     pub status: SerialStatus,
     pub rework_count: i32,
@@ -221,7 +216,7 @@ pub struct Serial {
     pub scrap_reason: Option<String>,
     /// The WIP item this serial was converted from (NULL for serials created without one).
     pub wip_item_id: Option<i64>,
-    pub wip_id: Option<String>,
+    pub wip_id: Option<WipId>,
     /// Highest process number with a PASS record for this unit (as WIP item or serial); 0 if none.
     pub process_reached: i32,
     pub completed_at: Option<DateTime<Utc>>,
@@ -264,6 +259,20 @@ pub struct SerialFilter {
     pub cursor: Option<String>,
 }
 
+neurohub_core::fixed_sort!(
+    /// `GET /serials` is ordered by id.
+    SerialById, "id", Asc, [Key::int("s.id")]
+);
+
+/// `q` of `GET /serials`: a serial number prefix (letters and digits).
+const SERIAL_PREFIX: PrefixRule = PrefixRule {
+    field: "q",
+    max: 16,
+    uppercase: true,
+    allowed: |c| c.is_ascii_uppercase() || c.is_ascii_digit(),
+    describe: "letters and digits",
+};
+
 /// List serials (ONE SQL statement, keyset by id).
 #[utoipa::path(
     get, path = "/serials", tag = "units", security(("bearer" = [])),
@@ -278,9 +287,8 @@ async fn list_serials(
     State(st): State<AppState>,
     ApiQuery(f): ApiQuery<SerialFilter>,
 ) -> ApiResult<ApiJson<Page<Serial>>> {
-    let limit = pagination::limit(f.limit)?;
-    let q = prefix_filter(f.q.as_deref(), 16, false)?;
-    let after = decode_id_cursor(f.cursor.as_deref())?;
+    let list = List::<SerialById>::fixed(f.limit, f.cursor.as_deref())?;
+    let q = pagination::prefix(f.q.as_deref(), SERIAL_PREFIX)?;
     if f.process_reached.is_some_and(|p| p > 8) {
         return Err(ApiError::bad_request(
             "INVALID_QUERY",
@@ -300,20 +308,16 @@ async fn list_serials(
         qb.push(" AND r.process_reached = ").push_bind(i32::from(p));
     }
     if let Some(q) = q {
-        push_prefix(&mut qb, "s.serial_number", q);
+        pagination::push_prefix(&mut qb, "s.serial_number", &q);
     }
-    if let Some(after) = after {
-        qb.push(" AND s.id > ").push_bind(after);
-    }
-    qb.push(" ORDER BY s.id").push(pagination::limit_sql(limit));
+    list.push_after(&mut qb);
+    qb.push(list.order_and_limit());
     let rows: Vec<Serial> = qb
         .build_query_as()
         .persistent(false)
         .fetch_all(&st.pool)
         .await?;
-    Ok(ApiJson(pagination::page(rows, limit, |r: &Serial| {
-        IdCursor { after: r.id }
-    })))
+    Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }
 
 /// One serial (1 SQL statement).
@@ -359,7 +363,7 @@ async fn get_serial_by_number(
     })?;
     let row: Option<Serial> =
         sqlx::query_as(&format!("{SERIAL_SELECT} WHERE s.serial_number = $1"))
-            .bind(number.to_string())
+            .bind(number)
             .fetch_optional(&st.pool)
             .await?;
     row.map(ApiJson)

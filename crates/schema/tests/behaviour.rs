@@ -437,32 +437,3 @@ async fn units_can_be_scrapped_before_they_start_with_a_reason(pool: PgPool) {
     )
     .await;
 }
-
-#[sqlx::test(migrations = false)]
-async fn dashboard_day_filter_uses_the_completed_at_index(pool: PgPool) {
-    head_with_rows(&pool).await;
-    // a few thousand unit-level records completed over ~40 days
-    sqlx::raw_sql(
-        "ALTER TABLE process_data DISABLE TRIGGER USER; \
-         INSERT INTO process_data (lot_id, serial_id, process_id, operator_id, data_level, result, started_at, completed_at) \
-         SELECT 1, 1, 1 + g % 8, 2, 'SERIAL', 'PASS', now() - g * interval '10 minutes' - interval '1 minute', \
-                now() - g * interval '10 minutes' FROM generate_series(1, 6000) AS g; \
-         ALTER TABLE process_data ENABLE TRIGGER USER; ANALYZE process_data;",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    // the day filter of GET /dashboard (crates/mes/src/dashboard.rs, CTE `done`)
-    let plan: Vec<String> = sqlx::query_scalar(
-        "EXPLAIN WITH bounds AS ( \
-             SELECT ($1::date)::timestamp AT TIME ZONE 'UTC' AS lo, ($1::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi) \
-         SELECT x.process_id, count(*) FROM process_data x, bounds b \
-          WHERE x.completed_at >= b.lo AND x.completed_at < b.hi AND x.data_level <> 'LOT' GROUP BY x.process_id",
-    )
-    .bind(chrono::Utc::now().date_naive())
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    let plan = plan.join("\n");
-    assert!(plan.contains("idx_process_data_completed_at"), "{plan}");
-}

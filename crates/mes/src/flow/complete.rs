@@ -15,8 +15,9 @@ use super::request::CompleteProcess;
 use super::route::{ProcessInfo, Route};
 use super::rules::completion_values;
 use super::unit::{lock_unit_ids, set_unit_status, LockedUnit, SerialRow, StatusChange, UnitState};
-use crate::numbers::{LotNumber, SerialNumber};
-use crate::state::{DataLevel, ProcessResult, SerialStatus, WipStatus};
+use crate::numbers::SerialNumber;
+use crate::state::{DataLevel, ProcessResult, SerialStatus, UnitMove, WipStatus};
+use neurohub_core::states::StateMachine;
 
 /// Answer of a completion: the record, plus what it did to the unit and the lot.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -148,13 +149,10 @@ async fn apply_result(
                     .conversion_number()
                     .is_none_or(|n| process.process_number >= n);
                 if converts {
-                    let lot_number = LotNumber::parse(&unit.lot.lot_number).map_err(|e| {
-                        ApiError::internal(format!("stored lot number is invalid: {e}"))
-                    })?;
+                    // the lot number was decoded (and so validated) when the lot was locked: no re-parse
                     let seq = u16::try_from(wip.sequence_in_lot).map_err(ApiError::internal)?;
-                    let serial_number = SerialNumber::new(&lot_number, seq)
-                        .map_err(ApiError::internal)?
-                        .to_string();
+                    let serial_number =
+                        SerialNumber::new(&unit.lot.lot_number, seq).map_err(ApiError::internal)?;
                     let status = if is_last {
                         SerialStatus::Completed
                     } else {
@@ -171,14 +169,16 @@ async fn apply_result(
                     .bind(wip.rework_count)
                     .fetch_one(&mut *conn)
                     .await?;
-                    sqlx::query("UPDATE wip_items SET serial_id = $2, status = 'CONVERTED', current_process_id = $3 WHERE id = $1")
+                    let converted = wip.status.transition(WipStatus::Converted)?;
+                    sqlx::query("UPDATE wip_items SET serial_id = $2, status = $4, current_process_id = $3 WHERE id = $1")
                         .bind(wip.id)
                         .bind(serial_id)
                         .bind(process.id)
+                        .bind(converted)
                         .execute(&mut *conn)
                         .await?;
                     if let Some(w) = unit.wip.as_mut() {
-                        w.status = WipStatus::Converted;
+                        w.status = converted;
                         w.serial_id = Some(serial_id);
                     }
                     unit.serial = Some(SerialRow {
@@ -190,15 +190,17 @@ async fn apply_result(
                     });
                 }
             } else if let Some(s) = unit.serial.as_mut().filter(|_| is_last) {
-                sqlx::query("UPDATE serials SET status = 'COMPLETED' WHERE id = $1")
+                let completed = s.status.transition(SerialStatus::Completed)?;
+                sqlx::query("UPDATE serials SET status = $2 WHERE id = $1")
                     .bind(s.id)
+                    .bind(completed)
                     .execute(&mut *conn)
                     .await?;
-                s.status = SerialStatus::Completed;
+                s.status = completed;
             }
         }
         ProcessResult::Fail => {
-            set_unit_status(conn, unit, "FAILED", StatusChange::default()).await?
+            set_unit_status(conn, unit, UnitMove::Failed, StatusChange::default()).await?
         }
         ProcessResult::Rework => {
             rework_or_scrap(conn, unit, max_rework, Some(&process.process_code)).await?;

@@ -11,6 +11,8 @@ use super::unit::{
     UNIT_RECORDS,
 };
 use crate::numbers::{SerialNumber, WipId};
+use crate::state::{SerialStatus, UnitMove, UnitStatus, WipStatus};
+use neurohub_core::states::StateMachine;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -74,8 +76,12 @@ async fn lock_path_unit(
             "UNIT_CONVERTED",
             format!(
                 "{} was converted to serial {}; use /serials",
-                unit.wip.as_ref().map_or("", |w| &w.wip_id),
-                unit.state().serial_number.unwrap_or_default()
+                unit.wip
+                    .as_ref()
+                    .map_or(String::new(), |w| w.wip_id.to_string()),
+                unit.serial
+                    .as_ref()
+                    .map_or(String::new(), |s| s.serial_number.to_string())
             ),
         ));
     }
@@ -101,14 +107,14 @@ pub(super) async fn rework_or_scrap(
             scrap_reason: Some(&reason),
             ..Default::default()
         };
-        set_unit_status(conn, unit, "SCRAPPED", change).await?;
+        set_unit_status(conn, unit, UnitMove::Scrapped, change).await?;
         Ok(Disposition::Scrapped)
     } else {
         let change = StatusChange {
             rework: Some(next),
             ..Default::default()
         };
-        set_unit_status(conn, unit, "IN_PROGRESS", change).await?;
+        set_unit_status(conn, unit, UnitMove::InProgress, change).await?;
         Ok(Disposition::Rework)
     }
 }
@@ -140,17 +146,21 @@ pub async fn rework(
 ) -> ApiResult<DispositionResult> {
     let mut unit = lock_path_unit(&mut *conn, kind, raw).await?;
     check_lot_active(&unit.lot)?;
-    match unit.status_str() {
-        "FAILED" => {}
-        "SCRAPPED" | "COMPLETED" => unit.check_workable()?,
-        other => {
+    match unit.status() {
+        Some(UnitStatus::Wip(WipStatus::Failed) | UnitStatus::Serial(SerialStatus::Failed)) => {}
+        Some(
+            UnitStatus::Wip(WipStatus::Scrapped)
+            | UnitStatus::Serial(SerialStatus::Scrapped | SerialStatus::Completed),
+        ) => unit.check_workable()?,
+        _ => {
+            let other = unit.status_str();
             return Err(ApiError::conflict(
                 "UNIT_NOT_FAILED",
                 format!(
                     "{} is {other}; only a FAILED unit can be sent to rework",
                     unit.name()
                 ),
-            ))
+            ));
         }
     }
     // the process to redo: the failed one (the unit's last completed record)
@@ -179,9 +189,13 @@ pub async fn scrap(
 ) -> ApiResult<DispositionResult> {
     let mut unit = lock_path_unit(&mut *conn, kind, raw).await?;
     check_lot_active(&unit.lot)?;
-    match unit.status_str() {
-        "CREATED" | "IN_PROGRESS" | "FAILED" => {}
-        _ => unit.check_workable()?,
+    // a unit can be scrapped from every state its machine leads to SCRAPPED from (not from SCRAPPED itself:
+    // a second scrap is refused, not a no-op); final states get their specific 409
+    if !unit.status().is_some_and(|s| match s {
+        UnitStatus::Wip(w) => !w.is_final() && w.can_become(WipStatus::Scrapped),
+        UnitStatus::Serial(s) => !s.is_final() && s.can_become(SerialStatus::Scrapped),
+    }) {
+        unit.check_workable()?;
     }
     // a cancelled start: open records of a scrapped unit are removed (the audit log keeps them)
     sqlx::query(&format!(
@@ -195,6 +209,6 @@ pub async fn scrap(
         scrap_reason: Some(reason),
         ..Default::default()
     };
-    set_unit_status(&mut *conn, &mut unit, "SCRAPPED", change).await?;
+    set_unit_status(&mut *conn, &mut unit, UnitMove::Scrapped, change).await?;
     finish(conn, unit, Disposition::Scrapped, None).await
 }

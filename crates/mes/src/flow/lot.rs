@@ -7,12 +7,14 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::unit::UnitRef;
-use crate::state::LotStatus;
+use crate::numbers::LotNumber;
+use crate::state::{LotStatus, SerialStatus, WipStatus};
+use neurohub_core::states::StateMachine;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LockedLot {
     pub id: i64,
-    pub lot_number: String,
+    pub lot_number: LotNumber,
     pub status: LotStatus,
     pub production_line_id: Option<i64>,
 }
@@ -20,7 +22,7 @@ pub struct LockedLot {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LotState {
     pub id: i64,
-    pub lot_number: String,
+    pub lot_number: LotNumber,
     pub status: LotStatus,
 }
 
@@ -78,49 +80,63 @@ pub async fn lock_lot(conn: &mut PgConnection, r: &UnitRef) -> ApiResult<LockedL
     }
 }
 
-/// The first start of any record puts a CREATED lot IN_PROGRESS.
+/// The first start of any record puts a CREATED lot IN_PROGRESS (the lot row is locked: its status is current).
 pub(super) async fn lot_to_in_progress(
     conn: &mut PgConnection,
     lot: &mut LockedLot,
-) -> Result<(), sqlx::Error> {
+) -> ApiResult<()> {
     if lot.status == LotStatus::Created {
-        sqlx::query("UPDATE lots SET status = 'IN_PROGRESS' WHERE id = $1 AND status = 'CREATED'")
+        let to = lot.status.transition(LotStatus::InProgress)?;
+        sqlx::query("UPDATE lots SET status = $2 WHERE id = $1")
             .bind(lot.id)
+            .bind(to)
             .execute(conn)
             .await?;
-        lot.status = LotStatus::InProgress;
+        lot.status = to;
     }
     Ok(())
 }
 
-/// IN_PROGRESS → COMPLETED when the lot has its units (at least `target_quantity` of them) and every one is
-/// completed or scrapped (a converted WIP item counts through its serial). Runs under the lot's row lock.
+/// Units that are done: what a lot needs every one of its WIP items / serials to be before it is COMPLETED.
+const WIP_DONE: &[WipStatus] = &[WipStatus::Converted, WipStatus::Scrapped];
+const SERIAL_DONE: &[SerialStatus] = &[SerialStatus::Completed, SerialStatus::Scrapped];
+
+/// → COMPLETED when the lot has its units (at least `target_quantity` of them) and every one is completed or
+/// scrapped (a converted WIP item counts through its serial). `current` is the status of the lot, whose row the
+/// caller holds locked; the lot machine decides whether it may complete at all (no statement when it may not),
+/// and the statement only checks the units. Returns the new status when it changed.
 pub async fn try_complete_lot(
     conn: &mut PgConnection,
     lot_id: i64,
-) -> Result<Option<LotStatus>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE lots l SET status = 'COMPLETED' \
-         WHERE l.id = $1 AND l.status IN ('CREATED', 'IN_PROGRESS') \
-           AND NOT EXISTS (SELECT 1 FROM wip_items w WHERE w.lot_id = l.id AND w.status NOT IN ('CONVERTED', 'SCRAPPED')) \
-           AND NOT EXISTS (SELECT 1 FROM serials s WHERE s.lot_id = l.id AND s.status NOT IN ('COMPLETED', 'SCRAPPED')) \
+    current: LotStatus,
+) -> ApiResult<Option<LotStatus>> {
+    if current == LotStatus::Completed || !current.can_become(LotStatus::Completed) {
+        return Ok(None);
+    }
+    let to = current.transition(LotStatus::Completed)?;
+    let changed: Option<LotStatus> = sqlx::query_scalar(
+        "UPDATE lots l SET status = $2 \
+         WHERE l.id = $1 \
+           AND NOT EXISTS (SELECT 1 FROM wip_items w WHERE w.lot_id = l.id AND w.status <> ALL($3)) \
+           AND NOT EXISTS (SELECT 1 FROM serials s WHERE s.lot_id = l.id AND s.status <> ALL($4)) \
            AND (SELECT count(*) FROM wip_items w WHERE w.lot_id = l.id) \
              + (SELECT count(*) FROM serials s WHERE s.lot_id = l.id \
                   AND NOT EXISTS (SELECT 1 FROM wip_items w WHERE w.serial_id = s.id)) >= GREATEST(l.target_quantity, 1) \
          RETURNING l.status",
     )
     .bind(lot_id)
+    .bind(to)
+    .bind(WIP_DONE)
+    .bind(SERIAL_DONE)
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(changed)
 }
 
 impl LockedLot {
     /// [`try_complete_lot`] for this (locked) lot, keeping `status` in step.
-    pub(super) async fn try_complete(
-        &mut self,
-        conn: &mut PgConnection,
-    ) -> Result<(), sqlx::Error> {
-        if let Some(st) = try_complete_lot(conn, self.id).await? {
+    pub(super) async fn try_complete(&mut self, conn: &mut PgConnection) -> ApiResult<()> {
+        if let Some(st) = try_complete_lot(conn, self.id, self.status).await? {
             self.status = st;
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! The rules that need the unit's history or the database: the sequence rule for a start, the equipment a
 //! station uses, and the values a completion stores (quality criteria applied to its result).
 
+use crate::equipment::EquipmentStatus;
 use neurohub_core::{ApiError, ApiResult};
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
@@ -90,7 +91,7 @@ pub(super) async fn check_equipment(
     let Some(id) = equipment_id else {
         return Ok(());
     };
-    type EquipmentRow = (String, String, bool, Option<i64>, Option<i64>);
+    type EquipmentRow = (String, EquipmentStatus, bool, Option<i64>, Option<i64>);
     let row: Option<EquipmentRow> = sqlx::query_as(
         "SELECT equipment_code, status, is_active, process_id, production_line_id FROM equipment WHERE id = $1",
     )
@@ -103,7 +104,7 @@ pub(super) async fn check_equipment(
                 .with_field("equipment_id", "does not exist"),
         );
     };
-    if !active || status == "OUT_OF_SERVICE" {
+    if !active || status == EquipmentStatus::OutOfService {
         return Err(ApiError::conflict(
             "EQUIPMENT_UNAVAILABLE",
             format!(

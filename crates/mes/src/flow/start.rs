@@ -11,6 +11,7 @@ use super::route::{ProcessInfo, Route};
 use super::rules::{check_can_start, check_equipment};
 use super::unit::{lock_unit, unit_history, UnitKind, UnitRef};
 use crate::state::{DataLevel, SerialStatus, WipStatus};
+use neurohub_core::states::StateMachine;
 
 /// Start a process for a unit (or a lot): the caller is the operator, started_at is now().
 pub async fn start(
@@ -52,17 +53,21 @@ pub async fn start(
     .await?;
     match (&unit.serial, &unit.wip) {
         (Some(s), _) if s.status != SerialStatus::InProgress => {
-            sqlx::query("UPDATE serials SET status = 'IN_PROGRESS' WHERE id = $1")
+            let to = s.status.transition(SerialStatus::InProgress)?;
+            sqlx::query("UPDATE serials SET status = $2 WHERE id = $1")
                 .bind(s.id)
+                .bind(to)
                 .execute(&mut *conn)
                 .await?;
         }
         (None, Some(w))
             if w.status != WipStatus::InProgress || w.current_process_id != Some(process.id) =>
         {
-            sqlx::query("UPDATE wip_items SET status = 'IN_PROGRESS', current_process_id = $2 WHERE id = $1")
+            let to = w.status.transition(WipStatus::InProgress)?;
+            sqlx::query("UPDATE wip_items SET status = $3, current_process_id = $2 WHERE id = $1")
                 .bind(w.id)
                 .bind(process.id)
+                .bind(to)
                 .execute(&mut *conn)
                 .await?;
         }

@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 
 use super::lot::{lock_lot_by_id, LockedLot};
 use crate::numbers::{LotNumber, SerialNumber, WipId};
-use crate::state::{ProcessResult, SerialStatus, WipStatus};
+use crate::state::{ProcessResult, SerialStatus, UnitMove, UnitStatus, WipStatus};
+use neurohub_core::states::StateMachine;
 
 /// The WHERE condition of a unit's own records (WIP and SERIAL level): `$1` its WIP item, `$2` its serial.
 pub(super) const UNIT_RECORDS: &str = "data_level <> 'LOT' AND (wip_id = $1 OR serial_id = $2)";
@@ -102,9 +103,9 @@ pub enum UnitKind {
 pub struct UnitState {
     pub kind: UnitKind,
     pub wip_item_id: Option<i64>,
-    pub wip_id: Option<String>,
+    pub wip_id: Option<WipId>,
     pub serial_id: Option<i64>,
-    pub serial_number: Option<String>,
+    pub serial_number: Option<SerialNumber>,
     /// WIP status (CREATED..SCRAPPED) for a WIP item, serial status for a serial.
     pub status: String,
     pub rework_count: i32,
@@ -116,7 +117,7 @@ pub struct UnitState {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WipRow {
     pub id: i64,
-    pub wip_id: String,
+    pub wip_id: WipId,
     pub status: WipStatus,
     pub rework_count: i32,
     pub serial_id: Option<i64>,
@@ -128,7 +129,7 @@ pub struct WipRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SerialRow {
     pub id: i64,
-    pub serial_number: String,
+    pub serial_number: SerialNumber,
     pub status: SerialStatus,
     pub rework_count: i32,
     pub scrap_reason: Option<String>,
@@ -169,10 +170,15 @@ impl LockedUnit {
     }
 
     pub(super) fn status_str(&self) -> &'static str {
+        self.status().map_or("UNKNOWN", UnitStatus::as_str)
+    }
+
+    /// The status of the unit's current row: its serial's, else its WIP item's.
+    pub(super) fn status(&self) -> Option<UnitStatus> {
         match (&self.serial, &self.wip) {
-            (Some(s), _) => s.status.as_str(),
-            (None, Some(w)) => w.status.as_str(),
-            (None, None) => "UNKNOWN",
+            (Some(s), _) => Some(UnitStatus::Serial(s.status)),
+            (None, Some(w)) => Some(UnitStatus::Wip(w.status)),
+            (None, None) => None,
         }
     }
 
@@ -202,19 +208,21 @@ impl LockedUnit {
 
     /// What a unit's status allows: only CREATED / IN_PROGRESS units may start or complete work.
     pub fn check_workable(&self) -> Result<(), ApiError> {
+        use SerialStatus as S;
+        use UnitStatus::{Serial, Wip};
+        use WipStatus as W;
         let name = self.name();
-        let status = self.status_str();
-        match status {
-            "CREATED" | "IN_PROGRESS" => Ok(()),
-            "SCRAPPED" => Err(ApiError::conflict(
+        match self.status() {
+            Some(Wip(W::Created | W::InProgress) | Serial(S::Created | S::InProgress)) => Ok(()),
+            Some(Wip(W::Scrapped) | Serial(S::Scrapped)) => Err(ApiError::conflict(
                 "UNIT_SCRAPPED",
                 format!("{name} is scrapped"),
             )),
-            "COMPLETED" => Err(ApiError::conflict(
+            Some(Serial(S::Completed)) => Err(ApiError::conflict(
                 "UNIT_COMPLETED",
                 format!("{name} is already completed"),
             )),
-            "FAILED" => Err(ApiError::conflict(
+            Some(Wip(W::Failed) | Serial(S::Failed)) => Err(ApiError::conflict(
                 "UNIT_FAILED",
                 format!(
                     "{name} failed and must be dispositioned first (POST .../rework or .../scrap)"
@@ -340,37 +348,44 @@ pub(super) struct StatusChange<'a> {
 
 /// Set the status (and the rework count / scrap reason when given) of the unit's current row: its serial, else
 /// its WIP item.
+///
+/// The new status is computed by the row's state machine from the locked row's current status (409
+/// INVALID_STATUS_TRANSITION before any SQL when refused) and bound as the enum; the database trigger
+/// `enforce_status_transition()` is only the backstop.
 pub(super) async fn set_unit_status(
     conn: &mut PgConnection,
     unit: &mut LockedUnit,
-    status: &str,
+    to: UnitMove,
     change: StatusChange<'_>,
 ) -> ApiResult<()> {
     let StatusChange {
         rework,
         scrap_reason,
     } = change;
-    let (table, id) = match (&unit.serial, &unit.wip) {
-        (Some(s), _) => ("serials", s.id),
-        (None, Some(w)) => ("wip_items", w.id),
-        (None, None) => return Ok(()),
-    };
-    sqlx::query(&format!(
-        "UPDATE {table} SET status = $2, rework_count = COALESCE($3, rework_count), \
-         scrap_reason = COALESCE($4, scrap_reason) WHERE id = $1"
-    ))
-    .bind(id)
-    .bind(status)
-    .bind(rework)
-    .bind(scrap_reason)
-    .execute(&mut *conn)
-    .await?;
+    const SET: &str = "SET status = $2, rework_count = COALESCE($3, rework_count), \
+         scrap_reason = COALESCE($4, scrap_reason) WHERE id = $1";
     if let Some(s) = unit.serial.as_mut() {
-        s.status = SerialStatus::parse(status).unwrap_or(s.status);
+        let to = s.status.transition(to.serial())?;
+        sqlx::query(&format!("UPDATE serials {SET}"))
+            .bind(s.id)
+            .bind(to)
+            .bind(rework)
+            .bind(scrap_reason)
+            .execute(&mut *conn)
+            .await?;
+        s.status = to;
         s.rework_count = rework.unwrap_or(s.rework_count);
         s.scrap_reason = scrap_reason.map(str::to_string).or(s.scrap_reason.take());
     } else if let Some(w) = unit.wip.as_mut() {
-        w.status = WipStatus::parse(status).unwrap_or(w.status);
+        let to = w.status.transition(to.wip())?;
+        sqlx::query(&format!("UPDATE wip_items {SET}"))
+            .bind(w.id)
+            .bind(to)
+            .bind(rework)
+            .bind(scrap_reason)
+            .execute(&mut *conn)
+            .await?;
+        w.status = to;
         w.rework_count = rework.unwrap_or(w.rework_count);
         w.scrap_reason = scrap_reason.map(str::to_string).or(w.scrap_reason.take());
     }

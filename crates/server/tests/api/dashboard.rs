@@ -124,3 +124,52 @@ async fn dashboard_numbers_after_a_known_flow(pool: PgPool) {
         .assert_problem(400, "INVALID_QUERY");
     let _ = good(1);
 }
+
+/// The day filter of the query GET /dashboard really runs (`neurohub_mes::dashboard::SQL`, not a copy) is an
+/// index range scan on `idx_process_data_completed_at`, not a scan of every record.
+#[sqlx::test(migrations = false)]
+async fn dashboard_day_filter_uses_the_completed_at_index(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (lot_id, _) = new_lot(&app, 1).await;
+    let wip_pk: i64 = sqlx::query_scalar("SELECT id FROM wip_items WHERE lot_id = $1")
+        .bind(lot_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let operator = app.users[&Role::Operator].id;
+    // a few thousand unit-level records completed over ~40 days (triggers off: this is plan data, not a flow)
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("ALTER TABLE process_data DISABLE TRIGGER USER")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO process_data (lot_id, wip_id, process_id, operator_id, data_level, result, started_at, completed_at) \
+         SELECT $1, $2, 1 + g % 8, $3, 'WIP', 'PASS', now() - g * interval '10 minutes' - interval '1 minute', \
+                now() - g * interval '10 minutes' FROM generate_series(1, 6000) AS g",
+    )
+    .bind(lot_id)
+    .bind(wip_pk)
+    .bind(operator)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query("ALTER TABLE process_data ENABLE TRIGGER USER")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    sqlx::query("ANALYZE process_data")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let plan: Vec<String> =
+        sqlx::query_scalar(&format!("EXPLAIN {}", neurohub_mes::dashboard::SQL))
+            .bind(chrono::Utc::now().date_naive())
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let plan = plan.join("\n");
+    assert!(plan.contains("idx_process_data_completed_at"), "{plan}");
+}
