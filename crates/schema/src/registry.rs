@@ -173,7 +173,36 @@ pub static MIGRATIONS: &[Migration] = &[
         )],
         down: down!("0005_request_role"),
     },
+    Migration {
+        version: 6,
+        name: "atp",
+        up: &[
+            step!("0006_atp", "01_tables.sql", "atp_tables"),
+            step!(
+                "0006_atp",
+                "02_functions_and_triggers.sql",
+                "functions_triggers_rls"
+            ),
+            step!(
+                "0006_atp",
+                "03_foreign_keys_not_valid.sql",
+                "foreign_keys_not_valid"
+            ),
+            step!(
+                "0006_atp",
+                "04_validate_constraints.sql",
+                "validate_constraints"
+            ),
+            step!(
+                "0006_atp",
+                "05_indexes_concurrently.sql",
+                "indexes_concurrently",
+                concurrently
+            ),
+        ],
+        down: down!("0006_atp"),
+    },
 ];
 
 /// The newest schema version this binary knows.
-pub const HEAD_VERSION: i32 = 5;
+pub const HEAD_VERSION: i32 = 6;

@@ -1,0 +1,103 @@
+-- 0006 atp, step 4 of 5: validate every FK added NOT VALID by step 3 (over restored rows, if any).
+ALTER TABLE workspace_members
+    VALIDATE CONSTRAINT fk_workspace_members_workspace,
+    VALIDATE CONSTRAINT fk_workspace_members_user;
+ALTER TABLE sites
+    VALIDATE CONSTRAINT fk_sites_workspace;
+ALTER TABLE config_versions
+    VALIDATE CONSTRAINT fk_config_versions_workspace,
+    VALIDATE CONSTRAINT fk_config_versions_previous_version,
+    VALIDATE CONSTRAINT fk_config_versions_superseded_by,
+    VALIDATE CONSTRAINT fk_config_versions_created_by,
+    VALIDATE CONSTRAINT fk_config_versions_activated_by;
+ALTER TABLE atp_scope_master
+    VALIDATE CONSTRAINT fk_atp_scope_master_workspace,
+    VALIDATE CONSTRAINT fk_atp_scope_master_config_version;
+ALTER TABLE vendor_master
+    VALIDATE CONSTRAINT fk_vendor_master_workspace,
+    VALIDATE CONSTRAINT fk_vendor_master_config_version;
+ALTER TABLE approval_role_master
+    VALIDATE CONSTRAINT fk_approval_role_master_workspace,
+    VALIDATE CONSTRAINT fk_approval_role_master_config_version,
+    VALIDATE CONSTRAINT fk_approval_role_master_vendor;
+ALTER TABLE approval_policy_master
+    VALIDATE CONSTRAINT fk_approval_policy_master_workspace,
+    VALIDATE CONSTRAINT fk_approval_policy_master_config_version,
+    VALIDATE CONSTRAINT fk_approval_policy_master_scope,
+    VALIDATE CONSTRAINT fk_approval_policy_master_vendor;
+ALTER TABLE approval_policy_stages
+    VALIDATE CONSTRAINT fk_approval_policy_stages_workspace,
+    VALIDATE CONSTRAINT fk_approval_policy_stages_config_version,
+    VALIDATE CONSTRAINT fk_approval_policy_stages_policy,
+    VALIDATE CONSTRAINT fk_approval_policy_stages_role,
+    VALIDATE CONSTRAINT fk_approval_policy_stages_static_user;
+ALTER TABLE cluster_master
+    VALIDATE CONSTRAINT fk_cluster_master_workspace,
+    VALIDATE CONSTRAINT fk_cluster_master_config_version;
+ALTER TABLE cluster_approver_master
+    VALIDATE CONSTRAINT fk_cluster_approver_master_workspace,
+    VALIDATE CONSTRAINT fk_cluster_approver_master_config_version,
+    VALIDATE CONSTRAINT fk_cluster_approver_master_cluster,
+    VALIDATE CONSTRAINT fk_cluster_approver_master_role,
+    VALIDATE CONSTRAINT fk_cluster_approver_master_primary_user,
+    VALIDATE CONSTRAINT fk_cluster_approver_master_backup_user;
+ALTER TABLE workflow_instances
+    VALIDATE CONSTRAINT fk_workflow_instances_workspace,
+    VALIDATE CONSTRAINT fk_workflow_instances_config_version,
+    VALIDATE CONSTRAINT fk_workflow_instances_site,
+    VALIDATE CONSTRAINT fk_workflow_instances_scope,
+    VALIDATE CONSTRAINT fk_workflow_instances_policy,
+    VALIDATE CONSTRAINT fk_workflow_instances_vendor,
+    VALIDATE CONSTRAINT fk_workflow_instances_cluster,
+    VALIDATE CONSTRAINT fk_workflow_instances_started_by;
+ALTER TABLE workflow_stages
+    VALIDATE CONSTRAINT fk_workflow_stages_workspace,
+    VALIDATE CONSTRAINT fk_workflow_stages_workflow_instance,
+    VALIDATE CONSTRAINT fk_workflow_stages_policy_stage,
+    VALIDATE CONSTRAINT fk_workflow_stages_role,
+    VALIDATE CONSTRAINT fk_workflow_stages_assigned_approver,
+    VALIDATE CONSTRAINT fk_workflow_stages_decided_by;
+ALTER TABLE atp_submissions
+    VALIDATE CONSTRAINT fk_atp_submissions_workspace,
+    VALIDATE CONSTRAINT fk_atp_submissions_previous_submission,
+    VALIDATE CONSTRAINT fk_atp_submissions_site,
+    VALIDATE CONSTRAINT fk_atp_submissions_scope,
+    VALIDATE CONSTRAINT fk_atp_submissions_vendor,
+    VALIDATE CONSTRAINT fk_atp_submissions_workflow_instance,
+    VALIDATE CONSTRAINT fk_atp_submissions_created_by,
+    VALIDATE CONSTRAINT fk_atp_submissions_submitted_by,
+    VALIDATE CONSTRAINT fk_atp_submissions_qa_reviewed_by;
+ALTER TABLE atp_submission_documents
+    VALIDATE CONSTRAINT fk_atp_submission_documents_workspace,
+    VALIDATE CONSTRAINT fk_atp_submission_documents_submission,
+    VALIDATE CONSTRAINT fk_atp_submission_documents_uploaded_by;
+ALTER TABLE punchlists
+    VALIDATE CONSTRAINT fk_punchlists_workspace,
+    VALIDATE CONSTRAINT fk_punchlists_workflow_instance,
+    VALIDATE CONSTRAINT fk_punchlists_submission,
+    VALIDATE CONSTRAINT fk_punchlists_raised_by,
+    VALIDATE CONSTRAINT fk_punchlists_closed_by;
+ALTER TABLE punchlist_items
+    VALIDATE CONSTRAINT fk_punchlist_items_workspace,
+    VALIDATE CONSTRAINT fk_punchlist_items_punchlist,
+    VALIDATE CONSTRAINT fk_punchlist_items_evidence_document,
+    VALIDATE CONSTRAINT fk_punchlist_items_verified_by;
+ALTER TABLE approver_overrides
+    VALIDATE CONSTRAINT fk_approver_overrides_workspace,
+    VALIDATE CONSTRAINT fk_approver_overrides_workflow_instance,
+    VALIDATE CONSTRAINT fk_approver_overrides_workflow_stage,
+    VALIDATE CONSTRAINT fk_approver_overrides_submission,
+    VALIDATE CONSTRAINT fk_approver_overrides_cluster,
+    VALIDATE CONSTRAINT fk_approver_overrides_from_user,
+    VALIDATE CONSTRAINT fk_approver_overrides_to_user,
+    VALIDATE CONSTRAINT fk_approver_overrides_requested_by,
+    VALIDATE CONSTRAINT fk_approver_overrides_approved_by;
+ALTER TABLE approver_absences
+    VALIDATE CONSTRAINT fk_approver_absences_workspace,
+    VALIDATE CONSTRAINT fk_approver_absences_user,
+    VALIDATE CONSTRAINT fk_approver_absences_delegate_user;
+ALTER TABLE workflow_stage_actions
+    VALIDATE CONSTRAINT fk_workflow_stage_actions_workspace,
+    VALIDATE CONSTRAINT fk_workflow_stage_actions_workflow_instance,
+    VALIDATE CONSTRAINT fk_workflow_stage_actions_workflow_stage,
+    VALIDATE CONSTRAINT fk_workflow_stage_actions_actor_user;
