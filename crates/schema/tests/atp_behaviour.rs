@@ -35,7 +35,12 @@ fn check_cases() -> Vec<(&'static str, String)> {
             a(11)
         )
     };
-    let upd = |t: &str, set: &str, n| format!("UPDATE {t} SET {set} WHERE workspace_id = '{w}' AND id = '{}'", a(n));
+    let upd = |t: &str, set: &str, n| {
+        format!(
+            "UPDATE {t} SET {set} WHERE workspace_id = '{w}' AND id = '{}'",
+            a(n)
+        )
+    };
     vec![
         ("chk_workspaces_code", format!("UPDATE workspaces SET code = 'lower case' WHERE id = '{w}'")),
         ("chk_workspace_members_member_role", upd("workspace_members", "member_role = 'OWNER'", 19)),
@@ -204,7 +209,10 @@ async fn one_active_config_per_workspace_and_source_type(pool: PgPool) {
     atp_head(&pool).await;
     let (code, constraint, _) = fails_with(
         &pool,
-        &format!("UPDATE config_versions SET status = 'ACTIVE' WHERE id = '{}'", id('a', 21)),
+        &format!(
+            "UPDATE config_versions SET status = 'ACTIVE' WHERE id = '{}'",
+            id('a', 21)
+        ),
     )
     .await;
     assert_eq!(
@@ -227,7 +235,11 @@ async fn one_active_config_per_workspace_and_source_type(pool: PgPool) {
 async fn an_active_config_cannot_be_deleted_or_edited_only_superseded(pool: PgPool) {
     atp_head(&pool).await;
     let (active, draft) = (id('a', 1), id('a', 21));
-    let (code, _, msg) = fails_with(&pool, &format!("DELETE FROM config_versions WHERE id = '{active}'")).await;
+    let (code, _, msg) = fails_with(
+        &pool,
+        &format!("DELETE FROM config_versions WHERE id = '{active}'"),
+    )
+    .await;
     assert_eq!(code, "NH101");
     assert_eq!(
         msg,
@@ -239,21 +251,39 @@ async fn an_active_config_cannot_be_deleted_or_edited_only_superseded(pool: PgPo
         "superseded_at = now()",
         "is_rollback = true",
     ] {
-        let (code, _, msg) =
-            fails_with(&pool, &format!("UPDATE config_versions SET {set} WHERE id = '{active}'")).await;
+        let (code, _, msg) = fails_with(
+            &pool,
+            &format!("UPDATE config_versions SET {set} WHERE id = '{active}'"),
+        )
+        .await;
         assert_eq!(code, "NH102", "{set}");
         assert_eq!(
             msg,
             format!("config version {active} is ACTIVE and immutable: only status ACTIVE -> SUPERSEDED (with superseded_by) is allowed")
         );
     }
-    let (code, _, msg) =
-        fails_with(&pool, &format!("UPDATE config_versions SET status = 'ARCHIVED' WHERE id = '{active}'")).await;
-    assert_eq!((code.as_str(), msg.as_str()), ("NH103", "config version status transition ACTIVE -> ARCHIVED is not allowed"));
+    let (code, _, msg) = fails_with(
+        &pool,
+        &format!("UPDATE config_versions SET status = 'ARCHIVED' WHERE id = '{active}'"),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), msg.as_str()),
+        (
+            "NH103",
+            "config version status transition ACTIVE -> ARCHIVED is not allowed"
+        )
+    );
     // superseding needs the successor named (CHECK), and with it is allowed
-    let (code, constraint, _) =
-        fails_with(&pool, &format!("UPDATE config_versions SET status = 'SUPERSEDED' WHERE id = '{active}'")).await;
-    assert_eq!((code.as_str(), constraint.as_deref()), ("23514", Some("chk_config_versions_superseded_by")));
+    let (code, constraint, _) = fails_with(
+        &pool,
+        &format!("UPDATE config_versions SET status = 'SUPERSEDED' WHERE id = '{active}'"),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), constraint.as_deref()),
+        ("23514", Some("chk_config_versions_superseded_by"))
+    );
     let supersede = |old: &str, new: &str| {
         format!(
             "UPDATE config_versions SET status = 'SUPERSEDED', superseded_by = '{new}', superseded_at = now()
@@ -261,10 +291,16 @@ async fn an_active_config_cannot_be_deleted_or_edited_only_superseded(pool: PgPo
              UPDATE config_versions SET status = 'ACTIVE', activated_at = now() WHERE id = '{new}';"
         )
     };
-    sqlx::raw_sql(&supersede(&active, &draft)).execute(&pool).await.unwrap();
+    sqlx::raw_sql(&supersede(&active, &draft))
+        .execute(&pool)
+        .await
+        .unwrap();
     // a superseded version keeps its content; only its lifecycle moves on
-    let (code, _, _) =
-        fails_with(&pool, &format!("UPDATE config_versions SET checksum = repeat('e', 64) WHERE id = '{active}'")).await;
+    let (code, _, _) = fails_with(
+        &pool,
+        &format!("UPDATE config_versions SET checksum = repeat('e', 64) WHERE id = '{active}'"),
+    )
+    .await;
     assert_eq!(code, "NH102");
     // back to ACTIVE only as a rollback
     let back = format!(
@@ -272,8 +308,21 @@ async fn an_active_config_cannot_be_deleted_or_edited_only_superseded(pool: PgPo
          UPDATE config_versions SET status = 'ACTIVE', superseded_by = NULL WHERE id = '{active}';"
     );
     let (code, _, msg) = fails_with(&pool, &back).await;
-    assert_eq!((code.as_str(), msg.as_str()), ("NH103", "config version status transition SUPERSEDED -> ACTIVE is not allowed"));
-    succeeds(&pool, &back.replace("superseded_by = NULL", "superseded_by = NULL, is_rollback = true")).await;
+    assert_eq!(
+        (code.as_str(), msg.as_str()),
+        (
+            "NH103",
+            "config version status transition SUPERSEDED -> ACTIVE is not allowed"
+        )
+    );
+    succeeds(
+        &pool,
+        &back.replace(
+            "superseded_by = NULL",
+            "superseded_by = NULL, is_rollback = true",
+        ),
+    )
+    .await;
     // DRAFT -> SUPERSEDED skips a step; DRAFT -> ARCHIVED is fine; ARCHIVED is final
     let w = ws('a');
     let fresh = format!(
@@ -296,10 +345,23 @@ async fn an_active_config_cannot_be_deleted_or_edited_only_superseded(pool: PgPo
         ),
     )
     .await;
-    assert_eq!((code.as_str(), msg.as_str()), ("NH103", "config version status transition ARCHIVED -> DRAFT is not allowed"));
+    assert_eq!(
+        (code.as_str(), msg.as_str()),
+        (
+            "NH103",
+            "config version status transition ARCHIVED -> DRAFT is not allowed"
+        )
+    );
     // a DRAFT is freely editable and deletable
-    succeeds(&pool, &format!("{fresh} UPDATE config_versions SET checksum = repeat('0', 64) WHERE id = '{0}';
-                               DELETE FROM config_versions WHERE id = '{0}'", id('a', 31))).await;
+    succeeds(
+        &pool,
+        &format!(
+            "{fresh} UPDATE config_versions SET checksum = repeat('0', 64) WHERE id = '{0}';
+                               DELETE FROM config_versions WHERE id = '{0}'",
+            id('a', 31)
+        ),
+    )
+    .await;
 }
 
 #[sqlx::test(migrations = false)]
@@ -334,7 +396,11 @@ async fn a_version_a_workflow_froze_cannot_be_deleted_nor_swapped(pool: PgPool) 
     assert_eq!(code, "NH106");
     assert_eq!(msg, format!("workflow instance {inst} is frozen on config version {v3}: config_version_id cannot change"));
     // it is the reference that protects it: without the instance, a superseded version may go
-    succeeds(&pool, &format!("DELETE FROM workflow_instances WHERE id = '{inst}'; {delete}")).await;
+    succeeds(
+        &pool,
+        &format!("DELETE FROM workflow_instances WHERE id = '{inst}'; {delete}"),
+    )
+    .await;
 }
 
 #[sqlx::test(migrations = false)]
@@ -342,8 +408,10 @@ async fn masters_of_a_non_draft_version_are_frozen(pool: PgPool) {
     atp_head(&pool).await;
     let (w, active, draft) = (ws('a'), id('a', 1), id('a', 21));
     let vendor = |cv: &str| {
-        format!("INSERT INTO vendor_master (workspace_id, config_version_id, vendor_code, vendor_name)
-                 VALUES ('{w}', '{cv}', 'NEW', 'New vendor')")
+        format!(
+            "INSERT INTO vendor_master (workspace_id, config_version_id, vendor_code, vendor_name)
+                 VALUES ('{w}', '{cv}', 'NEW', 'New vendor')"
+        )
     };
     for sql in [
         vendor(&active),
@@ -357,21 +425,34 @@ async fn masters_of_a_non_draft_version_are_frozen(pool: PgPool) {
         assert_eq!(code, "NH104", "{sql}");
         assert!(msg.contains(&format!("of config version {active} are frozen: it is ACTIVE, not DRAFT")), "{msg}");
     }
-    succeeds(&pool, &format!("{}; UPDATE vendor_master SET vendor_name = 'Renamed' WHERE vendor_code = 'NEW';
-                               DELETE FROM vendor_master WHERE vendor_code = 'NEW'", vendor(&draft))).await;
+    succeeds(
+        &pool,
+        &format!(
+            "{}; UPDATE vendor_master SET vendor_name = 'Renamed' WHERE vendor_code = 'NEW';
+                               DELETE FROM vendor_master WHERE vendor_code = 'NEW'",
+            vendor(&draft)
+        ),
+    )
+    .await;
 }
 
 #[sqlx::test(migrations = false)]
 async fn stage_actions_are_append_only(pool: PgPool) {
     atp_head(&pool).await;
     for (sql, op) in [
-        ("UPDATE workflow_stage_actions SET comment = 'rewritten'", "UPDATE"),
+        (
+            "UPDATE workflow_stage_actions SET comment = 'rewritten'",
+            "UPDATE",
+        ),
         ("DELETE FROM workflow_stage_actions", "DELETE"),
         ("TRUNCATE workflow_stage_actions", "TRUNCATE"),
     ] {
         let (code, _, msg) = fails_with(&pool, sql).await;
         assert_eq!(code, "NH105", "{sql}");
-        assert_eq!(msg, format!("workflow_stage_actions is append-only: {op} is not allowed"));
+        assert_eq!(
+            msg,
+            format!("workflow_stage_actions is append-only: {op} is not allowed")
+        );
     }
     // history is not deleted by a cascade either: the stage's instance cannot go while it has actions
     let (code, constraint, _) = fails_with(
@@ -379,7 +460,10 @@ async fn stage_actions_are_append_only(pool: PgPool) {
         &format!("DELETE FROM workflow_stages WHERE id = '{}'", id('a', 11)),
     )
     .await;
-    assert_eq!((code.as_str(), constraint.as_deref()), ("23503", Some("fk_workflow_stage_actions_workflow_stage")));
+    assert_eq!(
+        (code.as_str(), constraint.as_deref()),
+        ("23503", Some("fk_workflow_stage_actions_workflow_stage"))
+    );
     succeeds(
         &pool,
         &format!(
@@ -432,7 +516,11 @@ async fn a_row_of_one_workspace_cannot_reference_a_row_of_another(pool: PgPool) 
     ];
     for (sql, fk) in &cases {
         let (code, constraint, msg) = fails_with(&pool, sql).await;
-        assert_eq!((code.as_str(), constraint.as_deref()), ("23503", Some(*fk)), "{sql}: {msg}");
+        assert_eq!(
+            (code.as_str(), constraint.as_deref()),
+            ("23503", Some(*fk)),
+            "{sql}: {msg}"
+        );
     }
 }
 
@@ -442,7 +530,12 @@ async fn children_cascade_and_vendor_references_are_nulled_alone(pool: PgPool) {
     let (w, draft) = (ws('a'), id('a', 21));
     let count = |sql: String| {
         let pool = pool.clone();
-        async move { sqlx::query_scalar::<_, i64>(&sql).fetch_one(&pool).await.unwrap() }
+        async move {
+            sqlx::query_scalar::<_, i64>(&sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
     };
     // vendor deleted from a DRAFT version: the role keeps its workspace, loses only vendor_id
     sqlx::raw_sql(&format!(
@@ -493,9 +586,30 @@ async fn children_cascade_and_vendor_references_are_nulled_alone(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    assert_eq!(count(format!("SELECT count(*) FROM atp_submission_documents WHERE submission_id = '{}'", id('a', 61))).await, 0);
-    assert_eq!(count(format!("SELECT count(*) FROM punchlist_items WHERE punchlist_id = '{}'", id('a', 63))).await, 0);
-    assert_eq!(count(format!("SELECT count(*) FROM workflow_stages WHERE workflow_instance_id = '{}'", id('a', 62))).await, 0);
+    assert_eq!(
+        count(format!(
+            "SELECT count(*) FROM atp_submission_documents WHERE submission_id = '{}'",
+            id('a', 61)
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        count(format!(
+            "SELECT count(*) FROM punchlist_items WHERE punchlist_id = '{}'",
+            id('a', 63)
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        count(format!(
+            "SELECT count(*) FROM workflow_stages WHERE workflow_instance_id = '{}'",
+            id('a', 62)
+        ))
+        .await,
+        0
+    );
     // a workspace with data cannot be deleted
     let (code, _, _) = fails_with(&pool, &format!("DELETE FROM workspaces WHERE id = '{w}'")).await;
     assert_eq!(code, "23503");
@@ -507,14 +621,16 @@ async fn atp_rows_are_audited_by_uuid_with_the_request_context(pool: PgPool) {
     let admin_a = user_id(&pool, "atp_a").await;
     let site = id('a', 9);
     let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.current_user_id', $1, true), set_config('app.client_ip', $2, true),
-                        set_config('app.request_id', $3, true)")
-        .bind(admin_a.to_string())
-        .bind("10.1.1.1")
-        .bind("req-42")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    sqlx::query(
+        "SELECT set_config('app.current_user_id', $1, true), set_config('app.client_ip', $2, true),
+                        set_config('app.request_id', $3, true)",
+    )
+    .bind(admin_a.to_string())
+    .bind("10.1.1.1")
+    .bind("req-42")
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     sqlx::query("UPDATE sites SET site_name = 'Renamed' WHERE id = $1::uuid")
         .bind(&site)
         .execute(&mut *tx)
@@ -596,10 +712,11 @@ async fn atp_rows_survive_down_and_up_again(pool: PgPool) {
     }
     for target in [5, 0] {
         down_to(&pool, target).await;
-        let left: Option<String> = sqlx::query_scalar("SELECT to_regclass('public.config_versions')::text")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let left: Option<String> =
+            sqlx::query_scalar("SELECT to_regclass('public.config_versions')::text")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
         assert_eq!(left, None);
         let archived: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -610,7 +727,11 @@ async fn atp_rows_survive_down_and_up_again(pool: PgPool) {
         .unwrap();
         assert_eq!(archived, 20, "every ATP table archived");
         up_to(&pool, None).await;
-        assert_eq!(atp_fingerprints(&pool).await, before, "after down --to {target} and up");
+        assert_eq!(
+            atp_fingerprints(&pool).await,
+            before,
+            "after down --to {target} and up"
+        );
     }
     let archives: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -621,6 +742,10 @@ async fn atp_rows_survive_down_and_up_again(pool: PgPool) {
     .unwrap();
     assert_eq!(archives, 0, "up drops the archive copies");
     // the restored rows are guarded again (triggers re-attached after the restore)
-    let (code, _, _) = fails_with(&pool, &format!("DELETE FROM config_versions WHERE id = '{}'", id('a', 1))).await;
+    let (code, _, _) = fails_with(
+        &pool,
+        &format!("DELETE FROM config_versions WHERE id = '{}'", id('a', 1)),
+    )
+    .await;
     assert_eq!(code, "NH101");
 }

@@ -41,7 +41,10 @@ async fn the_seed_tables_and_the_added_ones_exist(pool: PgPool) {
     up_to(&pool, None).await;
     let scoped = workspace_scoped_tables(&pool).await;
     for t in SEED_TABLES.iter().chain(&ADDED_TABLES[1..]) {
-        assert!(scoped.contains(&t.to_string()), "{t} is not workspace-scoped");
+        assert!(
+            scoped.contains(&t.to_string()),
+            "{t} is not workspace-scoped"
+        );
     }
     let ws: bool = sqlx::query_scalar("SELECT to_regclass('public.workspaces') IS NOT NULL")
         .fetch_one(&pool)
@@ -69,7 +72,10 @@ async fn workspace_id_leads_every_key_and_every_tenant_fk(pool: PgPool) {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert!(bad_keys.is_empty(), "keys not led by workspace_id: {bad_keys:?}");
+    assert!(
+        bad_keys.is_empty(),
+        "keys not led by workspace_id: {bad_keys:?}"
+    );
     let pks: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
           WHERE c.relname = ANY($1) AND k.contype = 'p'",
@@ -78,7 +84,11 @@ async fn workspace_id_leads_every_key_and_every_tenant_fk(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(pks as usize, scoped.len(), "every workspace-scoped table has a primary key");
+    assert_eq!(
+        pks as usize,
+        scoped.len(),
+        "every workspace-scoped table has a primary key"
+    );
     // unique indexes too (partial ones like ux_config_versions_one_active_per_workspace included)
     let bad_unique: Vec<String> = sqlx::query_scalar(
         "SELECT ic.relname::text FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid
@@ -91,7 +101,10 @@ async fn workspace_id_leads_every_key_and_every_tenant_fk(pool: PgPool) {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert!(bad_unique.is_empty(), "unique indexes not led by workspace_id: {bad_unique:?}");
+    assert!(
+        bad_unique.is_empty(),
+        "unique indexes not led by workspace_id: {bad_unique:?}"
+    );
     // every FK between workspace-scoped tables is composite and starts with workspace_id on both sides
     let rows: Vec<(String, String, String, bool)> = sqlx::query_as(
         "SELECT k.conname::text, c.relname::text, r.relname::text,
@@ -111,7 +124,10 @@ async fn workspace_id_leads_every_key_and_every_tenant_fk(pool: PgPool) {
     for (name, table, referenced, leads) in &rows {
         if scoped.contains(referenced) {
             tenant_fks += 1;
-            assert!(leads, "{name}: {table} -> {referenced} is not (workspace_id, ..) -> (workspace_id, ..)");
+            assert!(
+                leads,
+                "{name}: {table} -> {referenced} is not (workspace_id, ..) -> (workspace_id, ..)"
+            );
         } else {
             // the only ways out of a workspace: its own workspaces row, and the member's MES user
             assert!(
@@ -125,7 +141,9 @@ async fn workspace_id_leads_every_key_and_every_tenant_fk(pool: PgPool) {
     // every workspace-scoped table is tied to workspaces
     for t in &scoped {
         assert!(
-            rows.iter().any(|(n, tb, r, _)| tb == t && r == "workspaces" && n == &format!("fk_{t}_workspace")),
+            rows.iter().any(|(n, tb, r, _)| tb == t
+                && r == "workspaces"
+                && n == &format!("fk_{t}_workspace")),
             "{t} has no fk_{t}_workspace"
         );
     }
@@ -182,7 +200,10 @@ async fn every_fk_is_validated_and_led_by_an_index(pool: PgPool) {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert!(uncovered.is_empty(), "FKs not led by an index: {uncovered:?}");
+    assert!(
+        uncovered.is_empty(),
+        "FKs not led by an index: {uncovered:?}"
+    );
     let invalid_indexes: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
           WHERE c.relnamespace = 'public'::regnamespace AND NOT x.indisvalid",
@@ -236,7 +257,11 @@ async fn on_delete_actions_follow_seed_004s_strategy(pool: PgPool) {
         }
         // vendor references: SET NULL of vendor_id only (workspace_id is never nulled); nothing else SET NULL
         if referenced == "vendor_master" {
-            assert_eq!((del.as_str(), setcols.as_slice()), ("n", &["vendor_id".to_string()][..]), "{name}");
+            assert_eq!(
+                (del.as_str(), setcols.as_slice()),
+                ("n", &["vendor_id".to_string()][..]),
+                "{name}"
+            );
         } else {
             assert_ne!(del, "n", "{name}");
         }
@@ -308,7 +333,11 @@ async fn neurohub_app_holds_privileges_on_every_table(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn counts_reach_the_seeds_floors(pool: PgPool) {
     up_to(&pool, None).await;
-    let tables: Vec<String> = SEED_TABLES.iter().chain(ADDED_TABLES).map(|s| s.to_string()).collect();
+    let tables: Vec<String> = SEED_TABLES
+        .iter()
+        .chain(ADDED_TABLES)
+        .map(|s| s.to_string())
+        .collect();
     let (fks, checks, idx): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
                   WHERE c.relname = ANY($1) AND k.contype = 'f'),

@@ -45,7 +45,11 @@ pub async fn user_id(pool: &PgPool, username: &str) -> i64 {
 
 /// A transaction running as `neurohub_app` with `app.current_user_id` = `user` and `app.workspace_id` =
 /// `workspace` ("" for none), set exactly like a request does: set_config(..., true) with bound parameters.
-pub async fn as_app(pool: &PgPool, user: Option<i64>, workspace: &str) -> Transaction<'static, Postgres> {
+pub async fn as_app(
+    pool: &PgPool,
+    user: Option<i64>,
+    workspace: &str,
+) -> Transaction<'static, Postgres> {
     let mut tx = pool.begin().await.unwrap();
     sqlx::query("SET LOCAL ROLE neurohub_app")
         .execute(&mut *tx)
@@ -82,11 +86,11 @@ pub async fn fails_in(
     tx: &mut Transaction<'static, Postgres>,
     sql: &str,
 ) -> (String, Option<String>, String) {
-    sqlx::query("SAVEPOINT probe").execute(&mut **tx).await.unwrap();
-    let err = sqlx::raw_sql(sql)
+    sqlx::query("SAVEPOINT probe")
         .execute(&mut **tx)
         .await
-        .expect_err(sql);
+        .unwrap();
+    let err = sqlx::raw_sql(sql).execute(&mut **tx).await.expect_err(sql);
     sqlx::query("ROLLBACK TO SAVEPOINT probe")
         .execute(&mut **tx)
         .await
