@@ -8,15 +8,29 @@ use atp_common::{atp_head, id, user_id, ws};
 use common::{down_to, fails_with, succeeds, table_fingerprint, up_to};
 use sqlx::PgPool;
 
+/// record_id, user_id, client_ip, request_id, changed_fields, workspace of the row, updated_at moved.
+type AuditRow = (
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Vec<String>,
+    String,
+    bool,
+);
+
 /// (constraint, statement that violates only it). Statements run as the superuser on the fixture, each in its
 /// own rolled-back transaction. Masters are written into A's DRAFT version (21): the ACTIVE one's are frozen.
 fn check_cases() -> Vec<(&'static str, String)> {
     let a = |n| id('a', n);
     let w = ws('a');
     let draft = a(21);
+    // status CHECKs stand behind the lifecycle guard (which answers NH103 first): reach them with the guard off,
+    // as a restore (which runs before the guard exists) would
     let cv = |cols: &str, vals: &str| {
         format!(
-            "INSERT INTO config_versions (workspace_id, source_type, version_number, checksum{cols})
+            "ALTER TABLE config_versions DISABLE TRIGGER trg_config_versions_guard;
+             INSERT INTO config_versions (workspace_id, source_type, version_number, checksum{cols})
              VALUES ('{w}', 'SCOPE_CONFIG', 1, repeat('c', 64){vals})"
         )
     };
@@ -223,9 +237,11 @@ async fn one_active_config_per_workspace_and_source_type(pool: PgPool) {
     succeeds(
         &pool,
         &format!(
-            "INSERT INTO config_versions (workspace_id, source_type, version_number, status, validation_status, checksum)
-             VALUES ('{}', 'CLUSTER_MAPPING', 1, 'ACTIVE', 'WARNINGS', repeat('d', 64))",
-            ws('a')
+            "INSERT INTO config_versions (workspace_id, id, source_type, version_number, validation_status, checksum)
+             VALUES ('{0}', '{1}', 'CLUSTER_MAPPING', 1, 'WARNINGS', repeat('d', 64));
+             UPDATE config_versions SET status = 'ACTIVE' WHERE id = '{1}'",
+            ws('a'),
+            id('a', 32)
         ),
     )
     .await;
@@ -323,6 +339,20 @@ async fn an_active_config_cannot_be_deleted_or_edited_only_superseded(pool: PgPo
         ),
     )
     .await;
+    // a version is born DRAFT
+    let (code, _, msg) = fails_with(
+        &pool,
+        &format!(
+            "INSERT INTO config_versions (workspace_id, source_type, version_number, status, validation_status, checksum)
+             VALUES ('{}', 'SCOPE_CONFIG', 1, 'ACTIVE', 'VALID', repeat('f', 64))",
+            ws('a')
+        ),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), msg.as_str()),
+        ("NH103", "a config version starts as DRAFT, not ACTIVE")
+    );
     // DRAFT -> SUPERSEDED skips a step; DRAFT -> ARCHIVED is fine; ARCHIVED is final
     let w = ws('a');
     let fresh = format!(
@@ -369,13 +399,16 @@ async fn a_version_a_workflow_froze_cannot_be_deleted_nor_swapped(pool: PgPool) 
     atp_head(&pool).await;
     let (w, active, draft, v3) = (ws('a'), id('a', 1), id('a', 21), id('a', 31));
     let inst = id('a', 41);
-    // v3, an older version superseded by the ACTIVE one, has no masters: only the workflow instance references it
+    // v3, an older version superseded by the ACTIVE one (imported history: inserted with the guard off, as a
+    // restore would), has no masters: only the workflow instance references it
     sqlx::raw_sql(&format!(
-        "INSERT INTO config_versions (workspace_id, id, source_type, version_number, status, validation_status,
+        "ALTER TABLE config_versions DISABLE TRIGGER trg_config_versions_guard;
+         INSERT INTO config_versions (workspace_id, id, source_type, version_number, status, validation_status,
                                      superseded_by, checksum)
          VALUES ('{w}', '{v3}', 'APPROVAL_MATRIX', 3, 'SUPERSEDED', 'VALID', '{active}', repeat('3', 64));
          INSERT INTO workflow_instances (workspace_id, id, config_version_id, site_id, scope_id, policy_id, atp_category)
-         VALUES ('{w}', '{inst}', '{v3}', '{}', '{}', '{}', 'RAN_MW');",
+         VALUES ('{w}', '{inst}', '{v3}', '{}', '{}', '{}', 'RAN_MW');
+         ALTER TABLE config_versions ENABLE TRIGGER trg_config_versions_guard;",
         id('a', 9), id('a', 2), id('a', 5)
     ))
     .execute(&pool)
@@ -637,7 +670,7 @@ async fn atp_rows_are_audited_by_uuid_with_the_request_context(pool: PgPool) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let row: (Option<i64>, Option<i64>, Option<String>, Option<String>, Vec<String>, String, bool) = sqlx::query_as(
+    let row: AuditRow = sqlx::query_as(
         "SELECT record_id, user_id, client_ip, request_id, changed_fields, new_data ->> 'workspace_id',
                 (SELECT updated_at > created_at FROM sites WHERE id = $1::uuid)
            FROM audit_logs WHERE table_name = 'sites' AND action = 'UPDATE' AND new_data ->> 'id' = $1",

@@ -5,7 +5,7 @@
 -- Stable SQLSTATEs raised by ATP triggers (class NH, numbered from 101 to stay clear of the MES's NH001-NH005):
 --   NH101 an ACTIVE config version cannot be deleted
 --   NH102 an ACTIVE config version is immutable (only ACTIVE -> SUPERSEDED); a non-DRAFT one's content too
---   NH103 config version status transition not allowed
+--   NH103 config version status transition not allowed (a version is inserted as DRAFT)
 --   NH104 master rows of a non-DRAFT config version are frozen
 --   NH105 workflow_stage_actions is append-only
 --   NH106 a workflow instance's frozen config version cannot change
@@ -109,7 +109,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 
 -- ------------------------------------------------------------------------------------------------ guards
--- config_versions lifecycle: DRAFT -> ACTIVE -> SUPERSEDED (-> ACTIVE again only as a rollback: is_rollback set
+-- config_versions lifecycle: inserted as DRAFT -> ACTIVE -> SUPERSEDED (-> ACTIVE again only as a rollback: is_rollback set
 -- in the same UPDATE), ARCHIVED from DRAFT or SUPERSEDED. An ACTIVE version cannot be deleted (NH101) and may
 -- change only its status to SUPERSEDED (with superseded_by / superseded_at, NH102); a SUPERSEDED or ARCHIVED
 -- version keeps its content (only lifecycle columns change). A DRAFT is freely editable and deletable.
@@ -119,6 +119,15 @@ DECLARE
     lifecycle  text[] := ARRAY['status', 'superseded_by', 'superseded_at', 'activated_at', 'activated_by',
                                'archived_at', 'is_rollback', 'updated_at'];
 BEGIN
+    -- every version starts its life as an upload to validate (rows restored by an up come back before this
+    -- trigger exists, with the status they had)
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status <> 'DRAFT' THEN
+            RAISE EXCEPTION 'a config version starts as DRAFT, not %', NEW.status
+                USING ERRCODE = 'NH103', HINT = 'insert it as DRAFT, validate it, then activate it';
+        END IF;
+        RETURN NEW;
+    END IF;
     IF TG_OP = 'DELETE' THEN
         IF OLD.status = 'ACTIVE' THEN
             RAISE EXCEPTION 'config version % (% v%) is ACTIVE and cannot be deleted', OLD.id, OLD.source_type,
@@ -205,7 +214,7 @@ BEGIN
 END;
 $$;
 
-CREATE TRIGGER trg_config_versions_guard BEFORE UPDATE OR DELETE ON config_versions
+CREATE TRIGGER trg_config_versions_guard BEFORE INSERT OR UPDATE OR DELETE ON config_versions
     FOR EACH ROW EXECUTE FUNCTION protect_config_version();
 CREATE TRIGGER trg_workflow_instances_frozen_config BEFORE UPDATE ON workflow_instances
     FOR EACH ROW EXECUTE FUNCTION freeze_workflow_config_version();
