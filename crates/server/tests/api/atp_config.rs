@@ -411,6 +411,16 @@ async fn a_bad_upload_is_stored_invalid_with_every_bad_row_and_cannot_be_activat
         "{e}"
     );
 
+    // not multipart at all: problem+json, not axum's plain text
+    call(
+        &app,
+        Method::POST,
+        ws.admin(),
+        &ws.path("/config-versions"),
+        Some(&json!({"source_type": "SCOPE_CONFIG"})),
+    )
+    .await
+    .assert_problem(415, "UNSUPPORTED_MEDIA_TYPE");
     // missing source type / unknown type / missing file
     upload(&app, ws.admin(), &ws.path("/config-versions"), None, &files)
         .await
