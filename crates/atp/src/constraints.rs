@@ -1,7 +1,175 @@
-//! The ATP constraints an API write can violate, mapped to stable codes and fields (filled in with the ATP's
-//! tables).
+//! The ATP constraints an API write can hit, mapped to stable codes and fields. The API checks these rules first;
+//! the mappings answer the races (two imports, two activations, two admins adding one member at once).
 
-use neurohub_core::constraints::Mapping;
+use neurohub_core::constraints::{m, Mapping, CONFLICT, UNPROCESSABLE};
 
 /// The constraints this crate's writes can hit, installed by the server at start.
-pub static MAPPINGS: &[Mapping] = &[];
+pub static MAPPINGS: &[Mapping] = &[
+    m(
+        "uq_workspaces_code",
+        CONFLICT,
+        "DUPLICATE",
+        "code",
+        "a workspace with this code exists",
+    ),
+    m(
+        "chk_workspaces_code",
+        UNPROCESSABLE,
+        "VALIDATION_FAILED",
+        "code",
+        "must be 2-50 of A-Z, 0-9, _ and -",
+    ),
+    m(
+        "uq_workspace_members_user",
+        CONFLICT,
+        "ALREADY_MEMBER",
+        "user",
+        "this user is already a member of the workspace",
+    ),
+    m(
+        "uq_sites_site_id",
+        CONFLICT,
+        "DUPLICATE",
+        "site_id",
+        "a site with this site_id exists in the workspace",
+    ),
+    m(
+        "chk_sites_ne_latitude",
+        UNPROCESSABLE,
+        "VALIDATION_FAILED",
+        "ne_latitude",
+        "must be between -90 and 90",
+    ),
+    m(
+        "chk_sites_ne_longitude",
+        UNPROCESSABLE,
+        "VALIDATION_FAILED",
+        "ne_longitude",
+        "must be between -180 and 180",
+    ),
+    m(
+        "chk_sites_fe_latitude",
+        UNPROCESSABLE,
+        "VALIDATION_FAILED",
+        "fe_latitude",
+        "must be between -90 and 90",
+    ),
+    m(
+        "chk_sites_fe_longitude",
+        UNPROCESSABLE,
+        "VALIDATION_FAILED",
+        "fe_longitude",
+        "must be between -180 and 180",
+    ),
+    m(
+        "fk_workflow_instances_site",
+        CONFLICT,
+        "IN_USE",
+        "id",
+        "the site has workflows: set its status to CANCELLED instead",
+    ),
+    m(
+        "fk_atp_submissions_site",
+        CONFLICT,
+        "IN_USE",
+        "id",
+        "the site has ATP submissions: set its status to CANCELLED instead",
+    ),
+    // two activations of one source type at once: the loser's UPDATE … SET status = 'ACTIVE' hits the index
+    m(
+        "ux_config_versions_one_active_per_workspace",
+        CONFLICT,
+        "CONCURRENT_ACTIVATION",
+        "status",
+        "another version of this type was activated at the same time; reload and retry",
+    ),
+    m(
+        "uq_config_versions_version",
+        CONFLICT,
+        "RETRY",
+        "version_number",
+        "another import took this version number; retry",
+    ),
+    m(
+        "chk_config_versions_activation_valid",
+        CONFLICT,
+        "VERSION_INVALID",
+        "validation_status",
+        "a version that failed validation cannot be activated",
+    ),
+    m(
+        "fk_config_versions_created_by",
+        UNPROCESSABLE,
+        "NOT_A_MEMBER",
+        "created_by",
+        "the uploader must be a member of the workspace",
+    ),
+    m(
+        "fk_config_versions_activated_by",
+        UNPROCESSABLE,
+        "NOT_A_MEMBER",
+        "activated_by",
+        "the activating user must be a member of the workspace",
+    ),
+    m(
+        "fk_cluster_approver_master_primary_user",
+        UNPROCESSABLE,
+        "UNKNOWN_USER",
+        "primary_user",
+        "the approver must be a member of the workspace",
+    ),
+    m(
+        "fk_cluster_approver_master_backup_user",
+        UNPROCESSABLE,
+        "UNKNOWN_USER",
+        "backup_user",
+        "the backup approver must be a member of the workspace",
+    ),
+    m(
+        "fk_approval_policy_stages_static_user",
+        UNPROCESSABLE,
+        "UNKNOWN_USER",
+        "static_user",
+        "the stage's user must be a member of the workspace",
+    ),
+];
+
+/// Map a database error of an ATP write: the ATP triggers' SQLSTATEs NH101-NH106 (docs/atp-schema.md) to 409s,
+/// everything else through core's [`neurohub_core::constraints::map_sqlx_error`]. Core maps the MES's NH001-NH005
+/// only, so without this a trigger backstop firing on a race would be a 500. (Should move to core's mapping.)
+pub fn map_db(err: sqlx::Error) -> neurohub_core::ApiError {
+    use neurohub_core::ApiError;
+    if let sqlx::Error::Database(db) = &err {
+        let msg = db.message().to_string();
+        match db.code().as_deref() {
+            Some("NH101") => return ApiError::conflict("VERSION_ACTIVE", msg),
+            Some("NH102") => return ApiError::conflict("VERSION_FROZEN", msg),
+            Some("NH103") => return ApiError::conflict("INVALID_STATUS_TRANSITION", msg),
+            Some("NH104") => return ApiError::conflict("MASTERS_FROZEN", msg),
+            Some("NH105") => return ApiError::conflict("APPEND_ONLY", msg),
+            Some("NH106") => return ApiError::conflict("CONFIG_FROZEN", msg),
+            _ => {}
+        }
+    }
+    neurohub_core::constraints::map_sqlx_error(err)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_mapped_constraint_exists_in_the_migration() {
+        let sql = [
+            include_str!("../../schema/migrations/0006_atp/up/01_tables.sql"),
+            include_str!("../../schema/migrations/0006_atp/up/03_foreign_keys_not_valid.sql"),
+            include_str!("../../schema/migrations/0006_atp/up/05_indexes_concurrently.sql"),
+        ]
+        .concat();
+        for m in super::MAPPINGS {
+            assert!(
+                sql.contains(m.constraint),
+                "{} is not in migration 0006",
+                m.constraint
+            );
+        }
+    }
+}

@@ -2,6 +2,11 @@
 
 mod helpers;
 
+mod atp_config;
+mod atp_isolation;
+mod atp_roles;
+mod atp_sites;
+mod atp_support;
 mod audit_logs;
 mod auth;
 mod dashboard;

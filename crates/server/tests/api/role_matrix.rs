@@ -79,6 +79,63 @@ const MATRIX: &[(&str, &str, Option<&[Role]>)] = &[
     ("GET", "/api/v1/trace/backward", Some(ANY)),
     ("GET", "/api/v1/audit-logs", Some(MANAGE)),
     ("GET", "/api/v1/dashboard", Some(ANY)),
+    // ATP: every signed-in user passes the global check; membership and member role decide inside (atp_roles.rs)
+    ("GET", "/api/v1/workspaces", Some(ANY)),
+    ("POST", "/api/v1/workspaces", Some(ADMIN)),
+    ("GET", "/api/v1/workspaces/{ws}", Some(ANY)),
+    ("PATCH", "/api/v1/workspaces/{ws}", Some(ANY)),
+    ("GET", "/api/v1/workspaces/{ws}/members", Some(ANY)),
+    ("POST", "/api/v1/workspaces/{ws}/members", Some(ANY)),
+    (
+        "PATCH",
+        "/api/v1/workspaces/{ws}/members/{user_id}",
+        Some(ANY),
+    ),
+    ("GET", "/api/v1/workspaces/{ws}/sites", Some(ANY)),
+    ("POST", "/api/v1/workspaces/{ws}/sites", Some(ANY)),
+    ("POST", "/api/v1/workspaces/{ws}/sites/import", Some(ANY)),
+    ("GET", "/api/v1/workspaces/{ws}/sites/export", Some(ANY)),
+    ("GET", "/api/v1/workspaces/{ws}/sites/{id}", Some(ANY)),
+    ("PATCH", "/api/v1/workspaces/{ws}/sites/{id}", Some(ANY)),
+    ("DELETE", "/api/v1/workspaces/{ws}/sites/{id}", Some(ANY)),
+    ("GET", "/api/v1/workspaces/{ws}/config-versions", Some(ANY)),
+    ("POST", "/api/v1/workspaces/{ws}/config-versions", Some(ANY)),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/config-versions/{id}",
+        Some(ANY),
+    ),
+    (
+        "PATCH",
+        "/api/v1/workspaces/{ws}/config-versions/{id}",
+        Some(ANY),
+    ),
+    (
+        "DELETE",
+        "/api/v1/workspaces/{ws}/config-versions/{id}",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/config-versions/{id}/activate",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/config-versions/{id}/rollback",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/config-versions/{id}/archive",
+        Some(ANY),
+    ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/config-versions/{id}/diff",
+        Some(ANY),
+    ),
+    ("GET", "/api/v1/workspaces/{ws}/masters/{kind}", Some(ANY)),
 ];
 
 /// A concrete path for a template: well-formed values that name nothing, so allowed roles get 404/422, not 400.

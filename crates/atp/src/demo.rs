@@ -1,0 +1,241 @@
+//! The ATP demo: workspace XLSMART-AVIAT with one demo user per member role (and four cluster approvers), the
+//! shipped example configuration (crates/atp/config-example/*.csv) imported and activated through the same code
+//! the API uses (`config::import_version` / `config::activate_version`, so the demo obeys every validation rule),
+//! and the example sites.
+//!
+//! Demo users: `atp.admin` (WORKSPACE_ADMIN), `atp.doccontrol` (DOC_CONTROL), `atp.vendor` (VENDOR), `atp.qa` (QA),
+//! `atp.approver.west1/west2/east1/east2` (APPROVER), `atp.viewer` (VIEWER); global role VIEWER except
+//! `atp.admin` (MANAGER). Password rule: all of them share ONE password, generated at random when the demo is
+//! loaded and returned in the summary line (the CLI prints it): nothing known in advance ever signs in.
+
+use crate::config::{self, Upload};
+use crate::member::MemberRole;
+use crate::sites;
+use crate::state::SourceType;
+use neurohub_core::auth::password::{generate_password, hash_password};
+use neurohub_core::context::{self, RequestContext};
+use neurohub_core::ApiError;
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+pub const WORKSPACE: &str = "XLSMART-AVIAT";
+
+/// The shipped example configuration: (source type, [(file part, bytes)]).
+/// The files of one upload: (multipart part, bytes).
+pub type Files = &'static [(&'static str, &'static [u8])];
+
+pub const EXAMPLE: &[(SourceType, Files)] = &[
+    (
+        SourceType::ScopeConfig,
+        &[
+            ("scopes", include_bytes!("../config-example/scopes.csv")),
+            ("vendors", include_bytes!("../config-example/vendors.csv")),
+            ("roles", include_bytes!("../config-example/roles.csv")),
+        ],
+    ),
+    (
+        SourceType::ClusterMapping,
+        &[
+            ("clusters", include_bytes!("../config-example/clusters.csv")),
+            (
+                "cluster_approvers",
+                include_bytes!("../config-example/cluster_approvers.csv"),
+            ),
+        ],
+    ),
+    (
+        SourceType::ApprovalMatrix,
+        &[
+            ("policies", include_bytes!("../config-example/policies.csv")),
+            ("stages", include_bytes!("../config-example/stages.csv")),
+        ],
+    ),
+];
+
+pub const EXAMPLE_SITES: &[u8] = include_bytes!("../config-example/sites.csv");
+
+/// (username, full name, global role, member role)
+pub const DEMO_USERS: &[(&str, &str, &str, MemberRole)] = &[
+    (
+        "atp.admin",
+        "Adi Workspace Admin",
+        "MANAGER",
+        MemberRole::WorkspaceAdmin,
+    ),
+    (
+        "atp.doccontrol",
+        "Dina Document Control",
+        "VIEWER",
+        MemberRole::DocControl,
+    ),
+    (
+        "atp.vendor",
+        "Vino Aviat Engineer",
+        "VIEWER",
+        MemberRole::Vendor,
+    ),
+    ("atp.qa", "Qori Quality", "VIEWER", MemberRole::Qa),
+    (
+        "atp.approver.west1",
+        "Wawan West Approver",
+        "VIEWER",
+        MemberRole::Approver,
+    ),
+    (
+        "atp.approver.west2",
+        "Wulan West Backup",
+        "VIEWER",
+        MemberRole::Approver,
+    ),
+    (
+        "atp.approver.east1",
+        "Eko East Approver",
+        "VIEWER",
+        MemberRole::Approver,
+    ),
+    (
+        "atp.approver.east2",
+        "Endah East Backup",
+        "VIEWER",
+        MemberRole::Approver,
+    ),
+    ("atp.viewer", "Vera Viewer", "VIEWER", MemberRole::Viewer),
+];
+
+fn ctx(user_id: Option<i64>, ws: Option<Uuid>) -> RequestContext {
+    RequestContext {
+        user_id,
+        client_ip: None,
+        request_id: Some("atp-demo-seed".into()),
+        workspace_id: ws,
+    }
+}
+
+/// The upload of one shipped source type.
+pub fn example_upload(t: SourceType) -> Upload {
+    let files = EXAMPLE
+        .iter()
+        .find(|(s, _)| *s == t)
+        .map(|(_, f)| *f)
+        .unwrap_or(&[]);
+    Upload {
+        source_type: t,
+        files: files
+            .iter()
+            .map(|(n, b)| (n.to_string(), b.to_vec()))
+            .collect::<BTreeMap<_, _>>(),
+        file_names: files.iter().map(|(n, _)| format!("{n}.csv")).collect(),
+        description: Some("shipped example configuration".into()),
+    }
+}
+
+/// Load the ATP demo unless workspace XLSMART-AVIAT exists. Returns a one-line summary (with the demo users'
+/// password) when loaded.
+pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<String>, ApiError> {
+    // Run as an existing global ADMIN when there is one, so the workspace policies admit the writes even when the
+    // loader's login is subject to row-level security.
+    let mut tx = context::begin(pool, &ctx(None, None)).await?;
+    let admin: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE role = 'ADMIN' AND is_active ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut tx = context::begin(pool, &ctx(admin, None)).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workspaces WHERE code = $1)")
+            .bind(WORKSPACE)
+            .fetch_one(&mut *tx)
+            .await?;
+    if exists {
+        return Ok(None);
+    }
+    let password = generate_password();
+    let hash = hash_password(&password).map_err(ApiError::internal)?;
+    let ws: Uuid = sqlx::query_scalar(
+        "INSERT INTO workspaces (code, name, customer, vendor_owner) \
+         VALUES ($1, 'XLSmart rollout — Aviat', 'XLSmart', 'AVIAT') RETURNING id",
+    )
+    .bind(WORKSPACE)
+    .fetch_one(&mut *tx)
+    .await?;
+    context::set(&mut tx, &ctx(admin, Some(ws))).await?;
+    // users first (the shared identity table), then their memberships
+    let names: Vec<String> = DEMO_USERS.iter().map(|u| u.0.to_string()).collect();
+    let ids: Vec<(i64, String)> = sqlx::query_as(
+        "INSERT INTO users (username, full_name, email, password_hash, role) \
+         SELECT u.n, u.f, u.n || '@xlsmart-aviat.demo', $4, u.r \
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS u (n, f, r) \
+         ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash RETURNING id, username",
+    )
+    .bind(&names)
+    .bind(DEMO_USERS.iter().map(|u| u.1.to_string()).collect::<Vec<_>>())
+    .bind(DEMO_USERS.iter().map(|u| u.2.to_string()).collect::<Vec<_>>())
+    .bind(&hash)
+    .fetch_all(&mut *tx)
+    .await?;
+    let id_of = |n: &str| {
+        ids.iter()
+            .find(|(_, u)| u == n)
+            .map(|(i, _)| *i)
+            .unwrap_or_default()
+    };
+    sqlx::query(
+        "INSERT INTO workspace_members (workspace_id, user_id, member_role) SELECT $1, * FROM unnest($2::bigint[], $3::text[])",
+    )
+    .bind(ws)
+    .bind(DEMO_USERS.iter().map(|u| id_of(u.0)).collect::<Vec<_>>())
+    .bind(DEMO_USERS.iter().map(|u| u.3).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    // configuration as the workspace admin, in dependency order (scopes/roles first), each import + activation one
+    // transaction like the API's
+    let ws_admin = id_of("atp.admin");
+    let mut activated = Vec::new();
+    for (t, _) in EXAMPLE {
+        let mut tx = context::begin(pool, &ctx(Some(ws_admin), Some(ws))).await?;
+        let v = config::import_version(&mut tx, ws, ws_admin, &example_upload(*t)).await?;
+        if !v.validation_errors.is_empty() {
+            return Err(ApiError::internal(format!(
+                "the shipped {t} example does not validate: {:?}",
+                v.validation_errors
+            )));
+        }
+        let v = config::activate_version(&mut tx, ws, ws_admin, v.id).await?;
+        tx.commit().await?;
+        activated.push(format!("{t} v{} ({} rows)", v.version_number, v.row_count));
+    }
+    let mut tx = context::begin(pool, &ctx(Some(ws_admin), Some(ws))).await?;
+    let (report, rows) = {
+        let active: Vec<(String,)> = sqlx::query_as(
+            "SELECT m.cluster_code FROM config_versions AS c JOIN cluster_master AS m \
+                 ON m.workspace_id = c.workspace_id AND m.config_version_id = c.id \
+              WHERE c.workspace_id = $1 AND c.source_type = 'CLUSTER_MAPPING' AND c.status = 'ACTIVE'",
+        )
+        .bind(ws)
+        .fetch_all(&mut *tx)
+        .await?;
+        sites::check_sites(
+            EXAMPLE_SITES,
+            &Some(active.into_iter().map(|(c,)| c).collect()),
+        )
+    };
+    if !report.0.is_empty() {
+        return Err(ApiError::internal(format!(
+            "the shipped sites.csv does not validate: {:?}",
+            report.0
+        )));
+    }
+    let (inserted, _) = sites::upsert_sites(&mut tx, ws, &rows).await?;
+    tx.commit().await?;
+    Ok(Some(format!(
+        "ATP demo: workspace {WORKSPACE} with {} members ({}), active {}, {inserted} sites; \
+         the demo users sign in with password {password}",
+        DEMO_USERS.len(),
+        names.join(", "),
+        activated.join(", ")
+    )))
+}
