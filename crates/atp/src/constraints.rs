@@ -1,7 +1,9 @@
 //! The ATP constraints an API write can hit, mapped to stable codes and fields. The API checks these rules first;
 //! the mappings answer the races (two imports, two activations, two admins adding one member at once).
 
-use neurohub_core::constraints::{m, Mapping, CONFLICT, UNPROCESSABLE};
+use neurohub_core::constraints::{
+    m, rule, DomainErrors, Mapping, RuleState, CONFLICT, UNPROCESSABLE,
+};
 
 /// The constraints this crate's writes can hit, installed by the server at start.
 pub static MAPPINGS: &[Mapping] = &[
@@ -134,25 +136,21 @@ pub static MAPPINGS: &[Mapping] = &[
     ),
 ];
 
-/// Map a database error of an ATP write: the ATP triggers' SQLSTATEs NH101-NH106 (docs/atp-schema.md) to 409s,
-/// everything else through core's [`neurohub_core::constraints::map_sqlx_error`]. Core maps the MES's NH001-NH005
-/// only, so without this a trigger backstop firing on a race would be a 500. (Should move to core's mapping.)
-pub fn map_db(err: sqlx::Error) -> neurohub_core::ApiError {
-    use neurohub_core::ApiError;
-    if let sqlx::Error::Database(db) = &err {
-        let msg = db.message().to_string();
-        match db.code().as_deref() {
-            Some("NH101") => return ApiError::conflict("VERSION_ACTIVE", msg),
-            Some("NH102") => return ApiError::conflict("VERSION_FROZEN", msg),
-            Some("NH103") => return ApiError::conflict("INVALID_STATUS_TRANSITION", msg),
-            Some("NH104") => return ApiError::conflict("MASTERS_FROZEN", msg),
-            Some("NH105") => return ApiError::conflict("APPEND_ONLY", msg),
-            Some("NH106") => return ApiError::conflict("CONFIG_FROZEN", msg),
-            _ => {}
-        }
-    }
-    neurohub_core::constraints::map_sqlx_error(err)
-}
+/// What the server installs for the ATP.
+pub const ERRORS: DomainErrors = DomainErrors {
+    constraints: MAPPINGS,
+    rules: RULES,
+};
+
+/// The ATP triggers' SQLSTATEs NH101-NH106 (docs/atp-schema.md), each a 409 with the trigger's message.
+pub static RULES: &[RuleState] = &[
+    rule("NH101", "VERSION_ACTIVE"),
+    rule("NH102", "VERSION_FROZEN"),
+    rule("NH103", "INVALID_STATUS_TRANSITION"),
+    rule("NH104", "MASTERS_FROZEN"),
+    rule("NH105", "APPEND_ONLY"),
+    rule("NH106", "CONFIG_FROZEN"),
+];
 
 #[cfg(test)]
 mod tests {

@@ -130,9 +130,16 @@ pub fn example_upload(t: SourceType) -> Upload {
     }
 }
 
-/// Load the ATP demo unless workspace XLSMART-AVIAT exists. Returns a one-line summary (with the demo users'
-/// password) when loaded.
-pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<String>, ApiError> {
+/// What the demo loader made: a one-line summary, and the demo users' generated password (kept apart, so the
+/// caller can hand it over without writing it into a log).
+#[derive(Debug)]
+pub struct DemoLoaded {
+    pub summary: String,
+    pub password: String,
+}
+
+/// Load the ATP demo unless workspace XLSMART-AVIAT exists.
+pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<DemoLoaded>, ApiError> {
     // Run as an existing global ADMIN when there is one, so the workspace policies admit the writes even when the
     // loader's login is subject to row-level security.
     let mut tx = context::begin(pool, &ctx(None, None)).await?;
@@ -231,11 +238,13 @@ pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<String>, ApiError> {
     }
     let (inserted, _) = sites::upsert_sites(&mut tx, ws, &rows).await?;
     tx.commit().await?;
-    Ok(Some(format!(
-        "ATP demo: workspace {WORKSPACE} with {} members ({}), active {}, {inserted} sites; \
-         the demo users sign in with password {password}",
-        DEMO_USERS.len(),
-        names.join(", "),
-        activated.join(", ")
-    )))
+    Ok(Some(DemoLoaded {
+        summary: format!(
+            "ATP demo: workspace {WORKSPACE} with {} members ({}), active {}, {inserted} sites",
+            DEMO_USERS.len(),
+            names.join(", "),
+            activated.join(", ")
+        ),
+        password,
+    }))
 }

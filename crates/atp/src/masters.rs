@@ -7,7 +7,7 @@
 
 use crate::member::{policy, Member};
 use crate::state::SourceType;
-use neurohub_core::pagination::{Keyset, Page};
+use neurohub_core::pagination::{Key, List, Page};
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -163,7 +163,7 @@ pub async fn list(
     let kind: MasterKind = kind.parse().map_err(|m: String| {
         ApiError::bad_request("INVALID_PATH", format!("kind {m}")).with_field("kind", m)
     })?;
-    let page = Keyset::<String>::new(f.limit, f.cursor.as_deref())?;
+    let page = List::<ByKey>::fixed(f.limit, f.cursor.as_deref())?;
     // The version (given or ACTIVE) and its rows in one statement; `v` yields no row for an unknown version, so
     // the version's existence comes back with the rows (the `found` column).
     let rows: Vec<PageRow> = sqlx::query_as(&format!(
@@ -181,7 +181,7 @@ pub async fn list(
     .bind(m.workspace_id)
     .bind(kind.source_type())
     .bind(f.version_id)
-    .bind(page.after.as_deref())
+    .bind(page.after_text(0))
     .fetch_all(&mut *m.tx)
     .await?;
     if rows.is_empty() && f.version_id.is_some() {
@@ -198,5 +198,10 @@ pub async fn list(
             })
         })
         .collect();
-    Ok(ApiJson(page.page(items, |r| r.key.clone())))
+    Ok(ApiJson(page.page(items, |r, _| vec![r.key.clone().into()])))
 }
+
+neurohub_core::fixed_sort!(
+    /// Master rows by their natural key within a version.
+    ByKey, "key", Asc, [Key::text("f.key")]
+);

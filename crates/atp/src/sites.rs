@@ -15,7 +15,7 @@ use axum::extract::Multipart;
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use neurohub_core::pagination::{decode_cursor, encode_cursor, Keyset, Page};
+use neurohub_core::pagination::{Cursor, Key, List, Page, SortOrder};
 use neurohub_core::response::{created, Created};
 use neurohub_core::validate::Checker;
 use neurohub_core::{
@@ -188,7 +188,7 @@ pub async fn list(
     mut m: Member<policy::Read>,
     ApiQuery(f): ApiQuery<SiteFilter>,
 ) -> ApiResult<ApiJson<Page<Site>>> {
-    let page = Keyset::<String>::new(f.limit, f.cursor.as_deref())?;
+    let page = List::<BySiteId>::fixed(f.limit, f.cursor.as_deref())?;
     let rows = sqlx::query_as::<_, Site>(&format!(
         "SELECT {COLUMNS} FROM sites WHERE workspace_id = $1 AND ($2::text IS NULL OR site_id > $2) \
            AND ($3::text IS NULL OR region = $3) AND ($4::text IS NULL OR cluster_code = $4) \
@@ -196,13 +196,15 @@ pub async fn list(
         page.limit_sql()
     ))
     .bind(m.workspace_id)
-    .bind(page.after.as_deref())
+    .bind(page.after_text(0))
     .bind(f.region.as_deref().filter(|s| !s.is_empty()))
     .bind(f.cluster_code.as_deref().filter(|s| !s.is_empty()))
     .bind(f.status)
     .fetch_all(&mut *m.tx)
     .await?;
-    Ok(ApiJson(page.page(rows, |s| s.site_id.clone())))
+    Ok(ApiJson(
+        page.page(rows, |s, _| vec![s.site_id.clone().into()]),
+    ))
 }
 
 /// Register a site (WORKSPACE_ADMIN, DOC_CONTROL). Its cluster must be in the ACTIVE cluster mapping.
@@ -658,7 +660,18 @@ pub async fn export(
             format!("limit must be between 1 and {EXPORT_MAX}"),
         ));
     }
-    let after: Option<String> = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    // The export pages are larger than a list's (up to EXPORT_MAX), so only the cursor comes from the toolkit.
+    let after: Option<String> = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Cursor::decode(c)?
+            .values_for(BySiteId, SortOrder::Asc)?
+            .into_iter()
+            .next()
+            .and_then(|v| match v {
+                neurohub_core::pagination::KeyValue::Text(t) => Some(t),
+                _ => None,
+            }),
+    };
     let mut rows = sqlx::query_as::<_, Site>(&format!(
         "SELECT {COLUMNS} FROM sites WHERE workspace_id = $1 AND ($2::text IS NULL OR site_id > $2) \
           ORDER BY site_id LIMIT {}",
@@ -670,7 +683,8 @@ pub async fn export(
     .await?;
     let next = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
-        rows.last().map(|s| encode_cursor(&s.site_id))
+        rows.last()
+            .map(|s| Cursor::new(BySiteId, SortOrder::Asc, vec![s.site_id.clone().into()]).encode())
     } else {
         None
     };
@@ -752,3 +766,8 @@ mod tests {
         assert!(!r.has_errors() && r.has_warnings());
     }
 }
+
+neurohub_core::fixed_sort!(
+    /// Sites by their business site id (unique per workspace).
+    BySiteId, "site_id", Asc, [Key::text("site_id")]
+);

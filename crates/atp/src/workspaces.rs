@@ -11,7 +11,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use neurohub_core::auth::{policy as global, Authorized};
 use neurohub_core::context;
-use neurohub_core::pagination::{Keyset, Page};
+use neurohub_core::pagination::{Key, List, Page};
 use neurohub_core::response::{created, Created};
 use neurohub_core::validate::Checker;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
@@ -97,16 +97,16 @@ pub async fn list(
     user: Authorized<global::SignedIn>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<ApiJson<Page<Workspace>>> {
-    let page = Keyset::<String>::new(q.limit, q.cursor.as_deref())?;
+    let page = List::<ByCode>::fixed(q.limit, q.cursor.as_deref())?;
     let mut tx = context::begin_read(&st.read_pool, &user.ctx).await?;
     let rows = sqlx::query_as::<_, Workspace>(&format!(
         "SELECT {WS_COLUMNS} FROM workspaces WHERE ($1::text IS NULL OR code > $1) ORDER BY code {}",
         page.limit_sql()
     ))
-    .bind(page.after.as_deref())
+    .bind(page.after_text(0))
     .fetch_all(&mut *tx)
     .await?;
-    Ok(ApiJson(page.page(rows, |w| w.code.clone())))
+    Ok(ApiJson(page.page(rows, |w, _| vec![w.code.clone().into()])))
 }
 
 /// Create a workspace (global ADMIN).
@@ -268,16 +268,16 @@ pub async fn list_members(
     mut m: Member<policy::ReadWorkspace>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<ApiJson<Page<WorkspaceMember>>> {
-    let page = Keyset::<i64>::new(q.limit, q.cursor.as_deref())?;
+    let page = List::<ByUserId>::fixed(q.limit, q.cursor.as_deref())?;
     let rows = sqlx::query_as::<_, WorkspaceMember>(&format!(
         "{MEMBER_SELECT} WHERE m.workspace_id = $1 AND ($2::bigint IS NULL OR m.user_id > $2) ORDER BY m.user_id {}",
         page.limit_sql()
     ))
     .bind(m.workspace_id)
-    .bind(page.after)
+    .bind(page.after_int(0))
     .fetch_all(&mut *m.tx)
     .await?;
-    Ok(ApiJson(page.page(rows, |r| r.user_id)))
+    Ok(ApiJson(page.page(rows, |r, _| vec![r.user_id.into()])))
 }
 
 /// Add a user to the workspace with a member role (WORKSPACE_ADMIN, or a global ADMIN).
@@ -411,3 +411,13 @@ mod tests {
         assert!(!is_workspace_code(&"A".repeat(51)));
     }
 }
+
+neurohub_core::fixed_sort!(
+    /// Workspaces by code.
+    ByCode, "code", Asc, [Key::text("code")]
+);
+
+neurohub_core::fixed_sort!(
+    /// Members by user id.
+    ByUserId, "user_id", Asc, [Key::int("user_id")]
+);

@@ -104,6 +104,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                         return Err(CliError::Other(format!("could not load demo data: {e}")))
                     }
                 }
+                load_atp_demo(&pool, &secret_out).await?;
             }
             serve_on(&url, pool, &serve, &mes, secret).await
         }
@@ -186,7 +187,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Seed => {
+        Command::Seed { secret_out } => {
             probe(&url, false).await?;
             let pool = db::connect(&url, &Default::default()).await?;
             match neurohub_mes::demo::seed_if_empty(&pool).await {
@@ -194,6 +195,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 Ok(None) => println!("the database already has production data; nothing loaded"),
                 Err(e) => return Err(CliError::Other(format!("could not load demo data: {e}"))),
             }
+            load_atp_demo(&pool, &secret_out).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -410,6 +412,29 @@ async fn serve_on(
     owner.close().await;
     println!("NeuroHub stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Load the ATP demo workspace (once) and hand its demo users' password over like the admin's, into a file beside
+/// the admin's when stdout is not a terminal.
+async fn load_atp_demo(pool: &PgPool, secret_out: &crate::SecretOutArgs) -> Result<(), CliError> {
+    match neurohub_atp::demo::seed_if_empty(pool).await {
+        Ok(Some(loaded)) => {
+            let file = secret_out
+                .admin_password_file
+                .with_file_name("atp-demo-users-password");
+            hand_over_password(
+                &format!(
+                    "{}. The demo users (atp.*) share one password",
+                    loaded.summary
+                ),
+                "atp.<role>",
+                &loaded.password,
+                &file,
+            )
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(CliError::Other(format!("could not load the ATP demo: {e}"))),
+    }
 }
 
 /// Show a generated password to the person at the terminal, never to a log: on a TTY it is printed; otherwise it

@@ -78,7 +78,10 @@ enum Command {
     },
     /// Load the demo data set (product models, lines, equipment, operators, lots in progress) if the database has
     /// no production data yet.
-    Seed,
+    Seed {
+        #[command(flatten)]
+        secret_out: SecretOutArgs,
+    },
     /// Account rescue for operators with database access.
     Admin {
         #[command(subcommand)]

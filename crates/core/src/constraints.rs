@@ -47,19 +47,65 @@ pub const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 /// 409, for mapping tables.
 pub const CONFLICT: StatusCode = StatusCode::CONFLICT;
 
-static INSTALLED: OnceLock<Vec<&'static [Mapping]>> = OnceLock::new();
+/// A rule trigger's own SQLSTATE (the schema's `NHxxx` codes, docs/schema.md and docs/atp-schema.md): always a
+/// 409 with a stable code; the trigger's message is ours and is shown as the detail.
+#[derive(Debug)]
+pub struct RuleState {
+    pub sqlstate: &'static str,
+    pub code: &'static str,
+}
 
-/// Install the domains' mapping tables (once per process; later calls are ignored, so building several apps in
-/// one test process is fine). Until then only the generic SQLSTATE mapping applies.
-pub fn install(tables: Vec<&'static [Mapping]>) {
-    let _ = INSTALLED.set(tables);
+/// A [`RuleState`] row (const, for the domains' static tables).
+pub const fn rule(sqlstate: &'static str, code: &'static str) -> RuleState {
+    RuleState { sqlstate, code }
+}
+
+/// The platform's own rule states: the audit log's immutability and "still has history" deletion guards.
+pub static PLATFORM_RULES: &[RuleState] =
+    &[rule("NH001", "AUDIT_APPEND_ONLY"), rule("NH002", "IN_USE")];
+
+/// What a domain registers: the constraints its writes can violate and its triggers' SQLSTATEs.
+#[derive(Debug, Clone, Copy)]
+pub struct DomainErrors {
+    pub constraints: &'static [Mapping],
+    pub rules: &'static [RuleState],
+}
+
+static INSTALLED: OnceLock<Vec<DomainErrors>> = OnceLock::new();
+
+/// Install the domains' tables (once per process; later calls are ignored, so building several apps in one test
+/// process is fine). Until then only the platform's and the generic SQLSTATE mapping apply.
+pub fn install(domains: Vec<DomainErrors>) {
+    let _ = INSTALLED.set(domains);
 }
 
 fn installed() -> impl Iterator<Item = &'static Mapping> {
     INSTALLED
         .get()
         .into_iter()
-        .flat_map(|tables| tables.iter().flat_map(|t| t.iter()))
+        .flat_map(|domains| domains.iter().flat_map(|d| d.constraints.iter()))
+}
+
+fn rule_for(sqlstate: &str) -> Option<&'static RuleState> {
+    PLATFORM_RULES
+        .iter()
+        .chain(
+            INSTALLED
+                .get()
+                .into_iter()
+                .flat_map(|domains| domains.iter().flat_map(|d| d.rules.iter())),
+        )
+        .find(|r| r.sqlstate == sqlstate)
+}
+
+/// Every rule SQLSTATE with a mapping (platform and installed), for the tests that compare them with the schema.
+pub fn mapped_rule_states() -> impl Iterator<Item = &'static RuleState> {
+    PLATFORM_RULES.iter().chain(
+        INSTALLED
+            .get()
+            .into_iter()
+            .flat_map(|domains| domains.iter().flat_map(|d| d.rules.iter())),
+    )
 }
 
 /// Every constraint name with an installed mapping (the server's tests check each exists in the deployed schema).
@@ -83,6 +129,11 @@ pub fn map_sqlx_error(err: sqlx::Error) -> ApiError {
         ),
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            // The schema's rule triggers raise their own SQLSTATEs; their messages are ours and safe to show.
+            // The API checks these rules first, so these are races or bugs, never a 500.
+            if let Some(r) = rule_for(&code) {
+                return ApiError::conflict(r.code, db.message().to_string());
+            }
             if let Some(name) = db.constraint() {
                 if let Some(hit) = installed().find(|mp| mp.constraint == name) {
                     return ApiError::new(hit.status, hit.code, hit.message)
@@ -134,15 +185,6 @@ pub fn map_sqlx_error(err: sqlx::Error) -> ApiError {
                 c if is_connection_loss(c) => ApiError::unavailable(
                     "the connection to the database was lost; nothing was saved, retry shortly",
                 ),
-                // The schema's rule triggers raise their own SQLSTATEs (docs/schema.md); their messages are ours
-                // and safe to show. The API checks these rules first, so these are races or bugs, never a 500.
-                "NH001" => ApiError::conflict("AUDIT_APPEND_ONLY", db.message().to_string()),
-                "NH002" => ApiError::conflict("IN_USE", db.message().to_string()),
-                "NH003" => {
-                    ApiError::conflict("INVALID_STATUS_TRANSITION", db.message().to_string())
-                }
-                "NH004" => ApiError::conflict("RECORD_IMMUTABLE", db.message().to_string()),
-                "NH005" => ApiError::conflict("LOT_CLOSED", db.message().to_string()),
                 "P0001" => ApiError::conflict("RULE_VIOLATED", db.message().to_string()),
                 "22P02" | "22003" | "22007" | "22008" | "22001" => ApiError::unprocessable(
                     "VALIDATION_FAILED",

@@ -1,5 +1,11 @@
 //! The account constraints an API write can violate, mapped to stable codes and fields.
-use neurohub_core::constraints::{m, Mapping, CONFLICT, UNPROCESSABLE};
+use neurohub_core::constraints::{m, DomainErrors, Mapping, CONFLICT, UNPROCESSABLE};
+
+/// What the server installs for identity (its triggers' states, NH001/NH002, are the platform's own).
+pub const ERRORS: DomainErrors = DomainErrors {
+    constraints: MAPPINGS,
+    rules: &[],
+};
 
 /// The constraints this crate's writes can hit, installed by the server at start.
 pub static MAPPINGS: &[Mapping] = &[

@@ -1,6 +1,21 @@
 //! The MES constraints an API write can violate, mapped to stable codes and fields (the API checks the same rules
 //! first; these fire on races). The server's tests check both directions against the deployed catalog.
-use neurohub_core::constraints::{m, Mapping, CONFLICT, UNPROCESSABLE};
+use neurohub_core::constraints::{
+    m, rule, DomainErrors, Mapping, RuleState, CONFLICT, UNPROCESSABLE,
+};
+
+/// What the server installs for the MES.
+pub const ERRORS: DomainErrors = DomainErrors {
+    constraints: MAPPINGS,
+    rules: RULES,
+};
+
+/// The MES triggers' SQLSTATEs (docs/schema.md).
+pub static RULES: &[RuleState] = &[
+    rule("NH003", "INVALID_STATUS_TRANSITION"),
+    rule("NH004", "RECORD_IMMUTABLE"),
+    rule("NH005", "LOT_CLOSED"),
+];
 
 /// The constraints this crate's writes can hit, installed by the server at start.
 pub static MAPPINGS: &[Mapping] = &[

@@ -40,9 +40,9 @@ impl Default for HttpOptions {
 /// runs domain code outside a server).
 pub fn install_error_mappings() {
     neurohub_core::constraints::install(vec![
-        neurohub_identity::constraints::MAPPINGS,
-        neurohub_mes::constraints::MAPPINGS,
-        neurohub_atp::constraints::MAPPINGS,
+        neurohub_identity::constraints::ERRORS,
+        neurohub_mes::constraints::ERRORS,
+        neurohub_atp::constraints::ERRORS,
     ]);
 }
 

@@ -9,7 +9,6 @@
 pub mod diff;
 pub mod parse;
 
-use crate::constraints::map_db;
 use crate::csvin::Issue;
 use crate::member::{policy, Member};
 use crate::state::{AtpCategory, ConfigStatus, SourceType, ValidationStatus};
@@ -17,7 +16,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::Multipart;
 use axum::http::{header, HeaderValue, StatusCode};
 use chrono::{DateTime, Utc};
-use neurohub_core::pagination::{Keyset, Page};
+use neurohub_core::pagination::{Key, List, Page};
 use neurohub_core::response::{created, Created};
 use neurohub_core::states::StateMachine;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
@@ -585,8 +584,8 @@ pub async fn list(
     mut m: Member<policy::Read>,
     ApiQuery(f): ApiQuery<VersionFilter>,
 ) -> ApiResult<ApiJson<Page<ConfigVersion>>> {
-    let page = Keyset::<(SourceType, i32)>::new(f.limit, f.cursor.as_deref())?;
-    let (after_t, after_n) = page.after.unzip();
+    let page = List::<NewestVersionFirst>::fixed(f.limit, f.cursor.as_deref())?;
+    let (after_t, after_n) = (page.after_text(0), page.after_int(1).map(|n| n as i32));
     let rows = sqlx::query_as::<_, ConfigVersion>(&select_sql(&format!(
         "WHERE c.workspace_id = $1 AND ($2::text IS NULL OR c.source_type = $2) \
            AND ($3::text IS NULL OR c.status = $3) \
@@ -601,10 +600,16 @@ pub async fn list(
     .bind(after_n)
     .fetch_all(&mut *m.tx)
     .await?;
-    Ok(ApiJson(
-        page.page(rows, |v| (v.source_type, v.version_number)),
-    ))
+    Ok(ApiJson(page.page(rows, |v, _| {
+        vec![v.source_type.as_str().into(), v.version_number.into()]
+    })))
 }
+
+neurohub_core::fixed_sort!(
+    /// Versions newest first, per source type (`idx_config_versions_...` leads with workspace, type, number).
+    NewestVersionFirst, "source_type,version_number", Desc,
+    [Key::text("c.source_type"), Key::int("c.version_number")]
+);
 
 type VersionPath = (String, Uuid);
 
@@ -700,8 +705,7 @@ pub async fn update(
         .bind(id)
         .bind(description)
         .execute(&mut *m.tx)
-        .await
-        .map_err(map_db)?;
+        .await?;
     let v = fetch(&mut m.tx, m.workspace_id, id).await?;
     m.commit().await?;
     Ok(ApiJson(v))
@@ -733,15 +737,13 @@ pub async fn delete(
         .bind(m.workspace_id)
         .bind(id)
         .execute(&mut *m.tx)
-        .await
-        .map_err(map_db)?;
+        .await?;
     }
     sqlx::query("DELETE FROM config_versions WHERE workspace_id = $1 AND id = $2")
         .bind(m.workspace_id)
         .bind(id)
         .execute(&mut *m.tx)
-        .await
-        .map_err(map_db)?;
+        .await?;
     m.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -764,7 +766,7 @@ async fn supersede_active(
     .bind(id)
     .fetch_optional(conn)
     .await
-    .map_err(map_db)
+    .map_err(Into::into)
 }
 
 fn not_activatable(v: ValidationStatus) -> ApiError {
@@ -834,8 +836,7 @@ pub async fn activate_version(
     .bind(user_id)
     .bind(prev)
     .execute(&mut *conn)
-    .await
-    .map_err(map_db)?;
+    .await?;
     fetch(conn, ws, id).await
 }
 
@@ -874,8 +875,7 @@ pub async fn rollback(
     .bind(id)
     .bind(m.user.id)
     .execute(&mut *m.tx)
-    .await
-    .map_err(map_db)?;
+    .await?;
     let v = fetch(&mut m.tx, m.workspace_id, id).await?;
     m.commit().await?;
     Ok(ApiJson(v))
@@ -903,7 +903,7 @@ pub async fn archive(
         .bind(id)
         .execute(&mut *m.tx)
         .await
-        .map_err(map_db)?;
+        ?;
     let v = fetch(&mut m.tx, m.workspace_id, id).await?;
     m.commit().await?;
     Ok(ApiJson(v))

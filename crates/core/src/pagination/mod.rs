@@ -105,6 +105,29 @@ impl<S: Sort> List<S> {
         self.after.is_some()
     }
 
+    /// The cursor's key values (kinds checked against the sort's keys), for lists written as one static
+    /// statement that bind the position themselves (`$n IS NULL OR (cols) > ($n, ..)`) instead of
+    /// [`Self::push_after`].
+    pub fn after(&self) -> Option<&[KeyValue]> {
+        self.after.as_deref()
+    }
+
+    /// The `i`-th cursor value as text (`None` on the first page).
+    pub fn after_text(&self, i: usize) -> Option<String> {
+        match self.after.as_ref()?.get(i)? {
+            KeyValue::Text(t) => Some(t.clone()),
+            _ => None,
+        }
+    }
+
+    /// The `i`-th cursor value as an integer (`None` on the first page).
+    pub fn after_int(&self, i: usize) -> Option<i64> {
+        match self.after.as_ref()?.get(i)? {
+            KeyValue::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+
     /// Push ` AND <keyset predicate>` onto `qb` (nothing on the first page): the rows strictly after the cursor's
     /// row in (sort key, order).
     ///

@@ -664,11 +664,19 @@ async fn an_active_version_cannot_be_edited_or_deleted(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn the_demo_loader_builds_the_example_workspace_once(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let summary = neurohub_atp::demo::seed_if_empty(&app.pool)
+    let loaded = neurohub_atp::demo::seed_if_empty(&app.pool)
         .await
         .unwrap()
         .expect("loaded");
-    assert!(summary.contains("XLSMART-AVIAT"), "{summary}");
+    assert!(
+        loaded.summary.contains("XLSMART-AVIAT"),
+        "{}",
+        loaded.summary
+    );
+    assert!(
+        !loaded.summary.contains(&loaded.password),
+        "the summary is printed; the password is not"
+    );
     assert!(
         neurohub_atp::demo::seed_if_empty(&app.pool)
             .await
@@ -676,8 +684,8 @@ async fn the_demo_loader_builds_the_example_workspace_once(pool: PgPool) {
             .is_none(),
         "second run loads nothing"
     );
-    // a demo user signs in with the printed password and reads the active approval chains
-    let password = summary.rsplit(' ').next().unwrap();
+    // a demo user signs in with the handed-over password and reads the active approval chains
+    let password = loaded.password.as_str();
     let login = app
         .request(
             Method::POST,
