@@ -88,6 +88,7 @@ pub const ROLE_RESTRICTED: &[(&str, &str, &[Role])] = &[
     ("POST", "/api/v1/process-data/{id}/complete", OPERATE),
     ("POST", "/api/v1/process-data/batch-complete", OPERATE),
     ("GET", "/api/v1/audit-logs", AUDIT),
+    ("POST", "/api/v1/workspaces", ADMIN),
 ];
 
 /// The roles that may call a role-restricted operation, `None` when every signed-in role (or anyone) may.

@@ -23,7 +23,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Every error code literal in `crates/*/src/**/*.rs`, with the files using it: the codes passed to
 /// `ApiError::new/conflict/unprocessable/bad_request/unauthorized/too_many_requests` (and `Self::` inside the
-/// error type), `code: "..."` in an `ApiError` literal, and the codes of the constraint mapping table.
+/// error type), `code: "..."` in an `ApiError` literal, `e.code = "..."`, and the codes of the domains' constraint
+/// and trigger-SQLSTATE tables.
 fn codes_in_source() -> BTreeMap<String, BTreeSet<String>> {
     let calls = Regex::new(
         r#"\b(?:ApiError|Self)::(?:new\(\s*[\w:.()]+\s*,|conflict\(|unprocessable\(|bad_request\(|unauthorized\(|too_many_requests\()\s*"([A-Z][A-Z0-9_]*)""#,
@@ -33,6 +34,10 @@ fn codes_in_source() -> BTreeMap<String, BTreeSet<String>> {
     // constraints.rs: m("constraint_name", STATUS, "CODE", "field", "message")
     let mapping =
         Regex::new(r#"\bm\(\s*"[a-z0-9_]+"\s*,\s*[A-Z_]+\s*,\s*"([A-Z][A-Z0-9_]*)""#).unwrap();
+    // the domains' trigger SQLSTATE tables: rule("NH101", "CODE")
+    let rule = Regex::new(r#"\brule\(\s*"NH[0-9]{3}"\s*,\s*"([A-Z][A-Z0-9_]*)""#).unwrap();
+    // a code set on an error built elsewhere: `e.code = "CODE";`
+    let assigned = Regex::new(r#"\.code\s*=\s*"([A-Z][A-Z0-9_]*)"\s*;"#).unwrap();
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
     for krate in std::fs::read_dir(&crates).unwrap() {
@@ -45,7 +50,7 @@ fn codes_in_source() -> BTreeMap<String, BTreeSet<String>> {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let name = file.strip_prefix(&crates).unwrap().display().to_string();
-        for re in [&calls, &literal, &mapping] {
+        for re in [&calls, &literal, &mapping, &rule, &assigned] {
             for cap in re.captures_iter(&text) {
                 found
                     .entry(cap[1].to_string())
