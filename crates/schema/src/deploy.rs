@@ -13,7 +13,7 @@ use crate::backup::{backup, has_user_data, BackupInfo};
 use crate::engine::{current_version, pending_steps, plan, plan_from, up, Event, Timeouts};
 use crate::error::SchemaError;
 use crate::registry::{HEAD_VERSION, MIGRATIONS};
-use crate::verify::{verify_summary, Summary};
+use crate::verify::summary::{verify_summary, Summary};
 
 /// Options of `neurohub deploy`.
 #[derive(Debug, Clone)]
