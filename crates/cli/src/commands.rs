@@ -1,5 +1,7 @@
 //! What each subcommand does. Exit codes: 0 success, 1 the work failed (a step, a verification mismatch),
-//! 2 configuration or connection problem (nothing was attempted).
+//! 2 configuration or connection problem (nothing was attempted). `verify` and `restore` differ: their code is
+//! the decision (0 GO, 1 HOLD, 2 NO-GO), 3 when the database cannot be reached, and (restore) 4 when the restore
+//! itself fails.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,7 +15,7 @@ use neurohub_mes::settings::MesArgs;
 use neurohub_schema::{DeployOptions, SchemaError, Timeouts};
 use sqlx::{Connection, PgPool};
 
-use crate::{AdminAction, Cli, Command, DeployArgs, MigrateAction};
+use crate::{AdminAction, Cli, Command, DeployArgs, MigrateAction, ModuleArg, ReportFormat};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -135,28 +137,63 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             })
         }
         Command::Migrate { action } => migrate(&url, action).await,
-        Command::Verify => {
+        Command::Verify {
+            format,
+            out,
+            module,
+        } => Ok(unreachable_is_3(
+            verify(&url, format, out.as_deref(), module).await,
+        )),
+        Command::Backup { out, backup_dir } => {
             probe(&url, false).await?;
-            let pool = db::connect(&url, &Default::default()).await?;
-            let summary = neurohub_schema::verify_summary(&pool).await?;
-            println!("{summary}");
-            Ok(if summary.ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        Command::Backup { file } => {
-            probe(&url, false).await?;
+            let file = match out {
+                Some(f) => f,
+                None => {
+                    let pool = db::connect(&url, &Default::default()).await?;
+                    let version = neurohub_schema::current_version(&pool).await?;
+                    pool.close().await;
+                    let name = db::database_name(&url).unwrap_or_else(|| "neurohub".into());
+                    backup_dir.join(neurohub_schema::backup_file_name(&name, version))
+                }
+            };
             let info = neurohub_schema::backup(&url, &file).await?;
             println!(
-                "backup written: {} ({} bytes, {} entries, {:.2?})",
+                "backup written: {} ({} bytes, {} entries, {:.2?}); sha256 {} in {}",
                 info.path.display(),
                 info.bytes,
                 info.entries,
-                info.duration
+                info.duration,
+                info.sha256,
+                neurohub_schema::checksum_path(&info.path).display()
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file, into } => {
+            if let Err(e) = probe(&url, true).await {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(3));
+            }
+            let info = match neurohub_schema::restore(&url, &file, &into).await {
+                Ok(i) => i,
+                Err(e) if is_connection_error(&e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(3));
+                }
+                Err(e) => {
+                    eprintln!("error: restore failed: {e}");
+                    return Ok(ExitCode::from(4));
+                }
+            };
+            println!(
+                "restored {} (sha256 {} verified) into {} in {:.2?}; verifying it",
+                file.display(),
+                info.sha256,
+                db::redact_url(&info.database_url),
+                info.duration
+            );
+            Ok(unreachable_is_3(
+                verify(&info.database_url, ReportFormat::Text, None, ModuleArg::All).await,
+            ))
         }
         Command::Admin {
             action:
@@ -197,6 +234,58 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `verify`'s exit code: the decision's, or 3 when the database cannot be reached (a connection or
+/// configuration error), or 2 (NO-GO: not verified) when the report itself could not be produced.
+fn unreachable_is_3(r: Result<ExitCode, CliError>) -> ExitCode {
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(if e.exit_code() == 2 { 3 } else { 2 })
+        }
+    }
+}
+
+async fn verify(
+    url: &str,
+    format: ReportFormat,
+    out: Option<&std::path::Path>,
+    module: ModuleArg,
+) -> Result<ExitCode, CliError> {
+    probe(url, false).await?;
+    let pool = db::connect(url, &Default::default()).await?;
+    let filter = match module {
+        ModuleArg::All => neurohub_schema::ModuleFilter::All,
+        ModuleArg::Mes => neurohub_schema::ModuleFilter::Mes,
+        ModuleArg::Atp => neurohub_schema::ModuleFilter::Atp,
+    };
+    let report = neurohub_schema::verify_report(&pool, filter).await?;
+    pool.close().await;
+    let rendered = match format {
+        ReportFormat::Text => report.to_text(),
+        ReportFormat::Markdown => report.to_markdown(),
+        ReportFormat::Json => report.to_json(),
+    };
+    match out {
+        Some(path) => {
+            std::fs::write(path, &rendered).map_err(|e| {
+                CliError::Other(format!(
+                    "cannot write the report to {}: {e}",
+                    path.display()
+                ))
+            })?;
+            println!(
+                "DECISION: {} (score {}); report written to {}",
+                report.decision.label(),
+                report.score,
+                path.display()
+            );
+        }
+        None => println!("{rendered}"),
+    }
+    Ok(ExitCode::from(report.decision.exit_code()))
 }
 
 /// Fail fast, with one clear line, when the server cannot be reached. A missing database is fine for commands

@@ -23,7 +23,10 @@ mod registry;
 mod snapshot;
 pub mod verify;
 
-pub use backup::{backup, has_user_data, BackupInfo};
+pub use backup::{
+    backup, backup_file_name, checksum_path, has_user_data, restore, sha256_file, BackupInfo,
+    RestoreInfo,
+};
 pub use catalog::{catalog_snapshot, read_catalog, Catalog, CatalogObject, Scope};
 pub use deploy::{
     deploy, ensure_audit_partitions, ensure_database, progress_line, DeployOptions, DeployOutcome,
