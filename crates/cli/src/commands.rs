@@ -66,6 +66,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             no_demo,
             admin_password,
             secret_out,
+            gauges,
         } => {
             if let Some(p) = &admin_password {
                 neurohub_core::auth::password::check_new_password(p)
@@ -107,9 +108,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     }
                 }
             }
-            serve_on(&url, pool, &serve, &mes, secret).await
+            serve_on(&url, pool, &serve, &mes, secret, &gauges).await
         }
-        Command::Serve { serve, mes } => {
+        Command::Serve { serve, mes, gauges } => {
             let secret = jwt_secret(&serve)?;
             probe(&url, false).await?;
             let pool = db::connect(&url, &OWNER_POOL).await?;
@@ -121,7 +122,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     neurohub_schema::HEAD_VERSION
                 )));
             }
-            serve_on(&url, pool, &serve, &mes, secret).await
+            serve_on(&url, pool, &serve, &mes, secret, &gauges).await
         }
         Command::Deploy {
             deploy,
@@ -463,6 +464,7 @@ async fn serve_on(
     serve: &ServeArgs,
     mes: &MesArgs,
     secret: Vec<u8>,
+    gauges: &crate::GaugeArgs,
 ) -> Result<ExitCode, CliError> {
     let keys = TokenKeys::new(&secret, serve.access_token_ttl, serve.refresh_token_ttl);
     let pool = db::connect_requests(url, &serve.pool_config()).await?;
@@ -474,6 +476,8 @@ async fn serve_on(
         .with_read_pool(read_pool.clone())
         .with_extension(mes.settings());
     let _maintenance = neurohub_server::spawn_partition_maintenance(owner.clone());
+    let _gauges =
+        neurohub_server::gauges::spawn_verify_gauges(owner.clone(), gauges.verify_interval);
     let app = neurohub_server::app(
         state,
         &neurohub_server::HttpOptions {

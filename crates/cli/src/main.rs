@@ -44,6 +44,8 @@ enum Command {
         admin_password: Option<String>,
         #[command(flatten)]
         secret_out: SecretOutArgs,
+        #[command(flatten)]
+        gauges: GaugeArgs,
     },
     /// Serve HTTP on an already deployed database.
     Serve {
@@ -51,6 +53,8 @@ enum Command {
         serve: ServeArgs,
         #[command(flatten)]
         mes: MesArgs,
+        #[command(flatten)]
+        gauges: GaugeArgs,
     },
     /// Deploy the schema: backup, ordered steps (one transaction each), resume after a failure, verification summary.
     Deploy {
@@ -108,6 +112,14 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+}
+
+/// The verify gauges on /metrics (docs/verify.md, "Monitoring").
+#[derive(Debug, Clone, clap::Args)]
+pub struct GaugeArgs {
+    /// How often the server re-runs verify for the Prometheus gauges (also once at start); 0 turns it off.
+    #[arg(long, env = "NEUROHUB_VERIFY_INTERVAL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub verify_interval: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

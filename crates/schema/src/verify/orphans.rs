@@ -19,13 +19,6 @@ pub type Unenforced = (
 /// parent columns, why there is no FK).
 pub const UNENFORCED: &[Unenforced] = &[
     (
-        "audit_logs",
-        &["user_id"],
-        "users",
-        &["id"],
-        "an FK on the partitioned audit log would block user deletion checks and every partition's attach",
-    ),
-    (
         "sites",
         &["workspace_id", "cluster_code"],
         "cluster_master",
