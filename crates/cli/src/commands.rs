@@ -139,9 +139,17 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Migrate { action } => migrate(&url, action).await,
         Command::Verify {
+            measure_fk_overhead: true,
+            fk_overhead_samples,
+            ..
+        } => Ok(unreachable_is_3(
+            fk_overhead(&url, fk_overhead_samples).await,
+        )),
+        Command::Verify {
             format,
             out,
             module,
+            ..
         } => Ok(unreachable_is_3(
             verify(&url, format, out.as_deref(), module).await,
         )),
@@ -247,6 +255,20 @@ fn unreachable_is_3(r: Result<ExitCode, CliError>) -> ExitCode {
             ExitCode::from(if e.exit_code() == 2 { 3 } else { 2 })
         }
     }
+}
+
+async fn fk_overhead(url: &str, samples: usize) -> Result<ExitCode, CliError> {
+    use neurohub_schema::verify::fk_overhead;
+    probe(url, false).await?;
+    let pool = db::connect(url, &Default::default()).await?;
+    let rows = fk_overhead::measure(&pool, samples.max(1)).await?;
+    pool.close().await;
+    print!("{}", fk_overhead::render(&rows, samples.max(1)));
+    Ok(if rows.iter().all(|r| r.within_target) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 async fn verify(

@@ -84,6 +84,13 @@ enum Command {
         /// Only this module's checks (the platform's always run).
         #[arg(long, value_enum, default_value_t = ModuleArg::All)]
         module: ModuleArg,
+        /// Instead of the report: measure insert / update / delete latency on the FK-heavy tables with and
+        /// without constraint checking (rolled back; needs a superuser); exit 1 when an operation is over 10 ms.
+        #[arg(long)]
+        measure_fk_overhead: bool,
+        /// Statements per operation and arm for --measure-fk-overhead.
+        #[arg(long, default_value_t = 200)]
+        fk_overhead_samples: usize,
     },
     /// Write a pg_dump (custom format) of the database, verified by pg_restore --list, with a SHA-256 checksum
     /// file beside it (`<file>.sha256`).

@@ -303,6 +303,28 @@ async fn a_constraint_left_not_valid_is_flagged(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
+async fn fk_overhead_is_measured_per_operation_and_rolled_back(pool: PgPool) {
+    up_to(&pool, None).await;
+    let before = footprint(&pool).await;
+    let rows = neurohub_schema::verify::fk_overhead::measure(&pool, 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        footprint(&pool).await,
+        before,
+        "the measurement left rows behind"
+    );
+    assert_eq!(rows.len(), 6);
+    for r in &rows {
+        assert!(r.with_fk_ms > 0.0 && r.without_fk_ms > 0.0, "{r:?}");
+    }
+    println!(
+        "{}",
+        neurohub_schema::verify::fk_overhead::render(&rows, 20)
+    );
+}
+
+#[sqlx::test(migrations = false)]
 async fn a_module_filter_runs_only_that_modules_checks(pool: PgPool) {
     up_to(&pool, None).await;
     let r = verify_report(&pool, ModuleFilter::Mes).await.unwrap();

@@ -77,7 +77,9 @@ async fn has_atp(ctx: &Ctx) -> Result<bool, SchemaError> {
 const NO_ATP: &str = "the ATP schema (migration 0006) is not deployed";
 
 /// A scratch workspace (random code) and its id.
-async fn workspace(tx: &mut Transaction<'static, Postgres>) -> Result<String, SchemaError> {
+pub(crate) async fn workspace(
+    tx: &mut Transaction<'static, Postgres>,
+) -> Result<String, SchemaError> {
     Ok(sqlx::query_scalar(
         "INSERT INTO workspaces (code, name)
          VALUES ('VERIFY-' || upper(replace(gen_random_uuid()::text, '-', '')), 'neurohub verify probe')
@@ -88,7 +90,7 @@ async fn workspace(tx: &mut Transaction<'static, Postgres>) -> Result<String, Sc
 }
 
 /// A DRAFT, VALID config version `n` of `ws`.
-async fn config(
+pub(crate) async fn config(
     tx: &mut Transaction<'static, Postgres>,
     ws: &str,
     n: i32,
@@ -204,7 +206,7 @@ async fn c3_impl(ctx: &Ctx) -> Result<Outcome, SchemaError> {
 }
 
 /// A site, scope and policy of `cv` (DRAFT) and an IN_PROGRESS workflow instance on it; returns the instance id.
-async fn instance(
+pub(crate) async fn instance(
     tx: &mut Transaction<'static, Postgres>,
     ws: &str,
     cv: &str,

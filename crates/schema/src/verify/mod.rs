@@ -21,6 +21,7 @@ macro_rules! boxed {
 }
 
 pub mod atp;
+pub mod fk_overhead;
 pub mod mes;
 pub mod orphans;
 pub mod platform;
