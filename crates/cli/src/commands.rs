@@ -498,7 +498,7 @@ async fn serve_on(
         .with_read_pool(read_pool.clone())
         .with_extension(mes.settings());
     let _maintenance = neurohub_server::spawn_partition_maintenance(owner.clone());
-    let _gauges =
+    let gauge_task =
         neurohub_server::gauges::spawn_verify_gauges(owner.clone(), gauges.verify_interval);
     let app = neurohub_server::app(
         state,
@@ -519,6 +519,12 @@ async fn serve_on(
     neurohub_server::serve(listener, app)
         .await
         .map_err(|e| CliError::Other(format!("server error: {e}")))?;
+    // stop a verify run in flight while the runtime is alive: its transaction is dropped (rolled back) here,
+    // not during runtime shutdown
+    if let Some(task) = gauge_task {
+        task.abort();
+        let _ = task.await;
+    }
     pool.close().await;
     read_pool.close().await;
     owner.close().await;
