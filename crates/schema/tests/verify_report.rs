@@ -324,6 +324,28 @@ async fn fk_overhead_is_measured_per_operation_and_rolled_back(pool: PgPool) {
     );
 }
 
+/// Objects extensions install into public (pgcrypto's functions, pg_stat_statements' views) are not the
+/// schema's: the report stays GO, and P3 lists the extensions.
+#[sqlx::test(migrations = false)]
+async fn extension_objects_do_not_change_the_decision(pool: PgPool) {
+    up_to(&pool, None).await;
+    sqlx::raw_sql(
+        "CREATE EXTENSION pg_stat_statements SCHEMA public; CREATE EXTENSION pgcrypto SCHEMA public;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let r = report(&pool).await;
+    assert_eq!(r.decision, Decision::Go, "{:?}", r.reasons);
+    let p3 = r.check("P3").unwrap();
+    assert!(
+        p3.details.iter().any(|d| d.contains("pgcrypto")),
+        "{:?}",
+        p3.details
+    );
+    assert!(p3.details[0].contains("not required"), "{:?}", p3.details);
+}
+
 #[sqlx::test(migrations = false)]
 async fn a_module_filter_runs_only_that_modules_checks(pool: PgPool) {
     up_to(&pool, None).await;
