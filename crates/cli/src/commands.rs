@@ -1,5 +1,7 @@
 //! What each subcommand does. Exit codes: 0 success, 1 the work failed (a step, a verification mismatch),
-//! 2 configuration or connection problem (nothing was attempted).
+//! 2 configuration or connection problem (nothing was attempted). `verify` and `restore` differ: their code is
+//! the decision (0 GO, 1 HOLD, 2 NO-GO), 3 when the database cannot be reached, and (restore) 4 when the restore
+//! itself fails.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,7 +15,7 @@ use neurohub_mes::settings::MesArgs;
 use neurohub_schema::{DeployOptions, SchemaError, Timeouts};
 use sqlx::{Connection, PgPool};
 
-use crate::{AdminAction, Cli, Command, DeployArgs, MigrateAction};
+use crate::{AdminAction, Cli, Command, DeployArgs, MigrateAction, ModuleArg, ReportFormat};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -64,6 +66,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             no_demo,
             admin_password,
             secret_out,
+            gauges,
         } => {
             if let Some(p) = &admin_password {
                 neurohub_core::auth::password::check_new_password(p)
@@ -106,9 +109,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 }
                 load_atp_demo(&pool, &secret_out).await?;
             }
-            serve_on(&url, pool, &serve, &mes, secret).await
+            serve_on(&url, pool, &serve, &mes, secret, &gauges).await
         }
-        Command::Serve { serve, mes } => {
+        Command::Serve { serve, mes, gauges } => {
             let secret = jwt_secret(&serve)?;
             probe(&url, false).await?;
             let pool = db::connect(&url, &OWNER_POOL).await?;
@@ -120,7 +123,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     neurohub_schema::HEAD_VERSION
                 )));
             }
-            serve_on(&url, pool, &serve, &mes, secret).await
+            serve_on(&url, pool, &serve, &mes, secret, &gauges).await
         }
         Command::Deploy {
             deploy,
@@ -136,28 +139,71 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             })
         }
         Command::Migrate { action } => migrate(&url, action).await,
-        Command::Verify => {
+        Command::Verify {
+            measure_fk_overhead: true,
+            fk_overhead_samples,
+            ..
+        } => Ok(unreachable_is_3(
+            fk_overhead(&url, fk_overhead_samples).await,
+        )),
+        Command::Verify {
+            format,
+            out,
+            module,
+            ..
+        } => Ok(unreachable_is_3(
+            verify(&url, format, out.as_deref(), module).await,
+        )),
+        Command::Backup { out, backup_dir } => {
             probe(&url, false).await?;
-            let pool = db::connect(&url, &Default::default()).await?;
-            let summary = neurohub_schema::verify_summary(&pool).await?;
-            println!("{summary}");
-            Ok(if summary.ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        Command::Backup { file } => {
-            probe(&url, false).await?;
+            let file = match out {
+                Some(f) => f,
+                None => {
+                    let pool = db::connect(&url, &Default::default()).await?;
+                    let version = neurohub_schema::current_version(&pool).await?;
+                    pool.close().await;
+                    let name = db::database_name(&url).unwrap_or_else(|| "neurohub".into());
+                    backup_dir.join(neurohub_schema::backup_file_name(&name, version))
+                }
+            };
             let info = neurohub_schema::backup(&url, &file).await?;
             println!(
-                "backup written: {} ({} bytes, {} entries, {:.2?})",
+                "backup written: {} ({} bytes, {} entries, {:.2?}); sha256 {} in {}",
                 info.path.display(),
                 info.bytes,
                 info.entries,
-                info.duration
+                info.duration,
+                info.sha256,
+                neurohub_schema::checksum_path(&info.path).display()
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file, into } => {
+            if let Err(e) = probe(&url, true).await {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(3));
+            }
+            let info = match neurohub_schema::restore(&url, &file, &into).await {
+                Ok(i) => i,
+                Err(e) if is_connection_error(&e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(3));
+                }
+                Err(e) => {
+                    eprintln!("error: restore failed: {e}");
+                    return Ok(ExitCode::from(4));
+                }
+            };
+            println!(
+                "restored {} (sha256 {} verified) into {} in {:.2?}; verifying it",
+                file.display(),
+                info.sha256,
+                db::redact_url(&info.database_url),
+                info.duration
+            );
+            Ok(unreachable_is_3(
+                verify(&info.database_url, ReportFormat::Text, None, ModuleArg::All).await,
+            ))
         }
         Command::Admin {
             action:
@@ -199,6 +245,72 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `verify`'s exit code: the decision's, or 3 when the database cannot be reached (a connection or
+/// configuration error), or 2 (NO-GO: not verified) when the report itself could not be produced.
+fn unreachable_is_3(r: Result<ExitCode, CliError>) -> ExitCode {
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(if e.exit_code() == 2 { 3 } else { 2 })
+        }
+    }
+}
+
+async fn fk_overhead(url: &str, samples: usize) -> Result<ExitCode, CliError> {
+    use neurohub_schema::verify::fk_overhead;
+    probe(url, false).await?;
+    let pool = db::connect(url, &Default::default()).await?;
+    let rows = fk_overhead::measure(&pool, samples.max(1)).await?;
+    pool.close().await;
+    print!("{}", fk_overhead::render(&rows, samples.max(1)));
+    Ok(if rows.iter().all(|r| r.within_target) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn verify(
+    url: &str,
+    format: ReportFormat,
+    out: Option<&std::path::Path>,
+    module: ModuleArg,
+) -> Result<ExitCode, CliError> {
+    probe(url, false).await?;
+    let pool = db::connect(url, &Default::default()).await?;
+    let filter = match module {
+        ModuleArg::All => neurohub_schema::ModuleFilter::All,
+        ModuleArg::Mes => neurohub_schema::ModuleFilter::Mes,
+        ModuleArg::Atp => neurohub_schema::ModuleFilter::Atp,
+    };
+    let report = neurohub_schema::verify_report(&pool, filter).await?;
+    pool.close().await;
+    let rendered = match format {
+        ReportFormat::Text => report.to_text(),
+        ReportFormat::Markdown => report.to_markdown(),
+        ReportFormat::Json => report.to_json(),
+    };
+    match out {
+        Some(path) => {
+            std::fs::write(path, &rendered).map_err(|e| {
+                CliError::Other(format!(
+                    "cannot write the report to {}: {e}",
+                    path.display()
+                ))
+            })?;
+            println!(
+                "DECISION: {} (score {}); report written to {}",
+                report.decision.label(),
+                report.score,
+                path.display()
+            );
+        }
+        None => println!("{rendered}"),
+    }
+    Ok(ExitCode::from(report.decision.exit_code()))
 }
 
 /// Fail fast, with one clear line, when the server cannot be reached. A missing database is fine for commands
@@ -376,6 +488,7 @@ async fn serve_on(
     serve: &ServeArgs,
     mes: &MesArgs,
     secret: Vec<u8>,
+    gauges: &crate::GaugeArgs,
 ) -> Result<ExitCode, CliError> {
     let keys = TokenKeys::new(&secret, serve.access_token_ttl, serve.refresh_token_ttl);
     let pool = db::connect_requests(url, &serve.pool_config()).await?;
@@ -388,6 +501,8 @@ async fn serve_on(
         .with_extension(mes.settings());
     let _maintenance = neurohub_server::spawn_partition_maintenance(owner.clone());
     let _revocation = neurohub_server::spawn_revocation_listener(&state);
+    let gauge_task =
+        neurohub_server::gauges::spawn_verify_gauges(owner.clone(), gauges.verify_interval);
     let app = neurohub_server::app(
         state,
         &neurohub_server::HttpOptions {
@@ -407,6 +522,12 @@ async fn serve_on(
     neurohub_server::serve(listener, app)
         .await
         .map_err(|e| CliError::Other(format!("server error: {e}")))?;
+    // stop a verify run in flight while the runtime is alive: its transaction is dropped (rolled back) here,
+    // not during runtime shutdown
+    if let Some(task) = gauge_task {
+        task.abort();
+        let _ = task.await;
+    }
     pool.close().await;
     read_pool.close().await;
     owner.close().await;

@@ -44,6 +44,8 @@ enum Command {
         admin_password: Option<String>,
         #[command(flatten)]
         secret_out: SecretOutArgs,
+        #[command(flatten)]
+        gauges: GaugeArgs,
     },
     /// Serve HTTP on an already deployed database.
     Serve {
@@ -51,6 +53,8 @@ enum Command {
         serve: ServeArgs,
         #[command(flatten)]
         mes: MesArgs,
+        #[command(flatten)]
+        gauges: GaugeArgs,
     },
     /// Deploy the schema: backup, ordered steps (one transaction each), resume after a failure, verification summary.
     Deploy {
@@ -68,13 +72,44 @@ enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
-    /// Print the verification summary of the live database (expected vs found); exit 1 when it does not match.
-    Verify,
-    /// Write a pg_dump (custom format) of the database, verified by pg_restore --list.
+    /// The go / no-go report of both modules (docs/verify.md), read-only for the data. Exit 0 GO, 1 HOLD,
+    /// 2 NO-GO, 3 the database cannot be reached.
+    Verify {
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Write the report to this file (the decision line still goes to stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only this module's checks (the platform's always run).
+        #[arg(long, value_enum, default_value_t = ModuleArg::All)]
+        module: ModuleArg,
+        /// Instead of the report: measure insert / update / delete latency on the FK-heavy tables with and
+        /// without constraint checking (rolled back; needs a superuser); exit 1 when an operation is over 10 ms.
+        #[arg(long)]
+        measure_fk_overhead: bool,
+        /// Statements per operation and arm for --measure-fk-overhead.
+        #[arg(long, default_value_t = 200)]
+        fk_overhead_samples: usize,
+    },
+    /// Write a pg_dump (custom format) of the database, verified by pg_restore --list, with a SHA-256 checksum
+    /// file beside it (`<file>.sha256`).
     Backup {
-        /// Output file.
-        #[arg(long, short)]
+        /// Output file (default: `<backup dir>/neurohub-<db>-v<schema version>-<UTC time>.dump`).
+        #[arg(long, short = 'o', visible_alias = "file", short_alias = 'f')]
+        out: Option<PathBuf>,
+        /// Directory for the default file name.
+        #[arg(long, env = "NEUROHUB_BACKUP_DIR", default_value = "backups")]
+        backup_dir: PathBuf,
+    },
+    /// Restore a backup into a NEW database on the same server (checksum verified, an existing database is
+    /// refused), then verify it. Exit codes as verify's, and 4 when the restore itself fails.
+    Restore {
+        /// The backup file (its `<file>.sha256` must be beside it).
         file: PathBuf,
+        /// Name of the database to create and restore into.
+        #[arg(long)]
+        into: String,
     },
     /// Load the demo data set (product models, lines, equipment, operators, lots in progress) if the database has
     /// no production data yet.
@@ -87,6 +122,28 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+}
+
+/// The verify gauges on /metrics (docs/verify.md, "Monitoring").
+#[derive(Debug, Clone, clap::Args)]
+pub struct GaugeArgs {
+    /// How often the server re-runs verify for the Prometheus gauges (also once at start); 0 turns it off.
+    #[arg(long, env = "NEUROHUB_VERIFY_INTERVAL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub verify_interval: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ModuleArg {
+    Mes,
+    Atp,
+    All,
 }
 
 #[derive(Debug, Subcommand)]

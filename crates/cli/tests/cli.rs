@@ -38,12 +38,18 @@ fn url_of(pool: &PgPool) -> String {
 }
 
 #[test]
-fn unreachable_database_is_one_clear_line_and_exit_code_2() {
+fn unreachable_database_is_one_clear_line_and_exit_code_3_for_verify() {
     let out = neurohub(
         "postgres://postgres:secret@127.0.0.1:1/neurohub",
         &["verify"],
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // verify's 2 is NO-GO, so an unreachable database is 3 (other commands keep 2)
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let other = neurohub(
+        "postgres://postgres:secret@127.0.0.1:1/neurohub",
+        &["migrate", "status"],
+    );
+    assert_eq!(other.status.code(), Some(2), "{}", text(&other));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{stderr}");
@@ -82,9 +88,44 @@ async fn deploy_prints_the_summary_and_verify_agrees(pool: PgPool) {
         .await
         .unwrap();
     let out = neurohub(&url, &["verify"]);
+    // a missing performance index is HOLD: exit 1
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("idx_process_data_lot"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("DECISION: HOLD"), "{}", text(&out));
+    // a missing FK is NO-GO: exit 2; the JSON report goes to --out, the decision line to stdout
+    sqlx::query("ALTER TABLE lots DROP CONSTRAINT fk_lots_product_model")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let file = std::env::temp_dir().join(format!("neurohub-verify-{}.json", std::process::id()));
+    let out = neurohub(
+        &url,
+        &[
+            "verify",
+            "--format",
+            "json",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("DECISION: NO-GO"), "{}", text(&out));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(json["decision"], "NO-GO");
+    assert!(
+        json["reasons"][0].as_str().unwrap().starts_with("C1 "),
+        "{json}"
+    );
+    let out = neurohub(&url, &["verify", "--format", "markdown", "--module", "mes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("## Go/No-Go Decision"),
         "{}",
         text(&out)
     );
@@ -135,6 +176,74 @@ async fn backup_writes_a_restorable_dump(pool: PgPool) {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(std::fs::metadata(&file).unwrap().len() > 0);
     let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(neurohub_schema::checksum_path(&file));
+}
+
+/// The drill: backup (default name carries the schema version, checksum beside it) -> restore into a new
+/// database -> verify = GO; a restore refuses an existing database and a file whose checksum does not match.
+#[sqlx::test(migrations = false)]
+async fn backup_restore_verify_is_go(pool: PgPool) {
+    let url = url_of(&pool);
+    assert_eq!(neurohub(&url, &["deploy"]).status.code(), Some(0));
+    let dir = std::env::temp_dir().join(format!("neurohub-drill-{}", std::process::id()));
+    let out = neurohub(&url, &["backup", "--backup-dir", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let dumps: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dump"))
+        .collect();
+    assert_eq!(dumps.len(), 1, "{dumps:?}");
+    let dump = &dumps[0];
+    let name = dump.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(
+        name.contains(&format!("-v{:04}-", neurohub_schema::HEAD_VERSION)),
+        "{name}"
+    );
+    let sums = std::fs::read_to_string(neurohub_schema::checksum_path(dump)).unwrap();
+    assert!(sums.ends_with(&format!("  {name}\n")), "{sums}");
+
+    let db = pool.connect_options().get_database().unwrap().to_string();
+    let new_db = format!("{}_r", &db[..db.len().min(55)]);
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let drop = format!("DROP DATABASE IF EXISTS \"{new_db}\" WITH (FORCE)");
+    sqlx::query(&drop).execute(&admin).await.unwrap();
+    let out = neurohub(
+        &url,
+        &["restore", dump.to_str().unwrap(), "--into", &new_db],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("DECISION: GO"), "{t}");
+    // again into the same database: refused
+    let out = neurohub(
+        &url,
+        &["restore", dump.to_str().unwrap(), "--into", &new_db],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("already exists"), "{}", text(&out));
+    sqlx::query(&drop).execute(&admin).await.unwrap();
+    // a corrupted checksum file: refused before anything is created
+    std::fs::write(
+        neurohub_schema::checksum_path(dump),
+        format!("{}  {name}\n", "0".repeat(64)),
+    )
+    .unwrap();
+    let out = neurohub(
+        &url,
+        &["restore", dump.to_str().unwrap(), "--into", &new_db],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("checksum mismatch"), "{}", text(&out));
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&new_db)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert!(!exists);
+    admin.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A running `neurohub up` (stdout piped, so not a terminal), read until it listens.

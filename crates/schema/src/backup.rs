@@ -1,5 +1,7 @@
 //! Backups before deploying (seed 000 best practice 1, seed 001 phase 1): pg_dump in custom format, verified with
-//! `pg_restore --list`, and only then moved into place — a deploy refuses to continue without it.
+//! `pg_restore --list`, and only then moved into place with a SHA-256 checksum file beside it
+//! (`<file>.sha256`, `sha256sum -c` format) — a deploy refuses to continue without it. [`restore`] is the other
+//! half of the drill: checksum verified, restored into a new database (never over an existing one).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -20,6 +22,38 @@ pub struct BackupInfo {
     pub entries: usize,
     /// How long pg_dump + verification took.
     pub duration: Duration,
+    /// SHA-256 of the file (hex), also written to `<file>.sha256`.
+    pub sha256: String,
+}
+
+/// The checksum file beside a backup: `<file>.sha256`.
+pub fn checksum_path(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".sha256");
+    PathBuf::from(name)
+}
+
+/// The default backup file name: database, schema version and UTC time, so a restore knows what it holds.
+pub fn backup_file_name(db: &str, version: i32) -> String {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    format!("neurohub-{db}-v{version:04}-{stamp}.dump")
+}
+
+/// SHA-256 of a file, streamed.
+pub async fn sha256_file(file: &Path) -> Result<String, SchemaError> {
+    use sha2::{Digest, Sha256};
+    use tokio::io::AsyncReadExt;
+    let mut f = tokio::fs::File::open(file).await?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Split a database URL into (URL without password, password). The password goes to pg_dump through
@@ -112,10 +146,90 @@ pub async fn backup(database_url: &str, file: &Path) -> Result<BackupInfo, Schem
     };
     tokio::fs::rename(&tmp, file).await?;
     let bytes = tokio::fs::metadata(file).await?.len();
+    let sha256 = sha256_file(file).await?;
+    tokio::fs::write(checksum_path(file), format!("{sha256}  {file_name}\n")).await?;
     Ok(BackupInfo {
         path: file.to_path_buf(),
         bytes,
         entries,
+        duration: started.elapsed(),
+        sha256,
+    })
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreInfo {
+    /// URL of the new database (password kept, for the caller to connect; never print it unredacted).
+    pub database_url: String,
+    /// The verified checksum.
+    pub sha256: String,
+    pub duration: Duration,
+}
+
+/// Restore `file` into the new database `new_db` on the server of `database_url`: the checksum file must be
+/// present and match, `new_db` must not exist (a restore never overwrites), then `pg_restore --exit-on-error`.
+pub async fn restore(
+    database_url: &str,
+    file: &Path,
+    new_db: &str,
+) -> Result<RestoreInfo, SchemaError> {
+    let started = Instant::now();
+    let sums = checksum_path(file);
+    let expected = tokio::fs::read_to_string(&sums).await.map_err(|e| {
+        SchemaError::Backup(format!(
+            "cannot read the checksum file {}: {e}",
+            sums.display()
+        ))
+    })?;
+    let expected = expected
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let actual = sha256_file(file).await?;
+    if expected != actual {
+        return Err(SchemaError::Backup(format!(
+            "checksum mismatch for {}: {} says {expected}, the file is {actual}",
+            file.display(),
+            sums.display()
+        )));
+    }
+    let mut target =
+        url::Url::parse(database_url).map_err(|e| SchemaError::InvalidUrl(e.to_string()))?;
+    target.set_path(new_db);
+    let target = target.to_string();
+    if !crate::deploy::ensure_database(&target).await? {
+        return Err(SchemaError::Backup(format!(
+            "database {new_db:?} already exists; restore only into a new database"
+        )));
+    }
+    let (url, password) = split_password(&target)?;
+    let mut cmd = tokio::process::Command::new("pg_restore");
+    cmd.arg("--exit-on-error")
+        .arg("--dbname")
+        .arg(&url)
+        .arg(file);
+    if let Some(p) = &password {
+        cmd.env("PGPASSWORD", p);
+    }
+    let output = cmd
+        .output()
+        .await
+        .map_err(|e| SchemaError::Backup(format!("could not run pg_restore: {e}")))?;
+    if !output.status.success() {
+        return Err(SchemaError::Backup(format!(
+            "pg_restore into {new_db} exited with {}: {}",
+            output.status,
+            redact(
+                String::from_utf8_lossy(&output.stderr).trim(),
+                password.as_deref()
+            )
+        )));
+    }
+    Ok(RestoreInfo {
+        database_url: target,
+        sha256: actual,
         duration: started.elapsed(),
     })
 }

@@ -155,7 +155,7 @@ fn not_extension(class: &str, oid: &str) -> String {
 
 /// The relations a query looks at (alias `c`): schema public, not the history tables, not an extension's, and
 /// (for [`Scope::WithoutPartitions`]) not a partition.
-fn relation_filter(scope: Scope) -> String {
+pub(crate) fn relation_filter(scope: Scope) -> String {
     format!(
         "n.nspname = 'public'
          AND c.relname NOT IN ('schema_migrations', 'schema_migration_steps')

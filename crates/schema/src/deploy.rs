@@ -13,7 +13,7 @@ use crate::backup::{backup, has_user_data, BackupInfo};
 use crate::engine::{current_version, pending_steps, plan, plan_from, up, Event, Timeouts};
 use crate::error::SchemaError;
 use crate::registry::{HEAD_VERSION, MIGRATIONS};
-use crate::verify::{verify_summary, Summary};
+use crate::verify::summary::{verify_summary, Summary};
 
 /// Options of `neurohub deploy`.
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ pub struct DeployOptions {
     pub backup: Option<PathBuf>,
     /// Skip the automatic backup of a non-empty database.
     pub no_backup: bool,
-    /// Where the automatic backup goes (`neurohub-<db>-<UTC timestamp>.dump`).
+    /// Where the automatic backup goes (`neurohub-<db>-v<version>-<UTC timestamp>.dump`, checksum beside it).
     pub backup_dir: PathBuf,
     /// Version to deploy to (default: head).
     pub target: Option<i32>,
@@ -306,10 +306,10 @@ async fn deploy_on(
     let mut backup_info = None;
     let backup_file = match &opts.backup {
         Some(f) => Some(f.clone()),
-        None if !opts.no_backup && pending > 0 && has_user_data(pool).await? => {
-            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-            Some(opts.backup_dir.join(format!("neurohub-{db}-{stamp}.dump")))
-        }
+        None if !opts.no_backup && pending > 0 && has_user_data(pool).await? => Some(
+            opts.backup_dir
+                .join(crate::backup::backup_file_name(db, from_version)),
+        ),
         None => None,
     };
     if let Some(file) = backup_file {

@@ -8,6 +8,7 @@
 //! * [`up`] / [`down`] / [`status`]: the migration engine (one transaction per step, resume after failure,
 //!   checksums, advisory lock).
 //! * [`deploy`]: seed 000's execution flow as one call, ending with [`verify_summary`].
+//! * [`verify_report`]: `neurohub verify`, seed 002's go / no-go report of both modules ([`verify`]).
 //! * [`read_catalog`] / [`catalog_snapshot`]: the one catalog reader, an image of the schema one object per
 //!   line, used to prove downs are exact and to verify against [`expected_catalog`], the snapshot of each version
 //!   that the migrations produce (checked in under `snapshots/`, embedded).
@@ -20,9 +21,12 @@ mod error;
 pub mod manifest;
 mod registry;
 mod snapshot;
-mod verify;
+pub mod verify;
 
-pub use backup::{backup, has_user_data, BackupInfo};
+pub use backup::{
+    backup, backup_file_name, checksum_path, has_user_data, restore, sha256_file, BackupInfo,
+    RestoreInfo,
+};
 pub use catalog::{catalog_snapshot, read_catalog, Catalog, CatalogObject, Scope};
 pub use deploy::{
     deploy, ensure_audit_partitions, ensure_database, progress_line, DeployOptions, DeployOutcome,
@@ -37,4 +41,6 @@ pub use snapshot::{
     expected_catalog, render_index, render_snapshot, snapshot_dir, snapshot_file_name,
     snapshot_text, snapshot_versions, UPDATE_SNAPSHOT_COMMAND, UPDATE_SNAPSHOT_ENV,
 };
-pub use verify::{verify_summary, Summary, SummaryRow};
+pub use verify::report::{Decision, Report};
+pub use verify::summary::{verify_summary, Summary, SummaryRow};
+pub use verify::{run as verify_report, ModuleFilter};

@@ -394,7 +394,49 @@ async fn backup_is_written_verified_and_taken_by_default_on_a_non_empty_database
     .unwrap();
     let b = o.backup.clone().expect("automatic backup");
     assert!(b.path.starts_with(&auto) && b.path.exists());
+    // named with the version it was taken at, its SHA-256 beside it
+    let name = b.path.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(name.contains("-v0003-"), "{name}");
+    let sums = std::fs::read_to_string(neurohub_schema::checksum_path(&b.path)).unwrap();
+    assert_eq!(sums, format!("{}  {name}\n", b.sha256));
+    assert_eq!(
+        neurohub_schema::sha256_file(&b.path).await.unwrap(),
+        b.sha256
+    );
     assert!(o.ok());
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(auto);
+}
+
+/// A deploy onto a non-empty database stops, changing nothing, when its backup cannot be taken.
+#[sqlx::test(migrations = false)]
+async fn deploy_refuses_a_non_empty_database_when_the_backup_fails(pool: PgPool) {
+    up_to(&pool, Some(3)).await;
+    sqlx::query(
+        "INSERT INTO product_models (model_code, model_name) VALUES ('BKF', 'data to protect')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // a backup directory that cannot be created: its parent is a regular file
+    let blocker = tmp_dir("blocked").join("a-file");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let mut out = Vec::new();
+    let err = deploy(
+        &url_of(&pool),
+        &DeployOptions {
+            backup_dir: blocker.join("backups"),
+            ..DeployOptions::default()
+        },
+        &mut out,
+    )
+    .await
+    .unwrap_err();
+    assert!(!matches!(err, SchemaError::Database(_)), "{err}");
+    assert_eq!(
+        current_version(&pool).await.unwrap(),
+        3,
+        "nothing was deployed"
+    );
+    let _ = std::fs::remove_file(&blocker);
 }

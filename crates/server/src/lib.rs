@@ -1,6 +1,7 @@
 //! The NeuroHub HTTP server: one axum application composed from the domain routers, with request ids, tracing,
 //! metrics, OpenAPI at `/api/v1/openapi.json` and its UI at `/docs`, and the problem-type pages at `/problems`.
 
+pub mod gauges;
 pub mod health;
 pub mod middleware;
 pub mod openapi;

@@ -383,3 +383,60 @@ async fn requests_run_as_a_role_that_cannot_bypass_rls(pool: PgPool) {
     .unwrap();
     assert_eq!(audited, 1);
 }
+
+/// The verify gauges: decision, score, per-check status and orphan counts on /metrics, and a refresh sees an
+/// orphan appear.
+#[sqlx::test(migrations = false)]
+async fn metrics_expose_the_verify_decision_and_orphan_counts(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let r = neurohub_server::gauges::refresh(&pool)
+        .await
+        .expect("verify runs");
+    assert_eq!(r.decision, neurohub_schema::Decision::Go, "{:?}", r.reasons);
+    let res = app.request(Method::GET, "/metrics", None, None, &[]).await;
+    res.assert_status(200);
+    assert!(
+        res.text.contains("neurohub_verify_decision 0"),
+        "{}",
+        res.text
+    );
+    assert!(
+        res.text.contains("neurohub_verify_score_ratio 1"),
+        "{}",
+        res.text
+    );
+    assert!(
+        res.text
+            .contains("neurohub_verify_check_status{id=\"C6\"} 2"),
+        "{}",
+        res.text
+    );
+    let orphan_line = "neurohub_orphan_rows{relationship=\"sites(workspace_id, cluster_code) -> cluster_master(workspace_id, cluster_code)\",constraint=\"unenforced\"}";
+    assert!(
+        res.text.contains(&format!("{orphan_line} 0")),
+        "{}",
+        res.text
+    );
+    // a site naming a cluster code its workspace has no cluster for (no FK there): the gauge shows it
+    sqlx::raw_sql(
+        "INSERT INTO workspaces (id, code, name) VALUES ('dddddddd-0000-4000-8000-000000000000', 'ORPHAN-WS', 'o');
+         INSERT INTO sites (workspace_id, site_id, site_name, cluster_code)
+         VALUES ('dddddddd-0000-4000-8000-000000000000', 'S-1', 'orphan site', 'CL-NOPE');",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let r = neurohub_server::gauges::refresh(&pool).await.unwrap();
+    assert_eq!(r.decision, neurohub_schema::Decision::NoGo);
+    let res = app.request(Method::GET, "/metrics", None, None, &[]).await;
+    assert!(
+        res.text.contains(&format!("{orphan_line} 1")),
+        "{}",
+        res.text
+    );
+    assert!(
+        res.text.contains("neurohub_verify_decision 2"),
+        "{}",
+        res.text
+    );
+}
