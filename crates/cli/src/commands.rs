@@ -13,7 +13,7 @@ use neurohub_mes::settings::MesArgs;
 use neurohub_schema::{DeployOptions, SchemaError, Timeouts};
 use sqlx::{Connection, PgPool};
 
-use crate::{Cli, Command, DeployArgs, MigrateAction};
+use crate::{AdminAction, Cli, Command, DeployArgs, MigrateAction};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -63,6 +63,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             deploy,
             no_demo,
             admin_password,
+            secret_out,
         } => {
             if let Some(p) = &admin_password {
                 neurohub_core::auth::password::check_new_password(p)
@@ -81,12 +82,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     println!("First admin `{username}` created with the password from NEUROHUB_ADMIN_PASSWORD.")
                 }
                 Ok(Some((username, password))) => {
-                    println!(
-                        "First admin created. Sign in as `{username}` with password: {password}"
-                    );
-                    println!(
-                        "This password is shown once; change it with PATCH /api/v1/users/{{id}}."
-                    );
+                    hand_over_password(
+                        &format!("First admin `{username}` created"),
+                        &username,
+                        &password,
+                        &secret_out.admin_password_file,
+                    )?;
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -155,6 +156,34 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 info.entries,
                 info.duration
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin {
+            action:
+                AdminAction::ResetPassword {
+                    username,
+                    password,
+                    secret_out,
+                },
+        } => {
+            probe(&url, false).await?;
+            let pool = db::connect(&url, &OWNER_POOL).await?;
+            let given = password.is_some();
+            let new = neurohub_identity::users::reset_password(&pool, &username, password)
+                .await
+                .map_err(|e| CliError::Other(format!("could not reset the password: {e}")))?;
+            if given {
+                println!(
+                    "Password of `{username}` reset to the given one; its sessions are revoked."
+                );
+            } else {
+                hand_over_password(
+                    &format!("Password of `{username}` reset; its sessions are revoked"),
+                    &username,
+                    &new,
+                    &secret_out.admin_password_file,
+                )?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Seed => {
@@ -380,4 +409,50 @@ async fn serve_on(
     owner.close().await;
     println!("NeuroHub stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Show a generated password to the person at the terminal, never to a log: on a TTY it is printed; otherwise it
+/// is written to `file` (created with mode 0600, replaced if present) and only the file's path is printed.
+fn hand_over_password(
+    what: &str,
+    username: &str,
+    password: &str,
+    file: &std::path::Path,
+) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        println!("{what}. Sign in as `{username}` with password: {password}");
+        println!("This password is shown once; change it with PATCH /api/v1/users/{{id}}.");
+        return Ok(());
+    }
+    write_secret_file(file, password).map_err(|e| {
+        CliError::Config(format!(
+            "cannot write the generated password to {}: {e}; set --admin-password-file / \
+             NEUROHUB_ADMIN_PASSWORD_FILE to a writable path, or NEUROHUB_ADMIN_PASSWORD",
+            file.display()
+        ))
+    })?;
+    println!(
+        "{what}. Its generated password is in {} (readable only by this user); sign in as `{username}` and change it.",
+        file.display()
+    );
+    Ok(())
+}
+
+fn write_secret_file(file: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    // Remove first: an existing file may be readable by others, and `mode` applies only at creation.
+    match std::fs::remove_file(file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(file)?;
+    writeln!(f, "{secret}")?;
+    f.sync_all()
 }

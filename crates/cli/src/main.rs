@@ -42,6 +42,8 @@ enum Command {
         /// when unset.
         #[arg(long, env = "NEUROHUB_ADMIN_PASSWORD", hide_env_values = true)]
         admin_password: Option<String>,
+        #[command(flatten)]
+        secret_out: SecretOutArgs,
     },
     /// Serve HTTP on an already deployed database.
     Serve {
@@ -77,6 +79,43 @@ enum Command {
     /// Load the demo data set (product models, lines, equipment, operators, lots in progress) if the database has
     /// no production data yet.
     Seed,
+    /// Account rescue for operators with database access.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminAction {
+    /// Give an account a new password (generated unless NEUROHUB_ADMIN_PASSWORD is set), unlock and reactivate
+    /// it, and sign it out everywhere (its refresh tokens are revoked).
+    ResetPassword {
+        /// The account.
+        #[arg(long, default_value = "admin")]
+        username: String,
+        /// Use this password instead of generating one (checked against the password rules).
+        #[arg(
+            long = "password",
+            env = "NEUROHUB_ADMIN_PASSWORD",
+            hide_env_values = true
+        )]
+        password: Option<String>,
+        #[command(flatten)]
+        secret_out: SecretOutArgs,
+    },
+}
+
+/// Where a generated password goes when standard output is not a terminal (a service log must never hold it).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SecretOutArgs {
+    /// File for a generated password when stdout is not a terminal (created readable by the owner only).
+    #[arg(
+        long,
+        env = "NEUROHUB_ADMIN_PASSWORD_FILE",
+        default_value = "var/initial-admin-password"
+    )]
+    pub admin_password_file: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -137,14 +137,83 @@ async fn backup_writes_a_restorable_dump(pool: PgPool) {
     let _ = std::fs::remove_file(&file);
 }
 
-/// The quick start's first command, end to end: a database that does not exist yet is created and deployed, the
-/// first admin's password is printed once and works, demo data is loaded, the server answers, and SIGTERM stops it
-/// cleanly.
-#[tokio::test]
-async fn up_creates_deploys_seeds_serves_and_stops_on_sigterm() {
+/// A running `neurohub up` (stdout piped, so not a terminal), read until it listens.
+struct Up {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    output: String,
+    addr: String,
+}
+
+fn spawn_up(url: &str, password_file: &std::path::Path) -> Up {
+    spawn_up_with(url, password_file, &[], &[("NEUROHUB_LOG", "warn")])
+}
+
+fn spawn_up_with(
+    url: &str,
+    password_file: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Up {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_neurohub"))
+        .args(["up", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("NEUROHUB_ADMIN_PASSWORD_FILE", password_file)
+        .env_remove("NEUROHUB_ADMIN_PASSWORD")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut output = String::new();
+    let mut addr = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        output.push_str(&line);
+        output.push('\n');
+        if let Some(a) = line.strip_prefix("NeuroHub listening on http://") {
+            addr = a.split_whitespace().next().map(str::to_string);
+            break;
+        }
+    }
+    let addr = addr.unwrap_or_else(|| panic!("server did not start:\n{output}"));
+    Up {
+        child,
+        lines,
+        output,
+        addr,
+    }
+}
 
+impl Up {
+    /// SIGTERM, then the rest of its output; asserts a clean stop.
+    fn stop(mut self) -> Vec<String> {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let rest: Vec<String> = self.lines.map_while(Result::ok).collect();
+        let status = self.child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{}", rest.join("\n"));
+        assert!(
+            rest.iter().any(|l| l.contains("NeuroHub stopped")),
+            "{rest:?}"
+        );
+        rest
+    }
+}
+
+/// The quick start's first command, end to end: a database that does not exist yet is created and deployed, the
+/// first admin's generated password is handed over once — to an owner-only file, since stdout is not a terminal
+/// (never into the service log) — and works, demo data is loaded, the server answers, and SIGTERM stops it cleanly.
+/// A second `up` on the same database deploys nothing, creates no admin and loads no demo data again.
+#[tokio::test]
+async fn up_creates_deploys_seeds_serves_and_stops_on_sigterm() {
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
     let db = format!("neurohub_cli_up_{}", std::process::id());
     let mut u = url::Url::parse(&base).unwrap();
@@ -160,36 +229,38 @@ async fn up_creates_deploys_seeds_serves_and_stops_on_sigterm() {
         .execute(&admin)
         .await
         .unwrap();
+    let dir = std::env::temp_dir().join(format!("neurohub-cli-up-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let password_file = dir.join("secrets/admin-password");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_neurohub"))
-        .args(["up", "--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", &url)
-        .env("NEUROHUB_LOG", "warn")
-        .env_remove("NEUROHUB_ADMIN_PASSWORD")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut output = String::new();
-    let (mut password, mut addr) = (None, None);
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        output.push_str(&line);
-        output.push('\n');
-        if let Some(p) = line.split("with password: ").nth(1) {
-            password = Some(p.trim().to_string());
-        }
-        if let Some(a) = line.strip_prefix("NeuroHub listening on http://") {
-            addr = a.split_whitespace().next().map(str::to_string);
-            break;
-        }
-    }
-    let addr = addr.unwrap_or_else(|| panic!("server did not start:\n{output}"));
-    let password = password.unwrap_or_else(|| panic!("no admin password printed:\n{output}"));
+    let up = spawn_up(&url, &password_file);
+    let output = up.output.clone();
     assert!(output.contains("FINAL VERIFICATION & SUMMARY"), "{output}");
     assert!(output.contains("Demo data loaded"), "{output}");
+    assert!(
+        output.contains(&format!("password is in {}", password_file.display())),
+        "{output}"
+    );
+    let password = std::fs::read_to_string(&password_file)
+        .expect("password file")
+        .trim()
+        .to_string();
+    assert!(password.len() >= 12, "{password:?}");
+    assert!(
+        !output.contains(&password),
+        "the password leaked to stdout: {output}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&password_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "password file mode {mode:o}");
+    }
 
+    let addr = up.addr.clone();
     let client = reqwest::Client::new();
     let health = client
         .get(format!("http://{addr}/health"))
@@ -221,29 +292,157 @@ async fn up_creates_deploys_seeds_serves_and_stops_on_sigterm() {
         !models["items"].as_array().unwrap().is_empty(),
         "demo product models: {models}"
     );
+    up.stop();
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "{}", rest.join("\n"));
+    // Counts the second `up` must leave alone.
+    let pool = PgPool::connect(&url).await.unwrap();
+    let counts = |pool: PgPool| async move {
+        sqlx::query_as::<_, (i64, i64, i64)>(
+            "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM lots), \
+             (SELECT count(*) FROM process_data)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let before = counts(pool.clone()).await;
+    std::fs::remove_file(&password_file).unwrap();
+
+    let up = spawn_up(&url, &password_file);
+    let output = up.output.clone();
+    up.stop();
+    assert!(output.contains("nothing to deploy"), "{output}");
     assert!(
-        rest.iter().any(|l| l.contains("NeuroHub stopped")),
-        "{rest:?}"
+        !output.contains("First admin"),
+        "a second admin was made: {output}"
+    );
+    assert!(
+        !output.contains("Demo data loaded"),
+        "demo data loaded twice: {output}"
+    );
+    assert!(!password_file.exists(), "a new password was handed over");
+    assert_eq!(counts(pool.clone()).await, before);
+
+    // Account rescue: a new password is handed over the same way and is the only one that works.
+    let out = Command::new(env!("CARGO_BIN_EXE_neurohub"))
+        .args(["admin", "reset-password", "--username", "admin"])
+        .env("DATABASE_URL", &url)
+        .env("NEUROHUB_LOG", "warn")
+        .env("NEUROHUB_ADMIN_PASSWORD_FILE", &password_file)
+        .env_remove("NEUROHUB_ADMIN_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let reset = std::fs::read_to_string(&password_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_ne!(reset, password);
+    assert!(!text(&out).contains(&reset), "{}", text(&out));
+    let hash: String =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'admin'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(neurohub_core::auth::password::verify_password(
+        &reset, &hash
+    ));
+    assert!(!neurohub_core::auth::password::verify_password(
+        &password, &hash
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_neurohub"))
+        .args(["admin", "reset-password", "--username", "nobody"])
+        .env("DATABASE_URL", &url)
+        .env("NEUROHUB_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("user `nobody` not found"),
+        "{}",
+        text(&out)
     );
 
-    // A second `up` on the same database: nothing to deploy, no new admin, no second demo load.
-    let out = neurohub(&url, &["deploy"]);
-    assert!(text(&out).contains("nothing to deploy"), "{}", text(&out));
-    admin.close().await;
-    let admin = PgPool::connect(&admin_url).await.unwrap();
+    pool.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
     sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
         .execute(&admin)
         .await
         .unwrap();
+}
+
+/// At the default level the server writes one access-log line per request (INFO, target `neurohub::access`) with
+/// method, route template, status, duration, request id and the authenticated user — and never the password.
+#[sqlx::test(migrations = false)]
+async fn access_log_has_one_info_line_per_request(pool: PgPool) {
+    let url = url_of(&pool);
+    let password = "access log test password";
+    let file = std::env::temp_dir().join(format!("neurohub-cli-access-{}", std::process::id()));
+    let up = spawn_up_with(
+        &url,
+        &file,
+        &["--no-demo", "--log-format", "json"],
+        &[
+            ("NEUROHUB_LOG", "info,sqlx=warn"),
+            ("NEUROHUB_ADMIN_PASSWORD", password),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let base = format!("http://{}", up.addr);
+    let login: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin_id = login["user"]["id"].as_i64().unwrap();
+    let res = client
+        .get(format!("{base}/api/v1/users/{admin_id}"))
+        .bearer_auth(login["access_token"].as_str().unwrap())
+        .header("x-request-id", "access-log-test-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let rest = up.stop();
+    let access: Vec<serde_json::Value> = rest
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "neurohub::access")
+        .collect();
+    assert_eq!(access.len(), 2, "one line per request: {rest:#?}");
+    let get = &access[1];
+    assert_eq!(get["level"], "INFO", "{get}");
+    assert_eq!(get["fields"]["method"], "GET", "{get}");
+    assert_eq!(get["fields"]["route"], "/api/v1/users/{id}", "{get}");
+    assert_eq!(get["fields"]["status"], 200, "{get}");
+    assert_eq!(
+        get["fields"]["client_request_id"], "access-log-test-1",
+        "{get}"
+    );
+    let ours = get["fields"]["request_id"].as_str().unwrap();
+    assert!(ours.len() == 36 && ours != "access-log-test-1", "{get}");
+    assert_eq!(get["fields"]["user_id"], admin_id, "{get}");
+    assert!(
+        get["fields"]["duration_ms"].as_f64().unwrap() >= 0.0,
+        "{get}"
+    );
+    let login_line = &access[0];
+    assert_eq!(
+        login_line["fields"]["route"], "/api/v1/auth/login",
+        "{login_line}"
+    );
+    assert!(
+        login_line["fields"].get("user_id").is_none(),
+        "{login_line}"
+    );
+    assert!(
+        !rest.iter().any(|l| l.contains(password)),
+        "the password was logged"
+    );
 }
 
 #[sqlx::test(migrations = false)]

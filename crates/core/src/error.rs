@@ -29,6 +29,8 @@ impl FieldError {
 /// The problem document every error response carries.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Problem {
+    /// `/problems/<slug>` (the code in lower case, `_` → `-`): a page on this server saying what the code means and
+    /// how to fix it, as HTML, Markdown or JSON by `Accept`. `GET /problems` lists every code.
     #[serde(rename = "type")]
     pub type_: String,
     pub title: String,
@@ -177,10 +179,7 @@ impl ApiError {
 
     pub fn problem(&self) -> Problem {
         Problem {
-            type_: format!(
-                "/problems/{}",
-                self.code.to_ascii_lowercase().replace('_', "-")
-            ),
+            type_: crate::problems::type_uri(self.code),
             title: self
                 .status
                 .canonical_reason()

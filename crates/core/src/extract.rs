@@ -58,8 +58,72 @@ where
     }
 }
 
-/// Deserialize JSON bytes with field-path errors (shared by the body extractor and batch endpoints).
+/// PostgreSQL `text` cannot hold U+0000 (`invalid byte sequence for encoding "UTF8": 0x00`), and no field of ours
+/// has a use for it, so every boundary refuses it with a 422 naming the field, before any SQL runs.
+pub const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
+
+fn nul_error(field: impl Into<String>) -> ApiError {
+    ApiError::validation(field, NUL_MESSAGE)
+}
+
+/// Whether JSON text contains the escape `\u0000` (a raw NUL byte is already invalid JSON). Backslashes only occur
+/// inside strings, and an escaped backslash (`\\u0000` in the text) is skipped as a pair, so this never
+/// misreads a literal backslash followed by `u0000`.
+fn has_escaped_nul(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes.get(i + 1) == Some(&b'u')
+                && bytes.get(i + 2..i + 6) == Some(b"0000".as_slice())
+            {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// The JSON path (`a.b[2].c`, the house style of field names) of the first string or key holding a NUL.
+fn nul_path(v: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match v {
+        Value::String(s) if s.contains('\0') => Some(path.to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, item)| {
+            if k.contains('\0') {
+                Some(path.to_string())
+            } else {
+                nul_path(item, &join(k))
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Deserialize JSON bytes with field-path errors (shared by the body extractor and batch endpoints). A NUL
+/// character in any string or key is refused first (422 naming its path).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_escaped_nul(bytes) {
+        // Rare and hostile: parse once more, generically, only to name the field.
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if let Some(field) = nul_path(&v, "") {
+                return Err(nul_error(field));
+            }
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
@@ -119,6 +183,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
+        if let Some((k, _)) = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(nul_error(k.replace('\0', "\u{FFFD}")));
+        }
         let de = serde_urlencoded_deserializer(query);
         match de {
             Ok(v) => Ok(ApiQuery(v)),
@@ -171,6 +240,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Ok(raw) = axum::extract::RawPathParams::from_request_parts(parts, state).await {
+            if let Some((k, _)) = raw.iter().find(|(_, v)| v.contains('\0')) {
+                return Err(nul_error(k));
+            }
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
             Err(rej) => Err(ApiError::bad_request("INVALID_PATH", rej.body_text())),
@@ -235,6 +309,24 @@ mod tests {
         assert!(e.errors[0].message.contains("hack"), "{:?}", e.errors);
         let e = parse_json::<Body>(br#"{"name":"a"}"#).unwrap_err();
         assert_eq!(e.errors[0].field, "qty");
+    }
+
+    #[test]
+    fn nul_is_refused_with_its_path() {
+        let e = parse_json::<Body>(br#"{"name":"a\u0000b","qty":1}"#).unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.errors[0].field.as_str()),
+            (422, "name")
+        );
+        assert_eq!(e.errors[0].message, NUL_MESSAGE);
+        let v = br#"{"m":{"ok":1,"x\u0000":2},"d":[{"c":"A"},{"c":"\u0000"}]}"#;
+        let e = parse_json::<serde_json::Value>(v).unwrap_err();
+        assert_eq!(e.errors[0].field, "d[1].c");
+        let e = parse_json::<serde_json::Value>(br#"{"m":{"x\u0000":2}}"#).unwrap_err();
+        assert_eq!(e.errors[0].field, "m");
+        // an escaped backslash followed by `u0000` is text, not NUL
+        assert!(parse_json::<serde_json::Value>(br#"{"name":"a\\u0000"}"#).is_ok());
+        assert!(!has_escaped_nul(br#""\\u0000""#) && has_escaped_nul(br#""\\\u0000""#));
     }
 
     #[test]

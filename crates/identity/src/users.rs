@@ -450,6 +450,42 @@ pub async fn ensure_first_admin(
     )))
 }
 
+/// `neurohub admin reset-password`: give an existing account a new password (checked against the password rules,
+/// or generated), clear its lock and failure count, reactivate it, and revoke its refresh tokens — one audited
+/// transaction (user_ref `neurohub admin`). Returns the new password (the generated one, or the one given).
+/// 404 when no account has this username.
+pub async fn reset_password(
+    pool: &PgPool,
+    username: &str,
+    password: Option<String>,
+) -> Result<String, ApiError> {
+    let password = match password {
+        Some(p) => {
+            check_new_password(&p).map_err(|m| ApiError::validation("password", m))?;
+            p
+        }
+        None => generate_password(),
+    };
+    let password_hash = hash(password.clone()).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('app.current_user_id', $1, true)")
+        .bind("neurohub admin")
+        .execute(&mut *tx)
+        .await?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "UPDATE users SET password_hash = $2, failed_login_count = 0, locked_until = NULL, is_active = true \
+         WHERE username = $1 RETURNING id",
+    )
+    .bind(username)
+    .bind(&password_hash)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let id = id.ok_or_else(|| ApiError::not_found(&format!("user `{username}`")))?;
+    crate::session::revoke_user(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(password)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 
 use crate::error::SchemaError;
-use crate::manifest::{BUSINESS_TABLES, PROCESSES};
+use crate::manifest::{head_tables, PROCESSES};
 
 /// A verified backup file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +123,7 @@ pub async fn backup(database_url: &str, file: &Path) -> Result<BackupInfo, Schem
 /// True when any business table holds a row (processes: any beyond the 8 seeded ones), or rows wait in the
 /// neurohub_archive schema: then `deploy` takes a backup first unless told not to.
 pub async fn has_user_data(pool: &PgPool) -> Result<bool, SchemaError> {
-    for table in BUSINESS_TABLES {
+    for table in head_tables() {
         let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
             .bind(format!("public.{table}"))
             .fetch_one(pool)
@@ -131,7 +131,7 @@ pub async fn has_user_data(pool: &PgPool) -> Result<bool, SchemaError> {
         if !exists {
             continue;
         }
-        let any: bool = if *table == "processes" {
+        let any: bool = if table == "processes" {
             let codes: Vec<String> = PROCESSES.iter().map(|p| p.1.to_string()).collect();
             sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM processes WHERE process_code::text <> ALL ($1))",

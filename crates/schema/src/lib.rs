@@ -1,12 +1,16 @@
-//! neurohub-schema: the MES schema as embedded, reversible, versioned migrations, and the engine that deploys,
-//! reverts, verifies and backs it up.
+//! neurohub-schema: the database schema (MES and ATP, one ordered sequence) as embedded, reversible, versioned
+//! migrations, and the engine that deploys, reverts, verifies and backs it up. How to write a migration:
+//! `migrations/README.md`.
 //!
 //! * [`MIGRATIONS`]: the registry (0001 initial schema of seed 000, 0002 refactoring and 0003 WIP tracking of
-//!   seed 001, 0004 what the MES API needs), each a list of up steps and one down script.
+//!   seed 001, 0004 what the MES API needs, 0005 the request role, ...), each a list of up steps and one down
+//!   script.
 //! * [`up`] / [`down`] / [`status`]: the migration engine (one transaction per step, resume after failure,
 //!   checksums, advisory lock).
 //! * [`deploy`]: seed 000's execution flow as one call, ending with [`verify_summary`].
-//! * [`catalog_snapshot`]: a text image of the schema, used to prove downs are exact.
+//! * [`read_catalog`] / [`catalog_snapshot`]: the one catalog reader, an image of the schema one object per
+//!   line, used to prove downs are exact and to verify against [`expected_catalog`], the snapshot of each version
+//!   that the migrations produce (checked in under `snapshots/`, embedded).
 
 mod backup;
 mod catalog;
@@ -15,10 +19,11 @@ mod engine;
 mod error;
 pub mod manifest;
 mod registry;
+mod snapshot;
 mod verify;
 
 pub use backup::{backup, has_user_data, BackupInfo};
-pub use catalog::catalog_snapshot;
+pub use catalog::{catalog_snapshot, read_catalog, Catalog, CatalogObject, Scope};
 pub use deploy::{
     deploy, ensure_audit_partitions, ensure_database, progress_line, DeployOptions, DeployOutcome,
 };
@@ -28,4 +33,8 @@ pub use engine::{
 };
 pub use error::{PgFailure, SchemaError};
 pub use registry::{Migration, Step, HEAD_VERSION, MIGRATIONS};
+pub use snapshot::{
+    expected_catalog, render_index, render_snapshot, snapshot_dir, snapshot_file_name,
+    snapshot_text, snapshot_versions, UPDATE_SNAPSHOT_COMMAND, UPDATE_SNAPSHOT_ENV,
+};
 pub use verify::{verify_summary, Summary, SummaryRow};

@@ -1,9 +1,10 @@
 //! The NeuroHub HTTP server: one axum application composed from the domain routers, with request ids, tracing,
-//! metrics, OpenAPI at `/api/v1/openapi.json` and its UI at `/docs`.
+//! metrics, OpenAPI at `/api/v1/openapi.json` and its UI at `/docs`, and the problem-type pages at `/problems`.
 
 pub mod health;
 pub mod middleware;
 pub mod openapi;
+pub mod problems;
 pub mod telemetry;
 
 use axum::Router;
@@ -12,7 +13,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -46,9 +46,9 @@ pub fn install_error_mappings() {
     ]);
 }
 
-/// The API routes and their OpenAPI document.
+/// The API routes and their OpenAPI document, finished by the one post-processing pass ([`openapi::finish`]).
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest(
             "/api/v1",
             neurohub_identity::router()
@@ -57,7 +57,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         )
         .routes(utoipa_axum::routes!(health::health))
         .routes(utoipa_axum::routes!(health::metrics))
-        .split_for_parts()
+        .split_for_parts();
+    openapi::finish(&mut doc);
+    (router, doc)
 }
 
 /// The whole application with its middleware stack.
@@ -66,9 +68,9 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
     let _ = telemetry::metrics_handle();
     install_error_mappings();
     let (api_router, doc) = api();
-    let request_id = axum::http::HeaderName::from_static("x-request-id");
     api_router
         .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", doc))
+        .merge(problems::router())
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::track))
@@ -77,12 +79,12 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
         .layer(axum::middleware::from_fn(middleware::timeout_to_problem))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, opts.request_timeout))
         .layer(CatchPanicLayer::custom(middleware::panic_to_problem))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(axum::middleware::from_fn(middleware::close_after_413))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(middleware::server_request_id))
 }
 
 /// Keep the coming months' audit partitions in place (at start, then every six hours).

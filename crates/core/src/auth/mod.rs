@@ -58,6 +58,18 @@ pub fn request_context(parts: &Parts, user_id: Option<i64>) -> RequestContext {
     }
 }
 
+/// Where the server's access log learns who called: the middleware puts an empty slot into the request's
+/// extensions, and [`AuthUser`]'s extractor fills it once the token is verified.
+#[derive(Debug, Clone, Default)]
+pub struct CallerSlot(std::sync::Arc<std::sync::OnceLock<i64>>);
+
+impl CallerSlot {
+    /// The verified caller's user id, if the request authenticated.
+    pub fn user_id(&self) -> Option<i64> {
+        self.0.get().copied()
+    }
+}
+
 /// The request's audit context without requiring authentication.
 #[derive(Debug, Clone)]
 pub struct ClientContext(pub RequestContext);
@@ -111,6 +123,9 @@ impl FromRequestParts<AppState> for AuthUser {
             ApiError::unauthorized("INVALID_TOKEN", "the access token is not valid")
         })?;
         let ctx = request_context(parts, Some(id));
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            let _ = slot.0.set(id);
+        }
         Ok(AuthUser {
             id,
             username: claims.username,

@@ -1,4 +1,11 @@
-//! Argon2id password hashing (PHC strings), with a constant-cost path for unknown users.
+//! Argon2id password hashing (PHC strings), with a constant-cost path for unknown users, and the rules for new
+//! passwords.
+//!
+//! Passwords are compared as Unicode NFKC (RFC 8265's OpaqueString profile, NIST SP 800-63B §5.1.1.2), so a password
+//! typed in NFD on one keyboard matches the one set in NFC on another; ASCII is unchanged, so hashes made before
+//! normalization still verify. New passwords need 12+ characters and must not be easy to guess: zxcvbn (Dropbox's
+//! estimator, whose dictionaries ship in the binary: the 30,000 most common leaked passwords, English words, names,
+//! keyboard patterns, dates, repeats and sequences) must estimate at least 10^10 guesses (score 3 of 4).
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
@@ -17,23 +24,33 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Hash a password into a PHC string (`$argon2id$v=19$...`).
+/// The form a password is hashed and compared in: Unicode NFKC.
+pub fn normalize(password: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    password.nfkc().collect()
+}
+
+/// Hash a password (normalized) into a PHC string (`$argon2id$v=19$...`).
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
     Ok(argon2()
-        .hash_password(password.as_bytes(), &salt)?
+        .hash_password(normalize(password).as_bytes(), &salt)?
         .to_string())
 }
 
-/// Verify a password against a stored PHC string. A malformed hash never verifies.
+/// Verify a password (normalized) against a stored PHC string. A malformed hash never verifies.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
         Ok(parsed) => argon2()
-            .verify_password(password.as_bytes(), &parsed)
+            .verify_password(normalize(password).as_bytes(), &parsed)
             .is_ok(),
         Err(_) => false,
     }
 }
+
+/// The lowest zxcvbn score a new password may have (3: about 10^10 guesses, "safely unguessable" for an online
+/// attack with throttling; 4 is not required, so long passphrases of common words stay allowed).
+pub const MIN_STRENGTH: zxcvbn::Score = zxcvbn::Score::Three;
 
 /// Spend the same effort as a real verification, so response time does not reveal whether a username exists.
 pub fn verify_dummy(password: &str) {
@@ -42,16 +59,34 @@ pub fn verify_dummy(password: &str) {
     let _ = verify_password(password, phc);
 }
 
-/// Validate a new password; the message is safe to show.
+/// Validate a new password; the message says why it is refused and is safe to show.
 pub fn check_new_password(password: &str) -> Result<(), String> {
-    let n = password.chars().count();
-    if n < MIN_PASSWORD_LEN {
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(format!("password must be at most {MAX_PASSWORD_LEN} bytes"));
+    }
+    let normalized = normalize(password);
+    if normalized.chars().count() < MIN_PASSWORD_LEN {
         return Err(format!(
             "password must be at least {MIN_PASSWORD_LEN} characters"
         ));
     }
-    if password.len() > MAX_PASSWORD_LEN {
-        return Err(format!("password must be at most {MAX_PASSWORD_LEN} bytes"));
+    if normalized.trim().is_empty() {
+        return Err("password must not be only spaces".into());
+    }
+    let estimate = zxcvbn::zxcvbn(&normalized, &[]);
+    if estimate.score() < MIN_STRENGTH {
+        let mut why = String::from("password is too easy to guess");
+        if let Some(fb) = estimate.feedback() {
+            if let Some(w) = fb.warning() {
+                why.push_str(&format!(" ({w})"));
+            }
+            let tips: Vec<String> = fb.suggestions().iter().map(|s| s.to_string()).collect();
+            if !tips.is_empty() {
+                why.push_str(&format!("; {}", tips.join(" ")));
+            }
+        }
+        why.push_str("; a passphrase of four or more unrelated words works well");
+        return Err(why);
     }
     Ok(())
 }
@@ -91,9 +126,52 @@ mod tests {
     fn new_password_rules() {
         assert!(check_new_password("short").is_err());
         assert!(check_new_password(&"x".repeat(300)).is_err());
-        assert!(check_new_password("twelve chars").is_ok());
         let g = generate_password();
         assert_eq!(g.len(), 24);
         assert!(check_new_password(&g).is_ok());
+        // passphrases of unrelated words pass
+        for ok in [
+            "correct horse battery staple",
+            "access log test password",
+            "violet tram kettle orbit",
+        ] {
+            assert_eq!(check_new_password(ok), Ok(()), "{ok}");
+        }
+    }
+
+    /// Long enough is not good enough: common, patterned and trivially weak passwords are refused, saying why.
+    #[test]
+    fn weak_passwords_are_refused_with_a_reason() {
+        for weak in [
+            "            ",
+            "password1234",
+            "123456789012",
+            "qwertyuiopas",
+            "aaaaaaaaaaaa",
+            "abcdefghijkl",
+            "iloveyou1234",
+            "Password123!",
+        ] {
+            let e = check_new_password(weak).expect_err(weak);
+            assert!(
+                e.contains("too easy to guess") || e.contains("only spaces"),
+                "{weak}: {e}"
+            );
+        }
+        let e = check_new_password("password1234").unwrap_err();
+        assert!(e.contains("passphrase"), "{e}");
+    }
+
+    /// NFKC: the same password typed with a decomposed accent (NFD) or full-width letters verifies against the
+    /// hash of the composed (NFC) one; ASCII is untouched.
+    #[test]
+    fn passwords_are_compared_in_nfkc() {
+        let nfc = "caf\u{e9} crème brûlée 42";
+        let nfd = "cafe\u{301} cre\u{300}me bru\u{302}le\u{301}e 42";
+        assert_ne!(nfc, nfd);
+        let h = hash_password(nfc).unwrap();
+        assert!(verify_password(nfd, &h));
+        assert!(verify_password("\u{ff43}af\u{e9} crème brûlée 42", &h)); // full-width c
+        assert_eq!(normalize("plain ascii"), "plain ascii");
     }
 }

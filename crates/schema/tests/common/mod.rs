@@ -77,6 +77,18 @@ INSERT INTO audit_logs (table_name, record_id, action, new_data, user_ref, creat
 VALUES ('legacy', 1, 'INSERT', '{"imported": true}', 'import', TIMESTAMPTZ '2020-03-01 00:00:00+00');
 "#;
 
+/// The tables [`SEED_ROWS`] inserts into (audit_logs through the triggers and directly).
+pub fn seeded_tables() -> Vec<String> {
+    let re = regex::Regex::new(r"INSERT INTO (\w+)").unwrap();
+    let mut t: Vec<String> = re
+        .captures_iter(SEED_ROWS)
+        .map(|c| c[1].to_string())
+        .collect();
+    t.sort();
+    t.dedup();
+    t
+}
+
 /// Insert [`SEED_ROWS`] in one transaction (schema must be at head).
 pub async fn seed_rows(pool: &PgPool) {
     let mut tx = pool.begin().await.unwrap();
@@ -87,8 +99,10 @@ pub async fn seed_rows(pool: &PgPool) {
     tx.commit().await.unwrap();
 }
 
-/// Every table of the head schema.
-pub const ALL_TABLES: &[&str] = neurohub_schema::manifest::BUSINESS_TABLES;
+/// Every table of the head schema (from the head snapshot).
+pub fn all_tables() -> Vec<String> {
+    neurohub_schema::manifest::head_tables()
+}
 
 /// (row count, md5 of all rows as text in a stable order) of one table.
 pub async fn table_fingerprint(pool: &PgPool, table: &str) -> (i64, String) {

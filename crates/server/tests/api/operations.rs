@@ -1,6 +1,7 @@
 //! /health, /metrics, request ids, OpenAPI, unknown routes.
 
 use crate::helpers::TestApp;
+use neurohub_core::auth::Role;
 use reqwest::Method;
 use sqlx::PgPool;
 
@@ -54,21 +55,57 @@ async fn metrics_count_requests_by_route_template(pool: PgPool) {
     assert!(res.text.contains("db_pool_connections"), "{}", res.text);
 }
 
+/// The server always answers with its own request id; a client's id is kept beside it for correlation, and the
+/// audit trail carries the server's id only, so a client cannot make audit rows point at another request.
 #[sqlx::test(migrations = false)]
-async fn request_ids_are_generated_or_propagated(pool: PgPool) {
+async fn request_ids_are_the_servers_and_the_clients_is_kept_beside(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let res = app.request(Method::GET, "/health", None, None, &[]).await;
-    assert!(res.headers.get("x-request-id").is_some());
+    let id = res.headers.get("x-request-id").unwrap().to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    assert!(res.headers.get("x-client-request-id").is_none());
+
+    let token = app.token(Role::Admin).to_string();
+    let forged = "00000000-0000-0000-0000-000000000001";
+    let res = app
+        .request(
+            Method::POST,
+            "/api/v1/product-models",
+            Some(&token),
+            Some(&serde_json::json!({"model_code": "RID", "model_name": "Request ids"})),
+            &[("x-request-id", forged)],
+        )
+        .await;
+    res.assert_status(201);
+    let ours = res
+        .headers
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(ours, forged);
+    assert_eq!(res.headers.get("x-client-request-id").unwrap(), forged);
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT request_id FROM audit_logs WHERE table_name = 'product_models' AND action = 'INSERT'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, [ours]);
+
+    // A client id that is not 1-128 visible ASCII characters is dropped, not echoed.
+    let long = "x".repeat(129);
     let res = app
         .request(
             Method::GET,
             "/health",
             None,
             None,
-            &[("x-request-id", "station-7-abc")],
+            &[("x-request-id", &long)],
         )
         .await;
-    assert_eq!(res.headers.get("x-request-id").unwrap(), "station-7-abc");
+    assert!(res.headers.get("x-client-request-id").is_none());
 }
 
 #[sqlx::test(migrations = false)]
@@ -285,4 +322,59 @@ async fn a_small_pool_under_concurrent_load_queues_instead_of_failing(pool: PgPo
     );
     assert_eq!(app.count("lots").await, 20);
     assert_eq!(app.count("wip_items").await, 100);
+}
+
+/// Requests run as the request role, which can bypass neither row-level security nor the audit log's
+/// append-only privileges — even though this test's DATABASE_URL is the postgres superuser.
+#[sqlx::test(migrations = false)]
+async fn requests_run_as_a_role_that_cannot_bypass_rls(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    for p in [&app.state.pool, &app.state.read_pool] {
+        let (user, superuser, bypass): (String, bool, bool) = sqlx::query_as(
+            "SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(p)
+        .await
+        .unwrap();
+        assert_eq!(user, neurohub_core::db::REQUEST_ROLE);
+        assert!(
+            !superuser && !bypass,
+            "{user}: super={superuser} bypassrls={bypass}"
+        );
+        // The audit log is append-only by privilege, not only by trigger.
+        for sql in [
+            "UPDATE audit_logs SET action = action",
+            "DELETE FROM audit_logs",
+            "TRUNCATE audit_logs",
+        ] {
+            let err = sqlx::query(sql).execute(p).await.unwrap_err();
+            let code = err
+                .as_database_error()
+                .and_then(|e| e.code())
+                .map(|c| c.to_string());
+            assert_eq!(code.as_deref(), Some("42501"), "{sql}: {err}");
+        }
+        // ... and the migration bookkeeping is read-only.
+        let err = sqlx::query("DELETE FROM schema_migrations")
+            .execute(p)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("permission denied"), "{err}");
+    }
+    // A write through the API still works under that role (and is audited).
+    let res = app
+        .post(
+            Role::Admin,
+            "/api/v1/product-models",
+            &serde_json::json!({"model_code": "RRL", "model_name": "Request role"}),
+        )
+        .await;
+    res.assert_status(201);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_logs WHERE table_name = 'product_models' AND action = 'INSERT'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
 }
