@@ -146,7 +146,7 @@ type PageRow = (
 #[utoipa::path(
     get, path = "/workspaces/{ws}/masters/{kind}", tag = "atp-config", security(("bearer" = [])),
     params(("ws" = String, Path, description = "Workspace code or id"),
-           ("kind" = MasterKind, Path, description = "scopes, vendors, roles, policies, stages, clusters, cluster-approvers"),
+           ("kind" = String, Path, description = "scopes, vendors, roles, policies, stages, clusters or cluster-approvers"),
            MasterFilter),
     responses(
         (status = 200, description = "A page of master rows", body = Page<MasterRow>),

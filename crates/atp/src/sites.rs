@@ -529,8 +529,9 @@ pub struct SitesForm {
 )]
 pub async fn import(
     mut m: Member<policy::WriteSites>,
-    mut mp: Multipart,
+    mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<ApiJson<SiteImportReport>> {
+    let mut mp = mp.map_err(crate::config::not_multipart)?;
     let mut file = None;
     while let Some(field) = mp.next_field().await.map_err(|e| {
         ApiError::bad_request(

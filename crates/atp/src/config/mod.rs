@@ -13,6 +13,7 @@ use crate::constraints::map_db;
 use crate::csvin::Issue;
 use crate::member::{policy, Member};
 use crate::state::{AtpCategory, ConfigStatus, SourceType, ValidationStatus};
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::Multipart;
 use axum::http::{header, HeaderValue, StatusCode};
 use chrono::{DateTime, Utc};
@@ -448,6 +449,15 @@ pub struct ImportForm {
 
 const MAX_PARTS: usize = 8;
 
+/// A body that is not multipart/form-data: problem+json like every other error (axum's rejection is plain text).
+pub fn not_multipart(e: MultipartRejection) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UNSUPPORTED_MEDIA_TYPE",
+        format!("send the files as multipart/form-data: {}", e.body_text()),
+    )
+}
+
 async fn read_upload(mut mp: Multipart) -> ApiResult<Upload> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         ApiError::bad_request(
@@ -535,9 +545,9 @@ async fn read_upload(mut mp: Multipart) -> ApiResult<Upload> {
 )]
 pub async fn import(
     mut m: Member<policy::Configure>,
-    mp: Multipart,
+    mp: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Created<ConfigVersion>> {
-    let up = read_upload(mp).await?;
+    let up = read_upload(mp.map_err(not_multipart)?).await?;
     let v = import_version(&mut m.tx, m.workspace_id, m.user.id, &up).await?;
     let location = format!(
         "/api/v1/workspaces/{}/config-versions/{}",

@@ -312,6 +312,53 @@ async fn import_validate_activate_supersede_roll_back(pool: PgPool) {
     )
     .await
     .assert_problem(409, "NOT_SUPERSEDED");
+    // error paths of the readers: a diff across source types, an unknown master kind, a version of another type
+    let clusters = import_and_activate(&app, &ws, SourceType::ClusterMapping).await;
+    call(
+        &app,
+        Method::GET,
+        ws.admin(),
+        &ws.path(&format!("/config-versions/{v1_id}/diff?against={clusters}")),
+        None,
+    )
+    .await
+    .assert_fields(422, "VALIDATION_FAILED", &["against"]);
+    call(
+        &app,
+        Method::GET,
+        ws.admin(),
+        &ws.path(&format!("/config-versions/{clusters}/diff")),
+        None,
+    )
+    .await
+    .assert_problem(404, "NOT_FOUND");
+    call(
+        &app,
+        Method::GET,
+        ws.admin(),
+        &ws.path("/masters/bogus"),
+        None,
+    )
+    .await
+    .assert_fields(400, "INVALID_PATH", &["kind"]);
+    call(
+        &app,
+        Method::GET,
+        ws.admin(),
+        &ws.path(&format!("/masters/clusters?version_id={v1_id}")),
+        None,
+    )
+    .await
+    .assert_problem(404, "NOT_FOUND");
+    call(
+        &app,
+        Method::GET,
+        ws.admin(),
+        &ws.path("/sites/export?limit=0"),
+        None,
+    )
+    .await
+    .assert_fields(400, "INVALID_QUERY", &["limit"]);
     // the audit log holds every lifecycle event of the versions
     let events: i64 = app
         .scalar("SELECT count(*) FROM audit_logs WHERE table_name = 'config_versions' AND action = 'UPDATE' AND new_data ->> 'workspace_id' = $1", ws.id.clone())
@@ -411,6 +458,16 @@ async fn a_bad_upload_is_stored_invalid_with_every_bad_row_and_cannot_be_activat
         "{e}"
     );
 
+    // not multipart at all: problem+json, not axum's plain text
+    call(
+        &app,
+        Method::POST,
+        ws.admin(),
+        &ws.path("/config-versions"),
+        Some(&json!({"source_type": "SCOPE_CONFIG"})),
+    )
+    .await
+    .assert_problem(415, "UNSUPPORTED_MEDIA_TYPE");
     // missing source type / unknown type / missing file
     upload(&app, ws.admin(), &ws.path("/config-versions"), None, &files)
         .await
