@@ -9,6 +9,7 @@ pub mod config;
 pub mod constraints;
 pub mod csvin;
 pub mod demo;
+pub mod flow;
 pub mod masters;
 pub mod member;
 pub mod sites;
@@ -25,4 +26,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(sites::router())
         .merge(config::router())
         .merge(masters::router())
+        .merge(flow::router())
 }

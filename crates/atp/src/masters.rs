@@ -144,7 +144,7 @@ type PageRow = (
 /// The rows of one master table in one version, by key (one statement). Default version: the ACTIVE one of the
 /// table's source type (an empty page when there is none). A `version_id` of another type or workspace: 404.
 #[utoipa::path(
-    get, path = "/workspaces/{ws}/masters/{kind}", tag = "atp-config", security(("bearer" = [])),
+    get, path = "/workspaces/{ws}/masters/{kind}", tag = "atp-masters", security(("bearer" = [])),
     params(("ws" = String, Path, description = "Workspace code or id"),
            ("kind" = String, Path, description = "scopes, vendors, roles, policies, stages, clusters or cluster-approvers"),
            MasterFilter),

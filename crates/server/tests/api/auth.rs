@@ -355,7 +355,13 @@ async fn login_writes_are_audited_with_the_request_context(pool: PgPool) {
     // SELECT user; set_config, UPDATE users, INSERT refresh token, COMMIT
     assert_eq!(res.queries(), 5);
     // The audit row carries the server's request id (the client's is only echoed beside it).
-    let ours = res.headers.get("x-request-id").unwrap().to_str().unwrap().to_string();
+    let ours = res
+        .headers
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let (user_id, ip, new_data): (Option<i64>, Option<String>, Value) = sqlx::query_as(
         "SELECT user_id, client_ip, new_data FROM audit_logs WHERE table_name = 'users' AND request_id = $1",
     )
