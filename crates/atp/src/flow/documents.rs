@@ -66,9 +66,11 @@ pub fn sniff(file_name: &str, bytes: &[u8]) -> Result<&'static str, String> {
             "text/csv",
             std::str::from_utf8(bytes).is_ok_and(|t| !t.contains('\0')),
         ),
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "`{file_name}`: only .pdf, .png, .jpg, .jpeg, .xlsx, .xls and .csv files are accepted"
-        )),
+        ))
+        }
     };
     if bytes.is_empty() {
         return Err(format!("`{file_name}` is empty"));
@@ -122,7 +124,12 @@ pub async fn upload(
     .fetch_optional(&mut *m.tx)
     .await?;
     let (status,) = found.ok_or_else(|| ApiError::not_found("submission"))?;
-    if status != SubmissionStatus::Draft {
+    // evidence of a punchlist rectification is added while the chain runs or waits for its punchlist
+    let evidence_phase = matches!(
+        status,
+        SubmissionStatus::InApproval | SubmissionStatus::ApprovedWithPunchlist
+    );
+    if status != SubmissionStatus::Draft && !evidence_phase {
         return Err(ApiError::conflict(
             "NOT_DRAFT",
             format!("documents are added to a DRAFT revision; this one is {status}"),
@@ -180,6 +187,14 @@ pub async fn upload(
                 ))
             }
         }
+    }
+    if status != SubmissionStatus::Draft && document_type != DocumentType::Evidence {
+        return Err(ApiError::conflict(
+            "NOT_DRAFT",
+            format!(
+                "a revision in {status} takes EVIDENCE documents only (punchlist rectification)"
+            ),
+        ));
     }
     let (file_name, bytes) =
         file.ok_or_else(|| ApiError::validation("file", "a `file` part is required"))?;

@@ -57,6 +57,9 @@ pub struct DecideBody {
     pub decision: Decision,
     /// Required for REJECT.
     pub comment: Option<String>,
+    /// The punchlist of an APPROVE_WITH_PUNCHLIST (required for it, refused otherwise). A CRITICAL item makes
+    /// the decision a REJECT.
+    pub items: Option<Vec<super::punchlists::NewItem>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -132,7 +135,7 @@ struct ForReview {
         (status = 200, description = "The revision, IN_APPROVAL or QA_REJECTED", body = Submission),
         (status = 403, description = "Only QA members review", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such submission in this workspace", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "INVALID_TRANSITION (not in QA_REVIEW)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "INVALID_STATUS_TRANSITION (not in QA_REVIEW)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "NO_POLICY / NO_APPROVER (the stage, role and cluster named) / a comment missing", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -161,7 +164,7 @@ pub async fn qa_review(
     if r.status != SubmissionStatus::QaReview {
         // explicit: the machine admits self-transitions, and a second QA_REJECT must not pass as one
         return Err(ApiError::conflict(
-            "INVALID_TRANSITION",
+            "INVALID_STATUS_TRANSITION",
             format!(
                 "only a revision in QA_REVIEW is reviewed; this one is {}",
                 r.status
@@ -205,7 +208,10 @@ pub async fn qa_review(
     .fetch_one(&mut *m.tx)
     .await?;
     // advance may complete the chain (every stage QA or AUTO): then answer the revision as it is now
-    let s = if advance(&mut m.tx, ws, instance).await? == Advanced::Completed {
+    let s = if matches!(
+        advance(&mut m.tx, ws, instance).await?,
+        Advanced::Completed | Advanced::ApprovedWithPunchlist
+    ) {
         sqlx::query_as::<_, Submission>(&format!(
             "SELECT {SUBMISSION_COLUMNS} FROM atp_submissions WHERE workspace_id = $1 AND id = $2"
         ))
@@ -490,27 +496,29 @@ pub async fn advance(conn: &mut PgConnection, ws: Uuid, instance: Uuid) -> ApiRe
         ));
     }
     // nothing to activate: either a step is still running, or the chain is done (then complete it)
-    let completed = sqlx::query(
+    let completed: Option<(String,)> = sqlx::query_as(
         "WITH done AS ( \
             SELECT 1 FROM workflow_stages WHERE workspace_id = $1 AND workflow_instance_id = $2 \
             HAVING bool_and(status IN ('APPROVED', 'SKIPPED'))), \
-         i AS (UPDATE workflow_instances SET status = 'COMPLETED', completed_at = now(), current_stage_number = NULL \
+         open AS (SELECT EXISTS (SELECT 1 FROM punchlists WHERE workspace_id = $1 AND workflow_instance_id = $2 \
+                    AND status IN ('OPEN', 'IN_PROGRESS')) AS open), \
+         i AS (UPDATE workflow_instances SET completed_at = now(), current_stage_number = NULL, \
+                      status = CASE WHEN (SELECT open FROM open) THEN 'APPROVED_WITH_PUNCHLIST' ELSE 'COMPLETED' END \
                 WHERE workspace_id = $1 AND id = $2 AND status = 'IN_PROGRESS' AND EXISTS (SELECT 1 FROM done) \
-                RETURNING id) \
-         UPDATE atp_submissions SET status = 'COMPLETED', completed_at = now() \
+                RETURNING status) \
+         UPDATE atp_submissions SET status = (SELECT status FROM i), \
+                completed_at = CASE WHEN (SELECT status FROM i) = 'COMPLETED' THEN now() END \
           WHERE workspace_id = $1 AND workflow_instance_id = $2 AND status = 'IN_APPROVAL' \
-            AND EXISTS (SELECT 1 FROM i)",
+            AND EXISTS (SELECT 1 FROM i) RETURNING status",
     )
     .bind(ws)
     .bind(instance)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        > 0;
-    Ok(if completed {
-        Advanced::Completed
-    } else {
-        Advanced::Running
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match completed {
+        Some((s,)) if s == "COMPLETED" => Advanced::Completed,
+        Some(_) => Advanced::ApprovedWithPunchlist,
+        None => Advanced::Running,
     })
 }
 
@@ -523,6 +531,8 @@ pub enum Advanced {
     Running,
     /// Every stage was done: the instance and its submission are COMPLETED.
     Completed,
+    /// Every stage was done but punchlist items are open: APPROVED_WITH_PUNCHLIST until they are closed.
+    ApprovedWithPunchlist,
 }
 
 #[derive(sqlx::FromRow)]
@@ -532,6 +542,7 @@ struct Locked {
     workflow_instance_id: Uuid,
     stage_number: i32,
     stage_name: String,
+    submission_id: Option<Uuid>,
 }
 
 /// Decide a stage: only its assigned approver, only while it is ACTIVE, only once.
@@ -544,7 +555,7 @@ struct Locked {
         (status = 403, description = "NOT_ASSIGNED: the caller is not this stage's approver", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such stage in this workspace", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "OUT_OF_TURN (PENDING) / ALREADY_DECIDED", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A comment missing, or a decision not supported yet", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A comment missing; items missing for APPROVE_WITH_PUNCHLIST or given for another decision", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn decide(
@@ -552,18 +563,35 @@ pub async fn decide(
     ApiPath((_ws, id)): ApiPath<(String, Uuid)>,
     ApiJson(b): ApiJson<DecideBody>,
 ) -> ApiResult<ApiJson<Decided>> {
-    let comment = comment_required(b.decision == Decision::Reject, &b.comment)?;
-    if b.decision == Decision::ApproveWithPunchlist {
-        return Err(ApiError::unprocessable(
-            "NOT_SUPPORTED",
-            "APPROVE_WITH_PUNCHLIST is not available yet",
-        )
-        .with_field("decision", "APPROVE_WITH_PUNCHLIST is not available yet"));
-    }
+    let items = super::punchlists::check_items(b.decision, b.items.as_deref())?;
+    let critical: Vec<&str> = items
+        .iter()
+        .filter(|i| i.severity == super::state::Severity::Critical)
+        .map(|i| i.code.as_str())
+        .collect();
+    // a critical item blocks approval: the stage rejects, saying which items
+    let decision = if critical.is_empty() {
+        b.decision
+    } else {
+        Decision::Reject
+    };
+    let comment = if critical.is_empty() {
+        comment_required(decision == Decision::Reject, &b.comment)?
+    } else {
+        let given = comment_required(false, &b.comment)?;
+        Some(format!(
+            "critical punchlist item(s) {}{}",
+            critical.join(", "),
+            given.map(|c| format!(": {c}")).unwrap_or_default()
+        ))
+    };
     let ws = m.workspace_id;
     // the stage and its instance, locked: concurrent decisions of one instance are serialized here
     let l: Option<Locked> = sqlx::query_as(
-        "SELECT s.status, s.assigned_approver_id, s.workflow_instance_id, s.stage_number, s.stage_name \
+        "SELECT s.status, s.assigned_approver_id, s.workflow_instance_id, s.stage_number, s.stage_name, \
+                (SELECT r.id FROM atp_submissions r WHERE r.workspace_id = s.workspace_id \
+                    AND r.workflow_instance_id = s.workflow_instance_id \
+                  ORDER BY r.revision_number DESC LIMIT 1) AS submission_id \
            FROM workflow_stages s JOIN workflow_instances i \
              ON i.workspace_id = s.workspace_id AND i.id = s.workflow_instance_id \
           WHERE s.workspace_id = $1 AND s.id = $2 FOR UPDATE OF s, i",
@@ -604,7 +632,7 @@ pub async fn decide(
             ))
         }
     }
-    let to = if b.decision == Decision::Reject {
+    let to = if decision == Decision::Reject {
         StageStatus::Rejected
     } else {
         StageStatus::Approved
@@ -621,12 +649,24 @@ pub async fn decide(
     .bind(ws)
     .bind(id)
     .bind(to)
-    .bind(b.decision)
+    .bind(decision)
     .bind(m.user.id)
     .bind(comment.as_deref())
     .fetch_one(&mut *m.tx)
     .await?;
     let instance = l.workflow_instance_id;
+    if !items.is_empty() {
+        super::punchlists::raise(
+            &mut m.tx,
+            ws,
+            instance,
+            l.submission_id,
+            m.user.id,
+            &items,
+            !critical.is_empty(),
+        )
+        .await?;
+    }
     let (activated, instance_status) = if to == StageStatus::Rejected {
         sqlx::query(
             "WITH o AS (SELECT id, status FROM workflow_stages WHERE workspace_id = $1 AND workflow_instance_id = $2 \
@@ -651,6 +691,7 @@ pub async fn decide(
             Advanced::Activated(ids) => (ids, "IN_PROGRESS".to_string()),
             Advanced::Running => (Vec::new(), "IN_PROGRESS".to_string()),
             Advanced::Completed => (Vec::new(), "COMPLETED".to_string()),
+            Advanced::ApprovedWithPunchlist => (Vec::new(), "APPROVED_WITH_PUNCHLIST".to_string()),
         }
     };
     m.commit().await?;

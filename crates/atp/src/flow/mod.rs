@@ -7,6 +7,7 @@
 
 pub mod documents;
 pub mod engine;
+pub mod punchlists;
 pub mod state;
 pub mod submissions;
 pub mod views;
@@ -47,4 +48,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(documents::router())
         .merge(engine::router())
         .merge(views::router())
+        .merge(punchlists::router())
 }

@@ -102,6 +102,48 @@ neurohub_core::text_enum!(
 );
 
 neurohub_core::text_enum!(
+    /// Severity of a punchlist item: a CRITICAL one blocks approval.
+    Severity {
+        Critical => "CRITICAL",
+        Major => "MAJOR",
+        Minor => "MINOR",
+    }
+);
+
+neurohub_core::text_enum!(
+    /// Status of a punchlist item.
+    ItemStatus {
+        /// Raised by a stage's approver.
+        Identified => "IDENTIFIED",
+        /// The submitter attached evidence of the fix.
+        Rectified => "RECTIFIED",
+        /// The raising approver accepted the evidence.
+        Verified => "VERIFIED",
+        Closed => "CLOSED",
+        /// The raising approver refused the evidence: back to rectification.
+        Rejected => "REJECTED",
+    }
+);
+
+use ItemStatus as P;
+
+/// Punchlist item transitions.
+pub const ITEM_TRANSITIONS: &[(ItemStatus, ItemStatus)] = &[
+    (P::Identified, P::Rectified),
+    (P::Rectified, P::Verified),
+    (P::Rectified, P::Rejected),
+    (P::Rejected, P::Rectified),
+    (P::Verified, P::Closed),
+];
+
+impl StateMachine for ItemStatus {
+    const INITIAL: Self = P::Identified;
+    const STATES: &'static [Self] = ItemStatus::ALL;
+    const TRANSITIONS: &'static [(Self, Self)] = ITEM_TRANSITIONS;
+    const SUBJECT: &'static str = "punchlist item";
+}
+
+neurohub_core::text_enum!(
     /// The QA pre-approval's answer.
     QaDecision {
         Approve => "APPROVE",
@@ -151,6 +193,7 @@ mod tests {
     fn the_machines_are_sound() {
         assert_eq!(check_structure::<SubmissionStatus>(), Vec::<String>::new());
         assert_eq!(check_structure::<StageStatus>(), Vec::<String>::new());
+        assert_eq!(check_structure::<ItemStatus>(), Vec::<String>::new());
         assert!(StageStatus::Approved
             .transition(StageStatus::Active)
             .is_err());
@@ -172,6 +215,14 @@ mod tests {
         assert_eq!(
             check_list("chk_workflow_stages_decision"),
             words(Decision::ALL)
+        );
+        assert_eq!(
+            check_list("chk_punchlist_items_status"),
+            words(ItemStatus::ALL)
+        );
+        assert_eq!(
+            check_list("chk_punchlist_items_severity"),
+            words(Severity::ALL)
         );
         assert_eq!(
             check_list("chk_atp_submission_documents_document_type"),

@@ -247,7 +247,7 @@ pub async fn get_one(
         (status = 200, description = "The revision, now QA_REVIEW", body = Submission),
         (status = 403, description = "Only DOC_CONTROL / VENDOR submit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such submission in this workspace", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "INVALID_TRANSITION (not a DRAFT)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "INVALID_STATUS_TRANSITION (not a DRAFT)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "DOCUMENT_REQUIRED", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -270,7 +270,7 @@ pub async fn submit(
     if status != SubmissionStatus::Draft {
         // (the machine admits a self-transition: a second submit must not pass as one)
         return Err(ApiError::conflict(
-            "INVALID_TRANSITION",
+            "INVALID_STATUS_TRANSITION",
             format!("only a DRAFT revision is submitted; this one is {status}"),
         )
         .with_field("status", format!("{status} cannot be submitted")));

@@ -517,7 +517,7 @@ async fn submissions_documents_and_submit_rules(pool: PgPool) {
         None,
     )
     .await
-    .assert_problem(409, "INVALID_TRANSITION");
+    .assert_problem(409, "INVALID_STATUS_TRANSITION");
     // QA: only QA members; REJECT needs a comment and returns it; a new revision follows
     let qa = format!("/submissions/{sub}/qa-review");
     f.call(
@@ -554,7 +554,7 @@ async fn submissions_documents_and_submit_rules(pool: PgPool) {
         Some(&json!({"decision": "APPROVE"})),
     )
     .await
-    .assert_problem(409, "INVALID_TRANSITION");
+    .assert_problem(409, "INVALID_STATUS_TRANSITION");
     f.call(
         Method::POST,
         f.qa(),
@@ -562,7 +562,7 @@ async fn submissions_documents_and_submit_rules(pool: PgPool) {
         Some(&json!({"decision": "REJECT", "comment": "again"})),
     )
     .await
-    .assert_problem(409, "INVALID_TRANSITION");
+    .assert_problem(409, "INVALID_STATUS_TRANSITION");
     let rev2 = f
         .call(Method::POST, f.submitter(), "/submissions", Some(&body))
         .await;
@@ -1025,4 +1025,230 @@ async fn another_workspaces_flow_objects_are_404(pool: PgPool) {
         }
     }
     assert_eq!(f.stages(&sub).await[1].1, "ACTIVE");
+}
+
+/// APPROVE_WITH_PUNCHLIST: the chain moves on, the final approval leaves APPROVED_WITH_PUNCHLIST, each item goes
+/// rectified (evidence) → verified by its raiser (a refusal sends it back) → closed, and the last close completes.
+#[sqlx::test(migrations = false)]
+async fn punchlist_items_block_completion_until_all_are_closed(pool: PgPool) {
+    let f = setup(pool, "XL-PUNCH").await;
+    let (_, w1) = token_of(&f.app, "atp.approver.west1").await;
+    let (_, w2) = token_of(&f.app, "atp.approver.west2").await;
+    let sub = f.submitted("JKT-0001", "MW", "RAN_MW").await;
+    f.qa_approve(&sub).await.assert_status(200);
+    let st = f.stages(&sub).await;
+    // items are required for, and only for, APPROVE_WITH_PUNCHLIST
+    f.decide(&w1, &st[1].3, "APPROVE_WITH_PUNCHLIST", None)
+        .await
+        .assert_fields(422, "VALIDATION_FAILED", &["items"]);
+    f.call(Method::POST, &w1, &format!("/stages/{}/decide", st[1].3), Some(&json!({"decision": "APPROVE", "items": [{"code": "P1", "description": "x", "severity": "MINOR"}]})))
+        .await
+        .assert_fields(422, "VALIDATION_FAILED", &["items"]);
+    f.call(Method::POST, &w1, &format!("/stages/{}/decide", st[1].3), Some(&json!({"decision": "APPROVE_WITH_PUNCHLIST", "items": [
+        {"code": "P1", "description": "x", "severity": "MINOR"}, {"code": "P1", "description": "y", "severity": "MINOR"}]})))
+        .await
+        .assert_fields(422, "VALIDATION_FAILED", &["items[1].code"]);
+    let d = f
+        .call(
+            Method::POST,
+            &w1,
+            &format!("/stages/{}/decide", st[1].3),
+            Some(&json!({"decision": "APPROVE_WITH_PUNCHLIST", "items": [
+        {"code": "P1", "description": "grounding cable loose", "severity": "MAJOR"},
+        {"code": "P2", "description": "label missing", "severity": "MINOR"}]})),
+        )
+        .await;
+    d.assert_status(200);
+    assert_eq!(
+        d.body["activated"].as_array().unwrap().len(),
+        1,
+        "the chain moves on"
+    );
+    f.decide(&w1, &st[2].3, "APPROVE", None)
+        .await
+        .assert_status(200);
+    let last = f.decide(&w1, &st[3].3, "APPROVE", None).await;
+    last.assert_status(200);
+    assert_eq!(last.body["instance_status"], "APPROVED_WITH_PUNCHLIST");
+    assert_eq!(f.status(&sub).await, "APPROVED_WITH_PUNCHLIST");
+    let items = f
+        .call(
+            Method::GET,
+            f.ws.token(MemberRole::Viewer),
+            &format!("/submissions/{sub}/punchlist-items"),
+            None,
+        )
+        .await;
+    items.assert_status(200);
+    assert_eq!(items.queries(), 3);
+    let ids: Vec<String> = items
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    // evidence: an EVIDENCE document may be added now (nothing else)
+    f.doc(f.submitter(), &sub, "fix.pdf", PDF.to_vec(), None)
+        .await
+        .assert_problem(409, "NOT_DRAFT");
+    let ev = f
+        .doc(
+            f.submitter(),
+            &sub,
+            "fix.jpg",
+            vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2],
+            Some("EVIDENCE"),
+        )
+        .await;
+    ev.assert_status(201);
+    let ev = ev.body["id"].as_str().unwrap().to_string();
+    let item = |i: usize, what: &str| format!("/punchlist-items/{}/{what}", ids[i]);
+    // close / verify before rectification: 409; rectify with a foreign document: 422
+    f.call(Method::POST, &w1, &item(0, "close"), None)
+        .await
+        .assert_problem(409, "INVALID_STATUS_TRANSITION");
+    f.call(
+        Method::POST,
+        &w1,
+        &item(0, "verify"),
+        Some(&json!({"accept": true})),
+    )
+    .await
+    .assert_problem(409, "INVALID_STATUS_TRANSITION");
+    f.call(
+        Method::POST,
+        f.submitter(),
+        &item(0, "rectify"),
+        Some(&json!({"evidence_document_id": "00000000-0000-4000-8000-000000000000"})),
+    )
+    .await
+    .assert_fields(422, "VALIDATION_FAILED", &["evidence_document_id"]);
+    f.call(
+        Method::POST,
+        &w1,
+        &item(0, "rectify"),
+        Some(&json!({"evidence_document_id": ev})),
+    )
+    .await
+    .assert_problem(403, "FORBIDDEN");
+    for i in 0..2 {
+        let r = f
+            .call(
+                Method::POST,
+                f.submitter(),
+                &item(i, "rectify"),
+                Some(&json!({"evidence_document_id": ev})),
+            )
+            .await;
+        r.assert_status(200);
+        assert_eq!(r.body["status"], "RECTIFIED");
+    }
+    // only the raiser verifies; a refusal needs a reason and sends the item back
+    f.call(
+        Method::POST,
+        &w2,
+        &item(0, "verify"),
+        Some(&json!({"accept": true})),
+    )
+    .await
+    .assert_problem(403, "NOT_RAISER");
+    f.call(
+        Method::POST,
+        &w1,
+        &item(0, "verify"),
+        Some(&json!({"accept": false})),
+    )
+    .await
+    .assert_fields(422, "VALIDATION_FAILED", &["reason"]);
+    let r = f
+        .call(
+            Method::POST,
+            &w1,
+            &item(0, "verify"),
+            Some(&json!({"accept": false, "reason": "photo blurred"})),
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["status"], "REJECTED");
+    f.call(
+        Method::POST,
+        f.submitter(),
+        &item(0, "rectify"),
+        Some(&json!({"evidence_document_id": ev})),
+    )
+    .await
+    .assert_status(200);
+    for i in 0..2 {
+        f.call(
+            Method::POST,
+            &w1,
+            &item(i, "verify"),
+            Some(&json!({"accept": true})),
+        )
+        .await
+        .assert_status(200);
+    }
+    f.call(Method::POST, &w2, &item(0, "close"), None)
+        .await
+        .assert_problem(403, "NOT_RAISER");
+    f.call(Method::POST, &w1, &item(0, "close"), None)
+        .await
+        .assert_status(200);
+    assert_eq!(
+        f.status(&sub).await,
+        "APPROVED_WITH_PUNCHLIST",
+        "one item still open"
+    );
+    let c = f.call(Method::POST, &w1, &item(1, "close"), None).await;
+    c.assert_status(200);
+    assert_eq!(c.body["status"], "CLOSED");
+    assert_eq!(f.status(&sub).await, "COMPLETED");
+    let (inst, pl): (String, String) = sqlx::query_as(
+        "SELECT i.status, p.status FROM workflow_instances i JOIN punchlists p ON p.workflow_instance_id = i.id \
+          JOIN atp_submissions s ON s.workflow_instance_id = i.id WHERE s.id = $1::uuid",
+    ).bind(&sub).fetch_one(&f.app.pool).await.unwrap();
+    assert_eq!((inst.as_str(), pl.as_str()), ("COMPLETED", "CLOSED"));
+    // a closed punchlist's items are no longer workable
+    f.call(Method::POST, &w1, &item(1, "close"), None)
+        .await
+        .assert_problem(404, "NOT_FOUND");
+}
+
+/// A CRITICAL item blocks approval: the decision becomes a REJECT (naming the item), the rest is cancelled.
+#[sqlx::test(migrations = false)]
+async fn a_critical_item_rejects(pool: PgPool) {
+    let f = setup(pool, "XL-CRIT").await;
+    let (_, w1) = token_of(&f.app, "atp.approver.west1").await;
+    let sub = f.submitted("JKT-0001", "MW", "RAN_MW").await;
+    f.qa_approve(&sub).await.assert_status(200);
+    let st = f.stages(&sub).await;
+    let d = f
+        .call(
+            Method::POST,
+            &w1,
+            &format!("/stages/{}/decide", st[1].3),
+            Some(&json!({"decision": "APPROVE_WITH_PUNCHLIST", "items": [
+        {"code": "C1", "description": "antenna mount cracked", "severity": "CRITICAL"},
+        {"code": "M1", "description": "label", "severity": "MINOR"}]})),
+        )
+        .await;
+    d.assert_status(200);
+    assert_eq!(d.body["stage"]["status"], "REJECTED");
+    assert_eq!(d.body["stage"]["decision"], "REJECT");
+    assert!(d.body["stage"]["decision_comment"]
+        .as_str()
+        .unwrap()
+        .contains("C1"));
+    assert_eq!(d.body["instance_status"], "REJECTED");
+    assert_eq!(f.status(&sub).await, "REJECTED");
+    let pl: String = f
+        .app
+        .scalar(
+            "SELECT status FROM punchlists WHERE submission_id = $1::uuid",
+            sub.clone(),
+        )
+        .await;
+    assert_eq!(pl, "CANCELLED");
 }

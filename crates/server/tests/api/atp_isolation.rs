@@ -22,6 +22,10 @@ fn body_for(m: &str, path: &str) -> Option<Value> {
         ("POST", p) if p.ends_with("/members") => {
             Some(json!({"user": "atp.qa", "member_role": "VIEWER"}))
         }
+        ("POST", p) if p.ends_with("/rectify") => {
+            Some(json!({"evidence_document_id": "00000000-0000-4000-8000-000000000000"}))
+        }
+        ("POST", p) if p.ends_with("/verify") => Some(json!({"accept": true})),
         ("POST", p) if p.ends_with("/decide") || p.ends_with("/qa-review") => {
             Some(json!({"decision": "APPROVE"}))
         }
@@ -111,7 +115,9 @@ async fn a_member_of_a_gets_404_for_everything_of_b(pool: PgPool) {
                 // a member role the route admits (part 2's submit and QA routes are not the admin's)
                 let who = if path.ends_with("/qa-review") {
                     a.token(neurohub_atp::member::MemberRole::Qa)
-                } else if path.contains("/submissions/{id}/") && m == "POST" {
+                } else if (path.contains("/submissions/{id}/") || path.ends_with("/rectify"))
+                    && m == "POST"
+                {
                     a.token(neurohub_atp::member::MemberRole::DocControl)
                 } else {
                     a.admin()

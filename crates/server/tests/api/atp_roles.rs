@@ -131,6 +131,30 @@ const MATRIX: &[(&str, &str, &[MemberRole], bool)] = &[
         ALL,
         false,
     ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/submissions/{id}/punchlist-items",
+        ALL,
+        false,
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/punchlist-items/{id}/rectify",
+        SUBMIT,
+        false,
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/punchlist-items/{id}/verify",
+        ALL,
+        false,
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/punchlist-items/{id}/close",
+        ALL,
+        false,
+    ),
 ];
 
 fn concrete(path: &str, ws: &str) -> String {

@@ -175,6 +175,9 @@ GET /api/v1/workspaces/{ws}/masters/{kind} atp_masters_list
 GET /api/v1/workspaces/{ws}/members atp_workspaces_list_members
 POST /api/v1/workspaces/{ws}/members atp_workspaces_add_member
 PATCH /api/v1/workspaces/{ws}/members/{user_id} atp_workspaces_update_member
+POST /api/v1/workspaces/{ws}/punchlist-items/{id}/close atp_punchlists_close
+POST /api/v1/workspaces/{ws}/punchlist-items/{id}/rectify atp_punchlists_rectify
+POST /api/v1/workspaces/{ws}/punchlist-items/{id}/verify atp_punchlists_verify
 GET /api/v1/workspaces/{ws}/sites atp_sites_list
 POST /api/v1/workspaces/{ws}/sites atp_sites_create
 GET /api/v1/workspaces/{ws}/sites/export atp_sites_export
@@ -187,6 +190,7 @@ POST /api/v1/workspaces/{ws}/submissions atp_submissions_create
 GET /api/v1/workspaces/{ws}/submissions/{id} atp_submissions_get_one
 POST /api/v1/workspaces/{ws}/submissions/{id}/documents atp_submissions_upload
 GET /api/v1/workspaces/{ws}/submissions/{id}/documents/{document_id} atp_submissions_download
+GET /api/v1/workspaces/{ws}/submissions/{id}/punchlist-items atp_punchlists_list
 POST /api/v1/workspaces/{ws}/submissions/{id}/qa-review atp_workflow_qa_review
 POST /api/v1/workspaces/{ws}/submissions/{id}/submit atp_submissions_submit
 GET /api/v1/workspaces/{ws}/submissions/{id}/timeline atp_workflow_timeline

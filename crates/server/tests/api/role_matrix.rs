@@ -173,6 +173,26 @@ const MATRIX: &[(&str, &str, Option<&[Role]>)] = &[
         "/api/v1/workspaces/{ws}/approvals/pending",
         Some(ANY),
     ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/submissions/{id}/punchlist-items",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/punchlist-items/{id}/rectify",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/punchlist-items/{id}/verify",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/punchlist-items/{id}/close",
+        Some(ANY),
+    ),
 ];
 
 /// A concrete path for a template: well-formed values that name nothing, so allowed roles get 404/422, not 400.
