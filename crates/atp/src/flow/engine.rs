@@ -543,9 +543,13 @@ struct Locked {
     stage_number: i32,
     stage_name: String,
     submission_id: Option<Uuid>,
+    /// The caller holds an APPROVED override from the assignee covering this stage, valid now.
+    delegated: bool,
 }
 
-/// Decide a stage: only its assigned approver, only while it is ACTIVE, only once.
+/// Decide a stage: only its assigned approver or their active delegate (an APPROVED `approver_overrides` row
+/// from the assignee to the caller, valid now, for this stage, submission, cluster or region), only while it is
+/// ACTIVE, only once.
 #[utoipa::path(
     post, path = "/workspaces/{ws}/stages/{id}/decide", tag = "atp-workflow", security(("bearer" = [])),
     params(("ws" = String, Path, description = "Workspace code or id"), ("id" = Uuid, Path, description = "workflow stage id")),
@@ -591,22 +595,34 @@ pub async fn decide(
         "SELECT s.status, s.assigned_approver_id, s.workflow_instance_id, s.stage_number, s.stage_name, \
                 (SELECT r.id FROM atp_submissions r WHERE r.workspace_id = s.workspace_id \
                     AND r.workflow_instance_id = s.workflow_instance_id \
-                  ORDER BY r.revision_number DESC LIMIT 1) AS submission_id \
+                  ORDER BY r.revision_number DESC LIMIT 1) AS submission_id, \
+                EXISTS (SELECT 1 FROM approver_overrides o \
+                         WHERE o.workspace_id = s.workspace_id AND o.approval_status = 'APPROVED' \
+                           AND o.from_user_id = s.assigned_approver_id AND o.to_user_id = $3 \
+                           AND now() >= o.valid_from AND (o.valid_to IS NULL OR now() < o.valid_to) \
+                           AND ((o.override_type = 'STAGE' AND o.workflow_stage_id = s.id) \
+                             OR (o.override_type = 'SUBMISSION' AND o.submission_id IN (SELECT r.id \
+                                  FROM atp_submissions r WHERE r.workspace_id = s.workspace_id \
+                                   AND r.workflow_instance_id = s.workflow_instance_id)) \
+                             OR (o.override_type = 'CLUSTER' AND o.cluster_id = i.cluster_id) \
+                             OR (o.override_type = 'REGION' AND o.region = i.routing_snapshot ->> 'region'))) \
+                    AS delegated \
            FROM workflow_stages s JOIN workflow_instances i \
              ON i.workspace_id = s.workspace_id AND i.id = s.workflow_instance_id \
           WHERE s.workspace_id = $1 AND s.id = $2 FOR UPDATE OF s, i",
     )
     .bind(ws)
     .bind(id)
+    .bind(m.user.id)
     .fetch_optional(&mut *m.tx)
     .await?;
     let l = l.ok_or_else(|| ApiError::not_found("stage"))?;
-    if l.assigned_approver_id != Some(m.user.id) {
+    if l.assigned_approver_id != Some(m.user.id) && !l.delegated {
         return Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             "NOT_ASSIGNED",
             format!(
-                "stage {} ({}) is assigned to another approver",
+                "stage {} ({}) is assigned to another approver (and no approved override delegates it to you)",
                 l.stage_number, l.stage_name
             ),
         ));

@@ -215,6 +215,11 @@ async fn each_category_runs_its_shipped_chain_to_completion(pool: PgPool) {
         let res = f.qa_approve(&sub).await;
         res.assert_status(200);
         assert_eq!(res.body["status"], "IN_APPROVAL", "{category}");
+        assert_eq!(
+            res.queries(),
+            8,
+            "QA start: context, resolve, lock, routing, insert, update, activate, COMMIT"
+        );
         // routed: the policy's roles in order, QA_PRE decided by the QA reviewer, the rest by the cluster's primary
         let snap: Value = f
             .app
@@ -1251,4 +1256,76 @@ async fn a_critical_item_rejects(pool: PgPool) {
         )
         .await;
     assert_eq!(pl, "CANCELLED");
+}
+
+/// An approved, valid override from the assignee lets the delegate decide; a pending or expired one does not.
+#[sqlx::test(migrations = false)]
+async fn an_active_delegate_decides(pool: PgPool) {
+    let f = setup(pool, "XL-DELEG").await;
+    let (w1_id, _) = token_of(&f.app, "atp.approver.west1").await;
+    let (e1_id, e1) = token_of(&f.app, "atp.approver.east1").await;
+    let admin_id = f.ws.members[0].1.id;
+    let sub = f.submitted("JKT-0001", "MW", "RAN_MW").await;
+    f.qa_approve(&sub).await.assert_status(200);
+    let st = f.stages(&sub).await;
+    over(
+        &f,
+        &sub,
+        (w1_id, e1_id, admin_id),
+        "PENDING",
+        "-1 hour",
+        "1 day",
+    )
+    .await;
+    over(
+        &f,
+        &sub,
+        (w1_id, e1_id, admin_id),
+        "APPROVED",
+        "-2 days",
+        "-1 day",
+    )
+    .await;
+    f.decide(&e1, &st[1].3, "APPROVE", None)
+        .await
+        .assert_problem(403, "NOT_ASSIGNED");
+    over(
+        &f,
+        &sub,
+        (w1_id, e1_id, admin_id),
+        "APPROVED",
+        "-1 hour",
+        "1 day",
+    )
+    .await;
+    let d = f.decide(&e1, &st[1].3, "APPROVE", None).await;
+    d.assert_status(200);
+    assert_eq!(d.body["stage"]["decided_by"], e1_id);
+}
+
+/// An override of a submission from one user to another (test data: the admin routes are not built yet).
+async fn over(
+    f: &Flow,
+    sub: &str,
+    (from_user, to_user, admin): (i64, i64, i64),
+    status: &str,
+    from: &str,
+    to: &str,
+) {
+    sqlx::query(&format!(
+        "INSERT INTO approver_overrides (workspace_id, override_type, submission_id, from_user_id, to_user_id, \
+             reason, valid_from, valid_to, approval_status, requested_by, approved_by, approved_at) \
+         VALUES ($1::uuid, 'SUBMISSION', $2::uuid, $3, $4, 'leave', now() + interval '{from}', \
+                 now() + interval '{to}', '{status}', $5, \
+                 CASE WHEN '{status}' = 'APPROVED' THEN $5::bigint END, \
+                 CASE WHEN '{status}' = 'APPROVED' THEN now() END)"
+    ))
+    .bind(&f.ws.id)
+    .bind(sub)
+    .bind(from_user)
+    .bind(to_user)
+    .bind(admin)
+    .execute(&f.app.pool)
+    .await
+    .unwrap();
 }
