@@ -149,7 +149,7 @@ pub async fn upload(
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             return ApiError::new(
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
+                "BODY_UNREADABLE",
                 format!("a document is at most {MAX_DOCUMENT} bytes"),
             );
         }
@@ -201,7 +201,7 @@ pub async fn upload(
     if bytes.len() > MAX_DOCUMENT {
         return Err(ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
+            "BODY_UNREADABLE",
             format!("a document is at most {MAX_DOCUMENT} bytes"),
         ));
     }
