@@ -1,5 +1,6 @@
 //! ATP approval workflow (acceptance-test documents through multi-stage approvals), part 1: workspaces and their
-//! members, sites, and the versioned per-workspace configuration with its masters (docs/atp.md).
+//! members, sites, and the versioned per-workspace configuration with its masters (docs/atp.md); part 2, in
+//! [`flow`]: submissions routed through staged approvals (docs/atp-flow.md).
 //!
 //! Every workspace route is `/workspaces/{ws}/…` and runs inside the workspace: the [`member::Member`] extractor
 //! checks membership and member role before the body is read and opens the request's transaction with the
