@@ -1,5 +1,6 @@
 //! ATP approval workflow (acceptance-test documents through multi-stage approvals), part 1: workspaces and their
-//! members, sites, and the versioned per-workspace configuration with its masters (docs/atp.md).
+//! members, sites, and the versioned per-workspace configuration with its masters (docs/atp.md); part 2, in
+//! [`flow`]: submissions routed through staged approvals (docs/atp-flow.md).
 //!
 //! Every workspace route is `/workspaces/{ws}/…` and runs inside the workspace: the [`member::Member`] extractor
 //! checks membership and member role before the body is read and opens the request's transaction with the
@@ -9,6 +10,7 @@ pub mod config;
 pub mod constraints;
 pub mod csvin;
 pub mod demo;
+pub mod flow;
 pub mod masters;
 pub mod member;
 pub mod sites;
@@ -25,4 +27,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(sites::router())
         .merge(config::router())
         .merge(masters::router())
+        .merge(flow::router())
 }

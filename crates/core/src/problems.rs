@@ -543,6 +543,73 @@ pub static PROBLEM_TYPES: &[ProblemType] = &[
         "The workspace is deactivated: it can be read but not changed.",
         "Ask a global ADMIN to reactivate it.",
     ),
+    // --- ATP workflow (docs/atp-flow.md) ---
+    p(
+        "SUBMISSION_EXISTS",
+        "Submission exists",
+        "The workspace already has a submission for this site, scope and ATP category whose latest revision is still open.",
+        "Work on the existing submission; a new revision can be created once its latest one was returned (QA_REJECTED or REJECTED).",
+    ),
+    p(
+        "DOCUMENT_REQUIRED",
+        "Document required",
+        "A submission is submitted only with its ATP_REPORT document.",
+        "Upload the ATP report (`POST …/submissions/{id}/documents`) and submit again.",
+    ),
+    p(
+        "UNSUPPORTED_DOCUMENT",
+        "Unsupported document",
+        "The file is not one of PDF, PNG, JPEG, XLSX, XLS or CSV, is empty, or its content is not what its extension says.",
+        "Upload the file with its real extension, in one of the accepted formats.",
+    ),
+    p(
+        "NOT_DRAFT",
+        "Revision not a draft",
+        "Documents are added to a DRAFT revision (EVIDENCE documents also while it is in approval or waits for its punchlist).",
+        "Create a new revision, or upload the document as EVIDENCE for a punchlist item.",
+    ),
+    p(
+        "NO_POLICY",
+        "No approval policy",
+        "The ACTIVE approval matrix has no policy for the submission's category, scope and vendor.",
+        "Import and activate an approval matrix with such a policy (or an all-vendors / all-scopes one).",
+    ),
+    p(
+        "NO_APPROVER",
+        "No approver",
+        "A stage of the chain resolves to no approver: the site has no (mapped) cluster, the cluster has no approver for the stage's role, or the primary is absent without a backup. The message names stage, role and cluster.",
+        "Fix the site's cluster or the cluster mapping (or the absence), then approve the QA review again.",
+    ),
+    p(
+        "NOT_ASSIGNED",
+        "Not the stage's approver",
+        "Only the stage's assigned approver, or an active delegate of theirs (an approved override valid now), decides it.",
+        "Ask the assigned approver, or have a WORKSPACE_ADMIN approve an override.",
+    ),
+    p(
+        "OUT_OF_TURN",
+        "Stage not active yet",
+        "An earlier stage of the chain is undecided.",
+        "Wait until the stage appears in your pending approvals.",
+    ),
+    p(
+        "ALREADY_DECIDED",
+        "Stage already decided",
+        "The stage was decided (or cancelled / skipped) already; a stage is decided once.",
+        "Read the timeline; nothing to do.",
+    ),
+    p(
+        "INSTANCE_NOT_REJECTED",
+        "Nothing to resume",
+        "The previous revision's workflow is not rejected, so there is no stage to resume.",
+        "Read the submission's timeline.",
+    ),
+    p(
+        "NOT_RAISER",
+        "Not the punchlist's raiser",
+        "Only the approver who raised a punchlist verifies and closes its items.",
+        "Ask that approver.",
+    ),
 ];
 
 #[cfg(test)]

@@ -67,6 +67,8 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// calls every operation with every role and fails when the document's 403s and the server's disagree.
 pub const ROLE_RESTRICTED: &[(&str, &str, &[Role])] = &[
     ("GET", "/api/v1/users", ADMIN),
+    // creating a workspace is a global ADMIN's (neurohub_atp::workspaces::create)
+    ("POST", "/api/v1/workspaces", ADMIN),
     ("POST", "/api/v1/users", ADMIN),
     ("GET", "/api/v1/users/{id}", ADMIN),
     ("PATCH", "/api/v1/users/{id}", ADMIN),

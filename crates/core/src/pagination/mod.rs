@@ -120,6 +120,24 @@ impl<S: Sort> List<S> {
         }
     }
 
+    /// The `i`-th cursor value as a timestamp (`None` on the first page).
+    pub fn after_time(&self, i: usize) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self.after.as_ref()?.get(i)? {
+            KeyValue::Time(t) => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// The `i`-th cursor value as a UUID (stored as its text); a cursor whose text is no UUID is 400
+    /// `INVALID_CURSOR` (cursors are opaque, not signed: a crafted one must not reach the SQL as a bad cast).
+    pub fn after_uuid(&self, i: usize) -> ApiResult<Option<uuid::Uuid>> {
+        match self.after.as_ref().and_then(|a| a.get(i)) {
+            None => Ok(None),
+            Some(KeyValue::Text(t)) => uuid::Uuid::parse_str(t).map(Some).map_err(|_| bad_cursor()),
+            Some(_) => Err(bad_cursor()),
+        }
+    }
+
     /// The `i`-th cursor value as an integer (`None` on the first page).
     pub fn after_int(&self, i: usize) -> Option<i64> {
         match self.after.as_ref()?.get(i)? {

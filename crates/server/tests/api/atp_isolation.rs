@@ -22,6 +22,13 @@ fn body_for(m: &str, path: &str) -> Option<Value> {
         ("POST", p) if p.ends_with("/members") => {
             Some(json!({"user": "atp.qa", "member_role": "VIEWER"}))
         }
+        ("POST", p) if p.ends_with("/rectify") => {
+            Some(json!({"evidence_document_id": "00000000-0000-4000-8000-000000000000"}))
+        }
+        ("POST", p) if p.ends_with("/verify") => Some(json!({"accept": true})),
+        ("POST", p) if p.ends_with("/decide") || p.ends_with("/qa-review") => {
+            Some(json!({"decision": "APPROVE"}))
+        }
         ("POST", p) if p.ends_with("/sites") => {
             Some(json!({"site_id": "HIJACK", "site_name": "x"}))
         }
@@ -90,6 +97,7 @@ async fn a_member_of_a_gets_404_for_everything_of_b(pool: PgPool) {
                 p.replace("{id}", id)
                     .replace("{user_id}", &b_member.to_string())
                     .replace("{kind}", "roles")
+                    .replace("{document_id}", id)
             };
             let body = body_for(&m, path);
             // B's workspace, by code and by id, with B's ids: A's WORKSPACE_ADMIN is an outsider there
@@ -104,7 +112,17 @@ async fn a_member_of_a_gets_404_for_everything_of_b(pool: PgPool) {
             // A's own workspace naming B's objects
             if path.contains("{id}") || path.contains("{user_id}") {
                 let url = ids(&path.replace("{ws}", &a.code));
-                let res = call(&app, method.clone(), a.admin(), &url, body.as_ref()).await;
+                // a member role the route admits (part 2's submit and QA routes are not the admin's)
+                let who = if path.ends_with("/qa-review") {
+                    a.token(neurohub_atp::member::MemberRole::Qa)
+                } else if (path.contains("/submissions/{id}/") || path.ends_with("/rectify"))
+                    && m == "POST"
+                {
+                    a.token(neurohub_atp::member::MemberRole::DocControl)
+                } else {
+                    a.admin()
+                };
+                let res = call(&app, method.clone(), who, &url, body.as_ref()).await;
                 checked += 1;
                 if !(res.status == 404 && res.body["code"] == "NOT_FOUND") {
                     failures.push(format!("{m} {url} (in A) -> {} {}", res.status, res.text));

@@ -14,6 +14,8 @@ const ALL: &[MemberRole] = MemberRole::ALL;
 const WA: &[MemberRole] = &[WorkspaceAdmin];
 const SITES: &[MemberRole] = &[WorkspaceAdmin, DocControl];
 const NONE: &[MemberRole] = &[];
+const SUBMIT: &[MemberRole] = &[DocControl, Vendor];
+const QA: &[MemberRole] = &[Qa];
 
 /// (method, path, member roles admitted, a global ADMIN that is not a member admitted)
 const MATRIX: &[(&str, &str, &[MemberRole], bool)] = &[
@@ -79,6 +81,80 @@ const MATRIX: &[(&str, &str, &[MemberRole], bool)] = &[
         false,
     ),
     ("GET", "/api/v1/workspaces/{ws}/masters/{kind}", ALL, false),
+    // part 2, the workflow (docs/atp-flow.md)
+    ("POST", "/api/v1/workspaces/{ws}/submissions", SUBMIT, false),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/submissions/{id}",
+        ALL,
+        false,
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/submissions/{id}/submit",
+        SUBMIT,
+        false,
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/submissions/{id}/documents",
+        SUBMIT,
+        false,
+    ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/submissions/{id}/documents/{document_id}",
+        ALL,
+        false,
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/submissions/{id}/qa-review",
+        QA,
+        false,
+    ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/submissions/{id}/timeline",
+        ALL,
+        false,
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/stages/{id}/decide",
+        ALL,
+        false,
+    ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/approvals/pending",
+        ALL,
+        false,
+    ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/submissions/{id}/punchlist-items",
+        ALL,
+        false,
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/punchlist-items/{id}/rectify",
+        SUBMIT,
+        false,
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/punchlist-items/{id}/verify",
+        ALL,
+        false,
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/punchlist-items/{id}/close",
+        ALL,
+        false,
+    ),
 ];
 
 fn concrete(path: &str, ws: &str) -> String {
@@ -86,6 +162,7 @@ fn concrete(path: &str, ws: &str) -> String {
         .replace("{id}", "00000000-0000-4000-8000-000000000000")
         .replace("{user_id}", "987654")
         .replace("{kind}", "scopes")
+        .replace("{document_id}", "00000000-0000-4000-8000-000000000001")
 }
 
 #[sqlx::test(migrations = false)]

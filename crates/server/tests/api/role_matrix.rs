@@ -136,6 +136,63 @@ const MATRIX: &[(&str, &str, Option<&[Role]>)] = &[
         Some(ANY),
     ),
     ("GET", "/api/v1/workspaces/{ws}/masters/{kind}", Some(ANY)),
+    ("POST", "/api/v1/workspaces/{ws}/submissions", Some(ANY)),
+    ("GET", "/api/v1/workspaces/{ws}/submissions/{id}", Some(ANY)),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/submissions/{id}/submit",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/submissions/{id}/documents",
+        Some(ANY),
+    ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/submissions/{id}/documents/{document_id}",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/submissions/{id}/qa-review",
+        Some(ANY),
+    ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/submissions/{id}/timeline",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/stages/{id}/decide",
+        Some(ANY),
+    ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/approvals/pending",
+        Some(ANY),
+    ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/submissions/{id}/punchlist-items",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/punchlist-items/{id}/rectify",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/punchlist-items/{id}/verify",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/punchlist-items/{id}/close",
+        Some(ANY),
+    ),
 ];
 
 /// A concrete path for a template: well-formed values that name nothing, so allowed roles get 404/422, not 400.

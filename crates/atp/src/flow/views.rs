@@ -1,0 +1,190 @@
+//! Read models of the workflow: a submission's timeline and the caller's pending approvals. Each is ONE SQL
+//! statement (plus the request's fixed BEGIN / context / resolve / COMMIT: docs/atp-flow.md has the counts).
+
+use super::ReadFlow;
+use crate::member::Member;
+use crate::state::AtpCategory;
+use chrono::{DateTime, Utc};
+use neurohub_core::pagination::{Key, List, Page};
+use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(timeline))
+        .routes(routes!(pending))
+}
+
+/// One event of a submission's history.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Event {
+    /// REVISION (created), SUBMITTED, QA (pre-approval), or STAGE (a workflow_stage_actions row).
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    /// The revision current when it happened.
+    pub revision_number: i32,
+    pub stage_id: Option<Uuid>,
+    pub stage_number: Option<i32>,
+    pub stage_name: Option<String>,
+    /// Who acted (None: the system).
+    pub actor_user_id: Option<i64>,
+    /// The stage's assignee at the time (ACTIVATE), or now.
+    pub assigned_approver_id: Option<i64>,
+    /// CREATED / SUBMITTED / QA_APPROVE / QA_REJECT, or the stage action (ACTIVATE, APPROVE, REJECT, CANCEL …).
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// Every revision, QA review, stage assignment, decision and system action of a submission, in order.
+#[utoipa::path(
+    get, path = "/workspaces/{ws}/submissions/{id}/timeline", tag = "atp-workflow", security(("bearer" = [])),
+    params(("ws" = String, Path, description = "Workspace code or id"), ("id" = Uuid, Path, description = "any revision's id")),
+    responses(
+        (status = 200, description = "The events, oldest first", body = Vec<Event>),
+        (status = 404, description = "No such submission in this workspace", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn timeline(
+    mut m: Member<ReadFlow>,
+    ApiPath((_ws, id)): ApiPath<(String, Uuid)>,
+) -> ApiResult<ApiJson<Vec<Event>>> {
+    // tie-break inside one transaction (same now()): QA review, then decisions, cancellations, activations
+    let rows: Vec<Event> = sqlx::query_as(
+        "WITH sub AS (SELECT submission_code FROM atp_submissions WHERE workspace_id = $1 AND id = $2), \
+              revs AS (SELECT r.* FROM atp_submissions r JOIN sub USING (submission_code) WHERE r.workspace_id = $1), \
+              inst AS (SELECT DISTINCT workflow_instance_id AS id FROM revs WHERE workflow_instance_id IS NOT NULL), \
+              ev AS ( \
+                SELECT 'REVISION' AS kind, created_at AS at, 0 AS prio, revision_number, NULL::uuid AS stage_id, \
+                       NULL::int AS stage_number, NULL::text AS stage_name, created_by AS actor_user_id, \
+                       NULL::bigint AS assigned_approver_id, 'CREATED' AS action, NULL::text AS from_status, \
+                       'DRAFT'::text AS to_status, remarks AS comment FROM revs \
+                UNION ALL \
+                SELECT 'SUBMITTED', submitted_at, 0, revision_number, NULL, NULL, NULL, submitted_by, NULL, \
+                       'SUBMITTED', 'DRAFT', 'QA_REVIEW', NULL FROM revs WHERE submitted_at IS NOT NULL \
+                UNION ALL \
+                SELECT 'QA', qa_reviewed_at, 1, revision_number, NULL, NULL, NULL, qa_reviewed_by, NULL, \
+                       CASE WHEN status = 'QA_REJECTED' THEN 'QA_REJECT' ELSE 'QA_APPROVE' END, 'QA_REVIEW', \
+                       CASE WHEN status = 'QA_REJECTED' THEN 'QA_REJECTED' ELSE 'IN_APPROVAL' END, qa_comment \
+                  FROM revs WHERE qa_reviewed_at IS NOT NULL \
+                UNION ALL \
+                SELECT 'STAGE', a.created_at, \
+                       CASE a.action WHEN 'CANCEL' THEN 3 WHEN 'ACTIVATE' THEN 4 ELSE 2 END, \
+                       COALESCE((SELECT max(r.revision_number) FROM revs r WHERE r.created_at <= a.created_at), 1), \
+                       s.id, s.stage_number, s.stage_name, a.actor_user_id, \
+                       COALESCE((a.payload ->> 'assigned_approver_id')::bigint, s.assigned_approver_id), \
+                       a.action, a.from_status, a.to_status, a.comment \
+                  FROM inst JOIN workflow_stage_actions a ON a.workspace_id = $1 AND a.workflow_instance_id = inst.id \
+                  JOIN workflow_stages s ON s.workspace_id = $1 AND s.id = a.workflow_stage_id) \
+         SELECT kind, at, revision_number, stage_id, stage_number, stage_name, actor_user_id, assigned_approver_id, \
+                action, from_status, to_status, comment \
+           FROM ev ORDER BY at, prio, revision_number, stage_number NULLS FIRST",
+    )
+    .bind(m.workspace_id)
+    .bind(id)
+    .fetch_all(&mut *m.tx)
+    .await?;
+    // a read: the READ ONLY transaction is dropped, not committed (one statement fewer)
+    drop(m);
+    if rows.is_empty() {
+        return Err(ApiError::not_found("submission"));
+    }
+    Ok(ApiJson(rows))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PendingFilter {
+    #[serde(default, deserialize_with = "neurohub_core::extract::qs::opt")]
+    pub category: Option<AtpCategory>,
+    /// The site's region.
+    pub region: Option<String>,
+    /// true: only stages past their due time; false: only those not yet due.
+    #[serde(default, deserialize_with = "neurohub_core::extract::qs::opt")]
+    pub overdue: Option<bool>,
+    /// Rows per page, 1..=500 (default 100).
+    #[serde(default, deserialize_with = "neurohub_core::extract::qs::opt")]
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// A stage waiting for the caller.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct PendingStage {
+    pub stage_id: Uuid,
+    pub stage_number: i32,
+    pub stage_name: String,
+    pub workflow_instance_id: Uuid,
+    pub submission_id: Uuid,
+    pub submission_code: String,
+    pub revision_number: i32,
+    pub site_id: String,
+    pub region: Option<String>,
+    pub atp_category: AtpCategory,
+    pub activated_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    /// Seconds until due (negative: overdue).
+    pub seconds_left: i64,
+    pub overdue: bool,
+}
+
+/// My ACTIVE stages, soonest due first (keyset on (due_at, id), idx_workflow_stages_assigned_approver).
+#[utoipa::path(
+    get, path = "/workspaces/{ws}/approvals/pending", tag = "atp-workflow", security(("bearer" = [])),
+    params(("ws" = String, Path, description = "Workspace code or id"), PendingFilter),
+    responses(
+        (status = 200, description = "A page of my pending stages", body = Page<PendingStage>),
+        (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not a member of this workspace", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn pending(
+    mut m: Member<ReadFlow>,
+    ApiQuery(f): ApiQuery<PendingFilter>,
+) -> ApiResult<ApiJson<Page<PendingStage>>> {
+    let page = List::<ByDueTime>::fixed(f.limit, f.cursor.as_deref())?;
+    let (after_due, after_id) = (page.after_time(0), page.after_uuid(1)?);
+    let rows: Vec<PendingStage> = sqlx::query_as(&format!(
+        "SELECT s.id AS stage_id, s.stage_number, s.stage_name, s.workflow_instance_id, sub.id AS submission_id, \
+                sub.submission_code, sub.revision_number, si.site_id, si.region, i.atp_category, s.activated_at, \
+                s.due_at, floor(extract(epoch FROM s.due_at - now()))::bigint AS seconds_left, \
+                s.due_at < now() AS overdue \
+           FROM workflow_stages s \
+           JOIN workflow_instances i ON i.workspace_id = s.workspace_id AND i.id = s.workflow_instance_id \
+           JOIN sites si ON si.workspace_id = i.workspace_id AND si.id = i.site_id \
+           JOIN LATERAL (SELECT r.id, r.submission_code, r.revision_number FROM atp_submissions r \
+                          WHERE r.workspace_id = s.workspace_id AND r.workflow_instance_id = i.id \
+                          ORDER BY r.revision_number DESC LIMIT 1) AS sub ON true \
+          WHERE s.workspace_id = $1 AND s.assigned_approver_id = $2 AND s.status = 'ACTIVE' \
+            AND ($3::timestamptz IS NULL OR (s.due_at, s.id) > ($3, $4)) \
+            AND ($5::text IS NULL OR i.atp_category = $5) AND ($6::text IS NULL OR si.region = $6) \
+            AND ($7::bool IS NULL OR (s.due_at < now()) = $7) \
+          ORDER BY s.due_at, s.id {}",
+        page.limit_sql()
+    ))
+    .bind(m.workspace_id)
+    .bind(m.user.id)
+    .bind(after_due)
+    .bind(after_id)
+    .bind(f.category)
+    .bind(f.region.as_deref().filter(|s| !s.is_empty()))
+    .bind(f.overdue)
+    .fetch_all(&mut *m.tx)
+    .await?;
+    // a read: the READ ONLY transaction is dropped, not committed (one statement fewer)
+    drop(m);
+    Ok(ApiJson(page.page(rows, |r, _| {
+        vec![r.due_at.into(), r.stage_id.to_string().into()]
+    })))
+}
+
+neurohub_core::fixed_sort!(
+    /// Pending stages, the soonest due first (`idx_workflow_stages_assigned_approver`).
+    ByDueTime, "due_at,id", Asc, [Key::time("s.due_at"), Key::text("s.id")]
+);
