@@ -213,7 +213,8 @@ pub async fn list(
     params(("ws" = String, Path, description = "Workspace code or id")),
     request_body = NewSite,
     responses(
-        (status = 201, description = "Created", body = Site),
+        (status = 201, description = "Created", body = Site,
+            headers(("location" = String, description = "where the new record is"))),
         (status = 409, description = "DUPLICATE site_id", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "VALIDATION_FAILED / UNKNOWN_CLUSTER", body = Problem, content_type = "application/problem+json"),
     )

@@ -114,7 +114,8 @@ pub async fn list(
     post, path = "/workspaces", tag = "atp-workspaces", security(("bearer" = [])),
     request_body = NewWorkspace,
     responses(
-        (status = 201, description = "Created", body = Workspace),
+        (status = 201, description = "Created", body = Workspace,
+            headers(("location" = String, description = "where the new record is"))),
         (status = 409, description = "DUPLICATE code", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "VALIDATION_FAILED", body = Problem, content_type = "application/problem+json"),
     )
@@ -286,7 +287,8 @@ pub async fn list_members(
     params(("ws" = String, Path, description = "Workspace code or id")),
     request_body = NewMember,
     responses(
-        (status = 201, description = "Added", body = WorkspaceMember),
+        (status = 201, description = "Added", body = WorkspaceMember,
+            headers(("location" = String, description = "where the new record is"))),
         (status = 404, description = "NOT_FOUND (workspace)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "ALREADY_MEMBER", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "VALIDATION_FAILED / UNKNOWN_USER", body = Problem, content_type = "application/problem+json"),

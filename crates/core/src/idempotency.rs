@@ -102,6 +102,20 @@ impl Pending {
         tx.commit().await?;
         Ok((status, axum::Json(value)).into_response())
     }
+
+    /// [`Self::finish`] for a create: 201 with `Location: location`.
+    pub async fn finish_created<T: Serialize>(
+        self,
+        tx: Transaction<'static, Postgres>,
+        location: &str,
+        out: &T,
+    ) -> ApiResult<Response> {
+        let mut res = self.finish(tx, StatusCode::CREATED, out).await?;
+        if let Ok(v) = HeaderValue::from_str(location) {
+            res.headers_mut().insert(axum::http::header::LOCATION, v);
+        }
+        Ok(res)
+    }
 }
 
 pub const HEADER: &str = "idempotency-key";

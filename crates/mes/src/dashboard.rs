@@ -174,7 +174,7 @@ pub async fn dashboard(
     let date = q.date.unwrap_or_else(|| Utc::now().date_naive());
     let row = sqlx::query_as::<_, Row>(SQL)
         .bind(date)
-        .fetch_one(&st.pool)
+        .fetch_one(&st.read_pool)
         .await?;
     let mut processes = row.processes.0;
     for p in &mut processes {

@@ -45,7 +45,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe key (1..255 visible ASCII)")),
     request_body = StartProcess,
     responses(
-        (status = 201, description = "the open record", body = ProcessRecord),
+        (status = 201, description = "the open record", body = ProcessRecord,
+            headers(("location" = String, description = "/api/v1/process-data/{id}"))),
         (status = 403, body = neurohub_core::Problem), (status = 404, body = neurohub_core::Problem),
         (status = 409, description = "PROCESS_OUT_OF_SEQUENCE, PROCESS_ALREADY_OPEN, PROCESS_ALREADY_PASSED, LOT_NOT_ACTIVE, UNIT_FAILED, UNIT_SCRAPPED, UNIT_COMPLETED, EQUIPMENT_UNAVAILABLE", body = neurohub_core::Problem),
         (status = 422, body = neurohub_core::Problem)))]
@@ -62,7 +63,8 @@ pub async fn start(
         Claim::Work(w) => w,
     };
     let rec = flow::start(&mut tx, &user, &body, &unit).await?;
-    work.finish(tx, StatusCode::CREATED, &rec).await
+    work.finish_created(tx, &format!("/api/v1/process-data/{}", rec.id), &rec)
+        .await
 }
 
 /// Complete an open record (its operator, a MANAGER or an ADMIN): PASS advances the unit (LABEL_PRINTING's PASS
@@ -215,7 +217,7 @@ pub async fn list(
     qb.push(list.order_and_limit());
     let rows = qb
         .build_query_as::<ProcessRecord>()
-        .fetch_all(&st.pool)
+        .fetch_all(&st.read_pool)
         .await?;
     Ok(ApiJson(
         list.page(rows, |r, _| vec![r.started_at.into(), r.id.into()]),

@@ -205,7 +205,7 @@ async fn genealogy(
     let r = sqlx::query_as::<_, GenealogyRow>(GENEALOGY_SQL)
         .bind(wip_code)
         .bind(serial_number)
-        .fetch_optional(&st.pool)
+        .fetch_optional(&st.read_pool)
         .await?
         .ok_or_else(|| {
             ApiError::not_found(if wip_code.is_some() {
@@ -397,7 +397,7 @@ pub async fn backward(
     let rows = qb
         .build_query_as::<TouchedUnit>()
         .persistent(false)
-        .fetch_all(&st.pool)
+        .fetch_all(&st.read_pool)
         .await?;
     Ok(ApiJson(list.page(rows, |r, _| {
         vec![r.lot_id.into(), r.unit_rank.into(), r.unit_key.into()]

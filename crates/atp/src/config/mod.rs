@@ -535,7 +535,8 @@ async fn read_upload(mut mp: Multipart) -> ApiResult<Upload> {
     params(("ws" = String, Path, description = "Workspace code or id")),
     request_body(content = ImportForm, content_type = "multipart/form-data"),
     responses(
-        (status = 201, description = "The new DRAFT version with its report", body = ConfigVersion),
+        (status = 201, description = "The new DRAFT version with its report", body = ConfigVersion,
+            headers(("location" = String, description = "where the new record is"))),
         (status = 404, description = "Not a member of this workspace", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Member role may not configure", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "DUPLICATE_IMPORT (an identical upload exists; `errors[0].message` is its id)", body = Problem, content_type = "application/problem+json"),

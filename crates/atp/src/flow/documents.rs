@@ -100,7 +100,8 @@ pub struct DocumentForm {
     params(("ws" = String, Path, description = "Workspace code or id"), ("id" = Uuid, Path)),
     request_body(content = DocumentForm, content_type = "multipart/form-data"),
     responses(
-        (status = 201, description = "The stored document (no content)", body = Document),
+        (status = 201, description = "The stored document (no content)", body = Document,
+            headers(("location" = String, description = "where the new record is"))),
         (status = 403, description = "Only DOC_CONTROL / VENDOR upload", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such submission in this workspace", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "NOT_DRAFT", body = Problem, content_type = "application/problem+json"),

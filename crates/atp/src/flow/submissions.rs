@@ -105,7 +105,8 @@ struct Latest {
     params(("ws" = String, Path, description = "Workspace code or id")),
     request_body = NewSubmission,
     responses(
-        (status = 201, description = "The new DRAFT revision", body = Submission),
+        (status = 201, description = "The new DRAFT revision", body = Submission,
+            headers(("location" = String, description = "where the new record is"))),
         (status = 403, description = "Only DOC_CONTROL / VENDOR submit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not a member of this workspace", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "SUBMISSION_EXISTS: its latest revision is still open", body = Problem, content_type = "application/problem+json"),

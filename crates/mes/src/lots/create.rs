@@ -3,9 +3,9 @@
 
 use crate::policy;
 use axum::extract::State;
-use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use neurohub_core::auth::Authorized;
+use neurohub_core::response::{created, Created};
 use neurohub_core::{context, ApiError, ApiJson, ApiResult, AppState, FieldError};
 use sqlx::{FromRow, Postgres, Transaction};
 
@@ -200,7 +200,8 @@ pub async fn create_lot(
     post, path = "/lots", tag = "lots", security(("bearer" = [])),
     request_body = NewLot,
     responses(
-        (status = 201, description = "Lot and its WIP items created", body = Lot),
+        (status = 201, description = "Lot and its WIP items created", body = Lot,
+            headers(("location" = String, description = "/api/v1/lots/{id}"))),
         (status = 400, description = "Malformed JSON", body = neurohub_core::Problem),
         (status = 403, description = "Needs ADMIN or MANAGER", body = neurohub_core::Problem),
         (status = 409, description = "LOT_SEQUENCE_EXHAUSTED: 99 lots already exist for this line, model and month", body = neurohub_core::Problem),
@@ -211,10 +212,10 @@ pub(super) async fn create(
     State(st): State<AppState>,
     user: Authorized<policy::Manage>,
     ApiJson(body): ApiJson<NewLot>,
-) -> ApiResult<(StatusCode, ApiJson<Lot>)> {
+) -> ApiResult<Created<Lot>> {
     // create_lot validates everything (fields and references, all errors at once) before it writes.
     let mut tx = context::begin(&st.pool, &user.ctx).await?;
     let lot = create_lot(&mut tx, &body).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, ApiJson(lot)))
+    Ok(created(format!("/api/v1/lots/{}", lot.id), lot))
 }

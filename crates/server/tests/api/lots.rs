@@ -60,6 +60,11 @@ pub async fn create(
     }
     let res = app.post(Role::Manager, "/api/v1/lots", &body).await;
     res.assert_status(201);
+    // every create says where the new record lives
+    assert_eq!(
+        res.headers.get("location").and_then(|v| v.to_str().ok()),
+        Some(format!("/api/v1/lots/{}", res.body["id"]).as_str())
+    );
     res.body
 }
 

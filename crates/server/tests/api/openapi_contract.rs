@@ -362,3 +362,29 @@ fn concrete(path: &str) -> String {
 fn method(m: &str) -> Method {
     Method::from_bytes(m.as_bytes()).unwrap()
 }
+
+/// Every create (a 201) documents its `Location` header (and the create tests check the servers sends it).
+#[sqlx::test(migrations = false)]
+async fn every_create_documents_its_location(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let doc = document(&app).await;
+    let mut creates = 0;
+    let mut missing = Vec::new();
+    for (m, p, op) in operations(&doc) {
+        let Some(created) = op["responses"].get("201") else {
+            continue;
+        };
+        creates += 1;
+        let documented = created["headers"]
+            .as_object()
+            .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("location")));
+        if !documented {
+            missing.push(format!("{m} {p}"));
+        }
+    }
+    assert!(creates >= 10, "{creates}");
+    assert!(
+        missing.is_empty(),
+        "201 without a documented Location: {missing:#?}"
+    );
+}

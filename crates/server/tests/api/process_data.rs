@@ -142,6 +142,10 @@ async fn idempotent_start_retry_replays(pool: PgPool) {
     let first = send("station-1:0001", body.clone()).await;
     first.assert_status(201);
     assert!(first.headers.get("idempotent-replay").is_none());
+    assert_eq!(
+        first.headers.get("location").and_then(|v| v.to_str().ok()),
+        Some(format!("/api/v1/process-data/{}", first.body["id"]).as_str())
+    );
     let again = send("station-1:0001", body.clone()).await;
     again.assert_status(201);
     assert_eq!(again.headers.get("idempotent-replay").unwrap(), "true");
