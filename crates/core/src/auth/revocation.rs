@@ -44,9 +44,7 @@ impl Revocations {
 
     /// Record a generation (never moves backwards: notifications may arrive out of order with a reload).
     pub fn set(&self, user_id: i64, generation: i32) {
-        let mut map = self.generations.write().unwrap_or_else(|e| e.into_inner());
-        let e = map.entry(user_id).or_insert(generation);
-        *e = (*e).max(generation);
+        self.merge([(user_id, generation)]);
     }
 
     /// Merge a full reload. Generations never decrease in the database, so the union with the larger value per
