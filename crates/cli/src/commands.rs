@@ -518,8 +518,10 @@ async fn serve_on(
             ))
         })?;
     let addr = listener.local_addr().unwrap_or(serve.listen);
+    let stop = neurohub_server::ShutdownSignal::install()
+        .map_err(|e| CliError::Other(format!("cannot install signal handlers: {e}")))?;
     println!("NeuroHub listening on http://{addr} (API docs at http://{addr}/docs)");
-    neurohub_server::serve(listener, app)
+    neurohub_server::serve(listener, app, stop.recv())
         .await
         .map_err(|e| CliError::Other(format!("server error: {e}")))?;
     // stop a verify run in flight while the runtime is alive: its transaction is dropped (rolled back) here,

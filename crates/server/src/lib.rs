@@ -107,36 +107,61 @@ pub fn spawn_partition_maintenance(pool: sqlx::PgPool) -> tokio::task::JoinHandl
     })
 }
 
-/// Serve until SIGINT/SIGTERM, then finish in-flight requests and return.
-pub async fn serve(listener: TcpListener, app: Router) -> std::io::Result<()> {
+/// SIGINT / SIGTERM handlers, installed when this value is made.
+///
+/// Made before the server announces its address: a supervisor (or a test) that sends SIGTERM the moment it reads
+/// the "listening" line must meet the graceful stop, never the default action that kills the process mid-request
+/// (CI caught exactly that race: the second `up` of the CLI test was killed with no exit code).
+pub struct ShutdownSignal {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    /// Install the handlers now.
+    pub fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Resolves on the first SIGINT or SIGTERM.
+    pub async fn recv(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {},
+            _ = self.terminate.recv() => {},
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutdown signal received; finishing in-flight requests");
+    }
+}
+
+/// Serve until `stop` resolves (in the binary, [`ShutdownSignal::recv`]), then finish in-flight requests and return.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(stop)
     .await
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }
 
 /// Keep this process's token generations current (see `neurohub_core::auth::revocation`): LISTEN on the channel

@@ -167,7 +167,7 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            let _ = neurohub_server::serve(listener, app).await;
+            let _ = neurohub_server::serve(listener, app, std::future::pending()).await;
         });
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -202,7 +202,7 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            let _ = neurohub_server::serve(listener, app).await;
+            let _ = neurohub_server::serve(listener, app, std::future::pending()).await;
         });
         addr
     }

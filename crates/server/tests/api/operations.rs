@@ -280,7 +280,7 @@ async fn a_small_pool_under_concurrent_load_queues_instead_of_failing(pool: PgPo
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        let _ = neurohub_server::serve(listener, router).await;
+        let _ = neurohub_server::serve(listener, router, std::future::pending()).await;
     });
     let client = reqwest::Client::new();
     let token = app.token(neurohub_core::auth::Role::Manager).to_string();
