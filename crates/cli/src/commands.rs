@@ -286,7 +286,8 @@ async fn verify(
         ModuleArg::Mes => neurohub_schema::ModuleFilter::Mes,
         ModuleArg::Atp => neurohub_schema::ModuleFilter::Atp,
     };
-    let report = neurohub_schema::verify_report(&pool, filter).await?;
+    let report =
+        neurohub_schema::verify_report(&pool, filter, neurohub_server::verify_runtime()).await?;
     pool.close().await;
     let rendered = match format {
         ReportFormat::Text => report.to_text(),

@@ -118,6 +118,14 @@ async fn deploy_prints_the_summary_and_verify_agrees(pool: PgPool) {
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let _ = std::fs::remove_file(&file);
     assert_eq!(json["decision"], "NO-GO");
+    // the binary hands verify the ATP engine: C6 runs, it is not skipped
+    let c6 = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "C6")
+        .expect("C6 in the report");
+    assert_eq!(c6["status"], "passed", "{c6}");
     assert!(
         json["reasons"][0].as_str().unwrap().starts_with("C1 "),
         "{json}"

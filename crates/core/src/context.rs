@@ -53,10 +53,7 @@ pub async fn begin_read(
 
 /// Set the context on an open transaction (one statement; `set_config(..., true)` is transaction-local, so the
 /// pooled connection carries nothing over to the next request).
-pub async fn set(
-    tx: &mut Transaction<'static, Postgres>,
-    ctx: &RequestContext,
-) -> Result<(), sqlx::Error> {
+pub async fn set(conn: &mut sqlx::PgConnection, ctx: &RequestContext) -> Result<(), sqlx::Error> {
     sqlx::query(
         "SELECT set_config('app.current_user_id', $1, true), set_config('app.client_ip', $2, true), \
          set_config('app.request_id', $3, true), set_config('app.workspace_id', $4, true)",
@@ -65,7 +62,7 @@ pub async fn set(
     .bind(ctx.client_ip.clone().unwrap_or_default())
     .bind(ctx.request_id.clone().unwrap_or_default())
     .bind(ctx.workspace_id.map(|w| w.to_string()).unwrap_or_default())
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
     Ok(())
 }

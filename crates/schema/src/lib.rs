@@ -43,4 +43,4 @@ pub use snapshot::{
 };
 pub use verify::report::{Decision, Report};
 pub use verify::summary::{verify_summary, Summary, SummaryRow};
-pub use verify::{run as verify_report, ModuleFilter};
+pub use verify::{run as verify_report, ModuleFilter, Runtime as VerifyRuntime};

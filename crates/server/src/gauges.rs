@@ -46,7 +46,7 @@ pub fn publish(report: &Report) {
 /// Run verify once and publish it; a failure to run is logged and leaves the previous figures (the
 /// `neurohub_verify_last_run_timestamp_seconds` gauge shows how old they are).
 pub async fn refresh(pool: &sqlx::PgPool) -> Option<Report> {
-    match verify_report(pool, ModuleFilter::All).await {
+    match verify_report(pool, ModuleFilter::All, crate::verify_runtime()).await {
         Ok(r) => {
             publish(&r);
             if r.decision != neurohub_schema::Decision::Go {

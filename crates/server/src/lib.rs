@@ -88,6 +88,14 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
         .layer(axum::middleware::from_fn(middleware::server_request_id))
 }
 
+/// The domain code `neurohub verify` runs (the schema crate depends on no domain): C6 walks a scratch
+/// submission through the ATP engine. The CLI's `verify` and the verify gauges both take it from here.
+pub fn verify_runtime() -> neurohub_schema::VerifyRuntime {
+    neurohub_schema::VerifyRuntime {
+        atp_progression: Some(neurohub_atp::flow::probe::progression),
+    }
+}
+
 /// Keep the coming months' audit partitions in place (at start, then every six hours).
 pub fn spawn_partition_maintenance(pool: sqlx::PgPool) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

@@ -144,6 +144,20 @@ pub async fn qa_review(
     ApiPath((_ws, id)): ApiPath<(String, Uuid)>,
     ApiJson(b): ApiJson<QaBody>,
 ) -> ApiResult<ApiJson<Submission>> {
+    let s = review(&mut m.tx, m.workspace_id, m.user.id, id, &b).await?;
+    m.commit().await?;
+    Ok(ApiJson(s))
+}
+
+/// The QA review of submission `id` by `user`, on the caller's transaction (which the caller commits): the route
+/// above, and the go / no-go check C6, which walks a scratch submission through the real runtime.
+pub async fn review(
+    conn: &mut PgConnection,
+    ws: Uuid,
+    user: i64,
+    id: Uuid,
+    b: &QaBody,
+) -> ApiResult<Submission> {
     let comment = comment_required(b.decision == QaDecision::Reject, &b.comment)?;
     let r: Option<ForReview> = sqlx::query_as(
         "SELECT s.status, s.workflow_instance_id, s.site_id, s.scope_id, s.vendor_id, s.atp_category, \
@@ -154,13 +168,11 @@ pub async fn qa_review(
            LEFT JOIN vendor_master v ON v.workspace_id = s.workspace_id AND v.id = s.vendor_id \
           WHERE s.workspace_id = $1 AND s.id = $2 FOR UPDATE OF s",
     )
-    .bind(m.workspace_id)
+    .bind(ws)
     .bind(id)
-    .fetch_optional(&mut *m.tx)
+    .fetch_optional(&mut *conn)
     .await?;
     let r = r.ok_or_else(|| ApiError::not_found("submission"))?;
-    let ws = m.workspace_id;
-    let user = m.user.id;
     if r.status != SubmissionStatus::QaReview {
         // explicit: the machine admits self-transitions, and a second QA_REJECT must not pass as one
         return Err(ApiError::conflict(
@@ -182,18 +194,17 @@ pub async fn qa_review(
         .bind(id)
         .bind(user)
         .bind(comment.as_deref())
-        .fetch_one(&mut *m.tx)
+        .fetch_one(&mut *conn)
         .await?;
-        m.commit().await?;
-        return Ok(ApiJson(s));
+        return Ok(s);
     }
     r.status.transition(SubmissionStatus::InApproval)?;
     let instance = match r.workflow_instance_id {
         Some(instance) => {
-            resume(&mut m.tx, ws, instance).await?;
+            resume(&mut *conn, ws, instance).await?;
             instance
         }
-        None => start(&mut m.tx, ws, user, &r).await?,
+        None => start(&mut *conn, ws, user, &r).await?,
     };
     let s: Submission = sqlx::query_as(&format!(
         "UPDATE atp_submissions SET status = 'IN_APPROVAL', qa_reviewed_by = $3, qa_reviewed_at = now(), \
@@ -205,11 +216,11 @@ pub async fn qa_review(
     .bind(user)
     .bind(comment.as_deref())
     .bind(instance)
-    .fetch_one(&mut *m.tx)
+    .fetch_one(&mut *conn)
     .await?;
     // advance may complete the chain (every stage QA or AUTO): then answer the revision as it is now
     let s = if matches!(
-        advance(&mut m.tx, ws, instance).await?,
+        advance(&mut *conn, ws, instance).await?,
         Advanced::Completed | Advanced::ApprovedWithPunchlist
     ) {
         sqlx::query_as::<_, Submission>(&format!(
@@ -217,13 +228,12 @@ pub async fn qa_review(
         ))
         .bind(ws)
         .bind(id)
-        .fetch_one(&mut *m.tx)
+        .fetch_one(&mut *conn)
         .await?
     } else {
         s
     };
-    m.commit().await?;
-    Ok(ApiJson(s))
+    Ok(s)
 }
 
 /// One policy stage with what routing resolved for it.
@@ -567,6 +577,20 @@ pub async fn decide(
     ApiPath((_ws, id)): ApiPath<(String, Uuid)>,
     ApiJson(b): ApiJson<DecideBody>,
 ) -> ApiResult<ApiJson<Decided>> {
+    let d = decide_stage(&mut m.tx, m.workspace_id, m.user.id, id, &b).await?;
+    m.commit().await?;
+    Ok(ApiJson(d))
+}
+
+/// `user`'s decision on stage `id`, on the caller's transaction (which the caller commits): the route above and
+/// the go / no-go check C6.
+pub async fn decide_stage(
+    conn: &mut PgConnection,
+    ws: Uuid,
+    user: i64,
+    id: Uuid,
+    b: &DecideBody,
+) -> ApiResult<Decided> {
     let items = super::punchlists::check_items(b.decision, b.items.as_deref())?;
     let critical: Vec<&str> = items
         .iter()
@@ -589,7 +613,6 @@ pub async fn decide(
             given.map(|c| format!(": {c}")).unwrap_or_default()
         ))
     };
-    let ws = m.workspace_id;
     // the stage and its instance, locked: concurrent decisions of one instance are serialized here
     let l: Option<Locked> = sqlx::query_as(
         "SELECT s.status, s.assigned_approver_id, s.workflow_instance_id, s.stage_number, s.stage_name, \
@@ -613,11 +636,11 @@ pub async fn decide(
     )
     .bind(ws)
     .bind(id)
-    .bind(m.user.id)
-    .fetch_optional(&mut *m.tx)
+    .bind(user)
+    .fetch_optional(&mut *conn)
     .await?;
     let l = l.ok_or_else(|| ApiError::not_found("stage"))?;
-    if l.assigned_approver_id != Some(m.user.id) && !l.delegated {
+    if l.assigned_approver_id != Some(user) && !l.delegated {
         return Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             "NOT_ASSIGNED",
@@ -666,18 +689,18 @@ pub async fn decide(
     .bind(id)
     .bind(to)
     .bind(decision)
-    .bind(m.user.id)
+    .bind(user)
     .bind(comment.as_deref())
-    .fetch_one(&mut *m.tx)
+    .fetch_one(&mut *conn)
     .await?;
     let instance = l.workflow_instance_id;
     if !items.is_empty() {
         super::punchlists::raise(
-            &mut m.tx,
+            &mut *conn,
             ws,
             instance,
             l.submission_id,
-            m.user.id,
+            user,
             &items,
             !critical.is_empty(),
         )
@@ -699,21 +722,20 @@ pub async fn decide(
         )
         .bind(ws)
         .bind(instance)
-        .execute(&mut *m.tx)
+        .execute(&mut *conn)
         .await?;
         (Vec::new(), "REJECTED".to_string())
     } else {
-        match advance(&mut m.tx, ws, instance).await? {
+        match advance(&mut *conn, ws, instance).await? {
             Advanced::Activated(ids) => (ids, "IN_PROGRESS".to_string()),
             Advanced::Running => (Vec::new(), "IN_PROGRESS".to_string()),
             Advanced::Completed => (Vec::new(), "COMPLETED".to_string()),
             Advanced::ApprovedWithPunchlist => (Vec::new(), "APPROVED_WITH_PUNCHLIST".to_string()),
         }
     };
-    m.commit().await?;
-    Ok(ApiJson(Decided {
+    Ok(Decided {
         stage,
         activated,
         instance_status,
-    }))
+    })
 }

@@ -7,6 +7,7 @@
 
 pub mod documents;
 pub mod engine;
+pub mod probe;
 pub mod punchlists;
 pub mod state;
 pub mod submissions;

@@ -1,5 +1,5 @@
 //! The ATP module's checks: C3 config lifecycle, C4 freeze-by-reference, C5 workspace isolation, C6 runtime
-//! progression (part 2, skipped until it exists), the ACTIVE-config invariants and the ATP data-validation
+//! progression (through the ATP engine the binary hands over), the ACTIVE-config invariants and the ATP data-validation
 //! constraints. Every behavioural check builds its own workspaces, users and configs inside a rolled-back
 //! transaction (UUID keys: no sequence moves).
 
@@ -384,11 +384,24 @@ async fn c5_impl(ctx: &Ctx) -> Result<Outcome, SchemaError> {
 /// Needs part 2 (the workflow runtime: approve -> next stage -> completion). Tables alone cannot prove the
 /// runtime's progression rules (which stage follows, who may approve, when an instance completes): those live in
 /// code that does not exist yet, and a pure-SQL imitation would only test itself. Skipped, never passed.
+/// C6 runs the ATP engine itself (`neurohub_atp::flow::probe`), handed over by the binary: a pure-SQL imitation
+/// of "approve -> next stage -> completion" would only test itself.
 async fn c6_impl(ctx: &Ctx) -> Result<Outcome, SchemaError> {
-    let _ = ctx;
-    Ok(Outcome::Skip(
-        "needs the ATP workflow runtime (part 2: submissions progressing through stages), not built yet".into(),
-    ))
+    if !has_atp(ctx).await? {
+        return Ok(Outcome::Skip(NO_ATP.into()));
+    }
+    let Some(probe) = ctx.runtime.atp_progression else {
+        return Ok(Outcome::Skip(
+            "this run was not given the ATP runtime (the neurohub binary's verify is)".into(),
+        ));
+    };
+    let mut tx = scratch(&ctx.pool).await?;
+    let outcome = probe(&mut tx).await;
+    tx.rollback().await?;
+    Ok(match outcome {
+        Ok(evidence) => Outcome::Pass(evidence),
+        Err(why) => Outcome::Fail(why, vec![]),
+    })
 }
 
 async fn i2_atp_impl(ctx: &Ctx) -> Result<Outcome, SchemaError> {

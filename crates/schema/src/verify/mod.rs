@@ -5,8 +5,9 @@
 //! rule. Introspection checks only read; behavioural checks run inside a transaction that is always rolled
 //! back (savepoints around each statement expected to be refused, `lock_timeout` so a check never waits behind
 //! production, explicit ids `OVERRIDING SYSTEM VALUE` so no identity sequence moves; the audit trigger's
-//! `audit_logs_id_seq` is the one sequence that advances, a gap in audit ids is harmless). A check that needs
-//! code that does not exist yet (the ATP runtime, part 2) returns [`Outcome::Skip`] — never a pass.
+//! `audit_logs_id_seq` is the one sequence that advances, a gap in audit ids is harmless). A check whose code
+//! lives in a domain crate (C6, the ATP runtime) runs the probe the binary hands over ([`Runtime`]); without it
+//! the check returns [`Outcome::Skip`] — never a pass.
 //! The catalog summary of seed 000 ([`summary`]) is kept for `deploy`, and is C1's evidence.
 
 /// `fn name(ctx) -> BoxFuture` wrappers around `async fn impl(ctx)`, so a module's table can hold plain fn
@@ -44,9 +45,27 @@ pub enum Outcome {
     Skip(String),
 }
 
+/// A behavioural check whose code lives in a domain crate, which this crate does not depend on: it gets a
+/// connection inside a transaction that [`run`] rolls back, and answers its evidence or what went wrong.
+pub type ProbeFn = for<'a> fn(
+    &'a mut sqlx::PgConnection,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<String>, String>> + Send + 'a>,
+>;
+
+/// The domain code the binary hands to a run (`neurohub_server::verify_runtime`). A check whose probe is
+/// missing reports itself skipped, never passed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Runtime {
+    /// C6: walk a scratch submission through the ATP engine (`neurohub_atp::flow::probe::progression`).
+    pub atp_progression: Option<ProbeFn>,
+}
+
 /// Shared state of a run: the pool and what more than one check needs.
 pub struct Ctx {
     pub pool: PgPool,
+    /// The domain probes of this run.
+    pub runtime: Runtime,
     /// The catalog summary (C1 evidence), computed once.
     pub summary: summary::Summary,
     /// The expected catalog (snapshot of the current version) and the live one.
@@ -111,7 +130,11 @@ pub fn all_checks() -> Vec<&'static Check> {
 
 /// Run the report against the live database. Errors only when the database cannot be read at all (the
 /// catalog); a check's own SQL error is that check's failure.
-pub async fn run(pool: &PgPool, filter: ModuleFilter) -> Result<Report, SchemaError> {
+pub async fn run(
+    pool: &PgPool,
+    filter: ModuleFilter,
+    runtime: Runtime,
+) -> Result<Report, SchemaError> {
     let started = Instant::now();
     let generated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let summary = summary::verify_summary(pool).await?;
@@ -122,6 +145,7 @@ pub async fn run(pool: &PgPool, filter: ModuleFilter) -> Result<Report, SchemaEr
     .await?;
     let ctx = Ctx {
         pool: pool.clone(),
+        runtime,
         expected: crate::snapshot::expected_catalog(summary.version),
         live: crate::catalog::read_catalog(pool, crate::catalog::Scope::WithoutPartitions).await?,
         summary,

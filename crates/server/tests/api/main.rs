@@ -24,3 +24,4 @@ mod role_matrix;
 mod trace;
 mod units;
 mod users;
+mod verify_runtime;

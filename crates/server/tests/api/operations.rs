@@ -407,7 +407,7 @@ async fn metrics_expose_the_verify_decision_and_orphan_counts(pool: PgPool) {
     );
     assert!(
         res.text
-            .contains("neurohub_verify_check_status{id=\"C6\"} 2"),
+            .contains("neurohub_verify_check_status{id=\"C6\"} 0"),
         "{}",
         res.text
     );
