@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod pagination;
+pub mod probe;
 pub mod problems;
 pub mod querycount;
 pub mod response;

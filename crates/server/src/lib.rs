@@ -89,10 +89,11 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
 }
 
 /// The domain code `neurohub verify` runs (the schema crate depends on no domain): C6 walks a scratch
-/// submission through the ATP engine. The CLI's `verify` and the verify gauges both take it from here.
+/// submission through the ATP engine, MES-SEQ starts units in and out of sequence through the MES flow. The CLI's `verify` and the verify gauges both take it from here.
 pub fn verify_runtime() -> neurohub_schema::VerifyRuntime {
     neurohub_schema::VerifyRuntime {
         atp_progression: Some(neurohub_atp::flow::probe::progression),
+        mes_sequence: Some(neurohub_mes::flow::probe::sequence),
     }
 }
 

@@ -11,17 +11,13 @@
 //! the second completes the instance and the submission. Scratch user ids are explicit (`OVERRIDING SYSTEM
 //! VALUE`) so no identity sequence moves; UUID keys move nothing.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use neurohub_core::probe::{as_request_role, expect, ProbeFailed as Failed, ProbeFuture};
+
 use super::engine::{decide_stage, review, DecideBody, QaBody};
 use super::state::{Decision, QaDecision, SubmissionStatus};
-
-/// The boxed future `neurohub verify` stores in its probe table.
-pub type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send + 'a>>;
 
 /// C6: walk a scratch submission through QA and every stage with the real engine. `Ok(evidence)` when every
 /// step did what the runtime promises, `Err(what went wrong)` otherwise. Leaves its changes in `conn`'s
@@ -36,35 +32,6 @@ struct Scratch {
     qa: i64,
     approvers: [i64; 3],
     submission: Uuid,
-}
-
-#[derive(Debug)]
-struct Failed(String);
-
-impl std::fmt::Display for Failed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<sqlx::Error> for Failed {
-    fn from(e: sqlx::Error) -> Self {
-        Failed(format!("SQL error: {e}"))
-    }
-}
-
-impl From<neurohub_core::ApiError> for Failed {
-    fn from(e: neurohub_core::ApiError) -> Self {
-        Failed(format!("the engine refused a legal step: {e}"))
-    }
-}
-
-fn expect(ok: bool, what: impl Into<String>) -> Result<(), Failed> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Failed(what.into()))
-    }
 }
 
 /// The scratch workspace, its configuration and a submission waiting for QA (as the owner, before the role
@@ -227,9 +194,7 @@ fn approve() -> DecideBody {
 async fn run(conn: &mut PgConnection) -> Result<Vec<String>, Failed> {
     let s = build(conn).await?;
     let [a1, a2, a3] = s.approvers;
-    sqlx::query("SET LOCAL ROLE neurohub_app")
-        .execute(&mut *conn)
-        .await?;
+    as_request_role(conn).await?;
     let mut evidence = vec![
         "scratch workspace: a 4-stage RAN_MW chain (QA, stage 2, parallel stages 3 + 4), run under neurohub_app"
             .to_string(),

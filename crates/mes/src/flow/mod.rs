@@ -23,6 +23,7 @@ mod criteria;
 mod disposition;
 mod http;
 mod lot;
+pub mod probe;
 mod record;
 mod request;
 mod route;

@@ -390,18 +390,7 @@ async fn c6_impl(ctx: &Ctx) -> Result<Outcome, SchemaError> {
     if !has_atp(ctx).await? {
         return Ok(Outcome::Skip(NO_ATP.into()));
     }
-    let Some(probe) = ctx.runtime.atp_progression else {
-        return Ok(Outcome::Skip(
-            "this run was not given the ATP runtime (the neurohub binary's verify is)".into(),
-        ));
-    };
-    let mut tx = scratch(&ctx.pool).await?;
-    let outcome = probe(&mut tx).await;
-    tx.rollback().await?;
-    Ok(match outcome {
-        Ok(evidence) => Outcome::Pass(evidence),
-        Err(why) => Outcome::Fail(why, vec![]),
-    })
+    crate::verify::run_probe(ctx, ctx.runtime.atp_progression, "ATP runtime").await
 }
 
 async fn i2_atp_impl(ctx: &Ctx) -> Result<Outcome, SchemaError> {

@@ -20,7 +20,7 @@ pub static CHECKS: &[Check] = &[
         id: "MES-SEQ",
         section: Section::Critical,
         module: Module::Mes,
-        title: "process sequence enforced by the database",
+        title: "process sequence enforced (the MES flow on the live route)",
         run: mes_seq,
     },
     Check {
@@ -61,27 +61,11 @@ async fn mes_checks_impl(ctx: &Ctx) -> Result<Outcome, SchemaError> {
     Ok(out)
 }
 
-/// Which process may start after which is the production flow's rule (crates/mes/src/flow), checked by the API
-/// before it writes; no trigger or constraint encodes it, so the database cannot be shown to refuse an
-/// out-of-sequence start. Reported skipped (never passed) while that stays so.
+/// Which process may start after which is the production flow's rule (crates/mes/src/flow), one rule in one
+/// place: no trigger writes it a second time. So the check runs that rule — the MES flow's probe
+/// (`neurohub_mes::flow::probe::sequence`), handed over by the binary — against the live process route.
 async fn mes_seq_impl(ctx: &Ctx) -> Result<Outcome, SchemaError> {
-    let enforced: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-                         WHERE c.relname = 'process_data' AND t.tgname ILIKE '%sequence%' AND NOT t.tgisinternal)",
-    )
-    .fetch_one(&ctx.pool)
-    .await?;
-    Ok(if enforced {
-        Outcome::Fail(
-            "a process-sequence trigger exists on process_data but no behavioural probe is written for it yet".into(),
-            vec![],
-        )
-    } else {
-        Outcome::Skip(
-            "the process sequence is enforced by the API (crates/mes flow), not by a database trigger or constraint"
-                .into(),
-        )
-    })
+    crate::verify::run_probe(ctx, ctx.runtime.mes_sequence, "MES flow").await
 }
 
 async fn inv4_impl(ctx: &Ctx) -> Result<Outcome, SchemaError> {

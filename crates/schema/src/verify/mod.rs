@@ -59,6 +59,29 @@ pub type ProbeFn = for<'a> fn(
 pub struct Runtime {
     /// C6: walk a scratch submission through the ATP engine (`neurohub_atp::flow::probe::progression`).
     pub atp_progression: Option<ProbeFn>,
+    /// MES-SEQ: starts in and out of sequence through the MES flow (`neurohub_mes::flow::probe::sequence`).
+    pub mes_sequence: Option<ProbeFn>,
+}
+
+/// Run `probe` in a scratch transaction and roll it back: its evidence is a pass, its complaint a failure, and
+/// no probe (a run the binary did not equip, such as this crate's own tests) a skip, never a pass.
+pub(crate) async fn run_probe(
+    ctx: &Ctx,
+    probe: Option<ProbeFn>,
+    what: &str,
+) -> Result<Outcome, SchemaError> {
+    let Some(probe) = probe else {
+        return Ok(Outcome::Skip(format!(
+            "this run was not given the {what} (the neurohub binary's verify is)"
+        )));
+    };
+    let mut tx = scratch(&ctx.pool).await?;
+    let outcome = probe(&mut tx).await;
+    tx.rollback().await?;
+    Ok(match outcome {
+        Ok(evidence) => Outcome::Pass(evidence),
+        Err(why) => Outcome::Fail(why, vec![]),
+    })
 }
 
 /// Shared state of a run: the pool and what more than one check needs.
