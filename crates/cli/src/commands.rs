@@ -15,6 +15,7 @@ use neurohub_mes::settings::MesArgs;
 use neurohub_schema::{DeployOptions, SchemaError, Timeouts};
 use sqlx::{Connection, PgPool};
 
+use crate::signing_key::{signing_key, Mode as KeyMode};
 use crate::{AdminAction, Cli, Command, DeployArgs, MigrateAction, ModuleArg, ReportFormat};
 
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +73,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 neurohub_core::auth::password::check_new_password(p)
                     .map_err(|m| CliError::Config(format!("NEUROHUB_ADMIN_PASSWORD: {m}")))?;
             }
-            let secret = jwt_secret(&serve)?;
+            let secret = signing_key(&serve, KeyMode::Up)?;
             probe(&url, true).await?;
             let ok = run_deploy(&url, &deploy, false, None).await?;
             if !ok {
@@ -111,8 +112,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
             serve_on(&url, pool, &serve, &mes, secret, &gauges).await
         }
-        Command::Serve { serve, mes, gauges } => {
-            let secret = jwt_secret(&serve)?;
+        Command::Serve {
+            dev,
+            serve,
+            mes,
+            gauges,
+        } => {
+            let secret = signing_key(&serve, KeyMode::Serve { dev })?;
             probe(&url, false).await?;
             let pool = db::connect(&url, &OWNER_POOL).await?;
             let version = neurohub_schema::current_version(&pool).await?;
@@ -455,21 +461,6 @@ fn print_event(e: &neurohub_schema::Event) {
             name,
             duration,
         } => println!("version {version:04} {name} reverted in {duration:.2?}"),
-    }
-}
-
-fn jwt_secret(serve: &ServeArgs) -> Result<Vec<u8>, CliError> {
-    match &serve.jwt_secret {
-        Some(s) if s.len() >= 32 => Ok(s.as_bytes().to_vec()),
-        Some(_) => Err(CliError::Config(
-            "NEUROHUB_JWT_SECRET must be at least 32 bytes".into(),
-        )),
-        None => {
-            tracing::warn!(
-                "NEUROHUB_JWT_SECRET is not set: using a random signing key, so access tokens end with this process"
-            );
-            Ok(TokenKeys::random_secret())
-        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! load demo data.
 
 mod commands;
+mod signing_key;
 
 use clap::{Parser, Subcommand};
 use neurohub_core::config::{DatabaseArgs, DeployTimeoutArgs, LogArgs, ServeArgs};
@@ -49,6 +50,10 @@ enum Command {
     },
     /// Serve HTTP on an already deployed database.
     Serve {
+        /// Development: run without NEUROHUB_JWT_SECRET, signing with a random key that ends with the process
+        /// (one node only; a second node would refuse its tokens).
+        #[arg(long, env = "NEUROHUB_DEV")]
+        dev: bool,
         #[command(flatten)]
         serve: ServeArgs,
         #[command(flatten)]

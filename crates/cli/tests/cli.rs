@@ -279,7 +279,13 @@ fn spawn_up_with(
         .args(args)
         .env("DATABASE_URL", url)
         .env("NEUROHUB_ADMIN_PASSWORD_FILE", password_file)
+        // the signing key beside the password, never in the source tree's var/
+        .env(
+            "NEUROHUB_JWT_SECRET_FILE",
+            password_file.with_file_name("jwt-secret"),
+        )
         .env_remove("NEUROHUB_ADMIN_PASSWORD")
+        .env_remove("NEUROHUB_JWT_SECRET")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -427,6 +433,18 @@ async fn up_creates_deploys_seeds_serves_and_stops_on_sigterm() {
 
     let up = spawn_up(&url, &password_file);
     let output = up.output.clone();
+    // the same signing key (kept in the key file): a token of the first `up` is still good
+    let me = client
+        .get(format!("http://{}/api/v1/auth/me", up.addr))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.status(),
+        200,
+        "the first up's token was refused after a restart"
+    );
     up.stop();
     assert!(output.contains("nothing to deploy"), "{output}");
     assert!(
@@ -571,11 +589,35 @@ async fn serve_refuses_a_schema_that_is_behind(pool: PgPool) {
             .code(),
         Some(0)
     );
-    let out = neurohub(&url, &["serve", "--listen", "127.0.0.1:0"]);
+    let out = neurohub(&url, &["serve", "--dev", "--listen", "127.0.0.1:0"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("run `neurohub deploy` first"),
         "{}",
         text(&out)
     );
+}
+
+/// Several nodes must sign with one key: `serve` without NEUROHUB_JWT_SECRET refuses to start (exit 2, saying
+/// what to set), before it touches the database.
+#[test]
+fn serve_without_a_signing_key_refuses_to_start() {
+    let out = Command::new(env!("CARGO_BIN_EXE_neurohub"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:1/nothing-listens-here",
+        )
+        .env("NEUROHUB_LOG", "warn")
+        .env_remove("NEUROHUB_JWT_SECRET")
+        .env_remove("NEUROHUB_DEV")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("NEUROHUB_JWT_SECRET is not set"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("--dev"), "{}", text(&out));
 }

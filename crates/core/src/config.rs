@@ -61,10 +61,18 @@ pub struct ServeArgs {
     /// Address the HTTP server listens on.
     #[arg(long, env = "NEUROHUB_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Secret for signing access tokens (at least 32 bytes). When unset a random one is made at start, so tokens
-    /// do not survive a restart and several servers cannot share sessions: set it in production.
+    /// Secret for signing access tokens (at least 32 bytes), the same on every node. `serve` refuses to start
+    /// without it (unless `--dev`); `up` keeps one in `--jwt-secret-file` when it is unset.
     #[arg(long, env = "NEUROHUB_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Where `up` keeps its signing key when NEUROHUB_JWT_SECRET is unset: made once (random, owner-only) and
+    /// reused by every later `up`, so sessions survive a restart.
+    #[arg(
+        long,
+        env = "NEUROHUB_JWT_SECRET_FILE",
+        default_value = "var/jwt-secret"
+    )]
+    pub jwt_secret_file: std::path::PathBuf,
     /// Lifetime of access tokens.
     #[arg(long, env = "NEUROHUB_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
     pub access_token_ttl: Duration,
