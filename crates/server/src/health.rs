@@ -1,4 +1,8 @@
-//! `GET /health` and `GET /metrics`.
+//! `GET /health` (the full report), `GET /livez` (the process answers), `GET /readyz` (the database answers and
+//! the schema is current: send traffic here) and `GET /metrics`.
+//!
+//! Liveness never touches the database: an orchestrator that restarts a process whose database is down would
+//! only add restarts to an outage. Readiness and `/health` share one check ([`check`]).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -33,10 +37,8 @@ pub struct SchemaHealth {
     pub pending_steps: Option<usize>,
 }
 
-/// Liveness and readiness in one: 200 when ready to serve, 503 (same body) when not.
-#[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, body = Health, description = "ready"), (status = 503, body = Health, description = "degraded")))]
-pub async fn health(State(state): State<AppState>) -> Response {
+/// The database and schema part of the report: one ping, then the schema version and pending steps.
+async fn check(state: &AppState) -> (bool, DatabaseHealth, SchemaHealth) {
     let start = Instant::now();
     let ping: Result<i32, sqlx::Error> =
         sqlx::query_scalar("SELECT 1").fetch_one(&state.pool).await;
@@ -54,26 +56,28 @@ pub async fn health(State(state): State<AppState>) -> Response {
         (None, None)
     };
     let ok = reachable && version == Some(neurohub_schema::HEAD_VERSION) && pending == Some(0);
-    let body = Health {
-        status: if ok { "ok" } else { "degraded" },
-        database: DatabaseHealth {
+    (
+        ok,
+        DatabaseHealth {
             reachable,
             latency_ms: reachable.then_some(latency_ms),
             pool_size: state.pool.size(),
             pool_idle: state.pool.num_idle(),
             error,
         },
-        schema: SchemaHealth {
+        SchemaHealth {
             version,
             head: neurohub_schema::HEAD_VERSION,
             pending_steps: pending,
         },
-        version: env!("CARGO_PKG_VERSION"),
-    };
+    )
+}
+
+/// 200 with `body`, or 503 with it and `Retry-After` (degraded is temporary: a restart, a deploy under way).
+fn answer<T: Serialize>(ok: bool, body: T) -> Response {
     if ok {
         (StatusCode::OK, axum::Json(body)).into_response()
     } else {
-        // Degraded is temporary (a restart, a deploy under way): say when to look again.
         (
             StatusCode::SERVICE_UNAVAILABLE,
             [(axum::http::header::RETRY_AFTER, "1")],
@@ -81,6 +85,71 @@ pub async fn health(State(state): State<AppState>) -> Response {
         )
             .into_response()
     }
+}
+
+/// The full report for people and monitors: 200 when ready to serve, 503 (same body) when not.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, body = Health, description = "ready"), (status = 503, body = Health, description = "degraded")))]
+pub async fn health(State(state): State<AppState>) -> Response {
+    let (ok, database, schema) = check(&state).await;
+    answer(
+        ok,
+        Health {
+            status: if ok { "ok" } else { "degraded" },
+            database,
+            schema,
+            version: env!("CARGO_PKG_VERSION"),
+        },
+    )
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Live {
+    /// Always `alive`: the process answers.
+    pub status: &'static str,
+    pub version: &'static str,
+}
+
+/// Liveness: the process answers. Never touches the database (restart a process only when it is stuck).
+#[utoipa::path(get, path = "/livez", tag = "operations",
+    responses((status = 200, body = Live, description = "the process answers")))]
+pub async fn livez() -> axum::Json<Live> {
+    axum::Json(Live {
+        status: "alive",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    pub ready: bool,
+    /// Why not, one line each (empty when ready).
+    pub reasons: Vec<String>,
+}
+
+/// Readiness: the database answers and the schema is at this build's head with nothing pending (send traffic
+/// here); 503 with the reasons and `Retry-After` otherwise.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Ready, description = "ready"), (status = 503, body = Ready, description = "not ready")))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let (ok, database, schema) = check(&state).await;
+    let mut reasons = Vec::new();
+    if let Some(e) = database.error {
+        reasons.push(format!("database unreachable: {e}"));
+    } else if !database.reachable {
+        reasons.push("database unreachable".into());
+    }
+    if database.reachable && schema.version != Some(schema.head) {
+        reasons.push(format!(
+            "schema version {} is not this build's {}",
+            schema.version.map_or("unknown".into(), |v| v.to_string()),
+            schema.head
+        ));
+    }
+    if let Some(n) = schema.pending_steps.filter(|n| *n > 0) {
+        reasons.push(format!("{n} schema step(s) pending"));
+    }
+    answer(ok, Ready { ready: ok, reasons })
 }
 
 fn short(e: &sqlx::Error) -> String {

@@ -57,6 +57,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(neurohub_atp::router()),
         )
         .routes(utoipa_axum::routes!(health::health))
+        .routes(utoipa_axum::routes!(health::livez))
+        .routes(utoipa_axum::routes!(health::readyz))
         .routes(utoipa_axum::routes!(health::metrics))
         .split_for_parts();
     openapi::finish(&mut doc);

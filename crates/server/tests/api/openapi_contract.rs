@@ -195,7 +195,9 @@ POST /api/v1/workspaces/{ws}/submissions/{id}/qa-review atp_workflow_qa_review
 POST /api/v1/workspaces/{ws}/submissions/{id}/submit atp_submissions_submit
 GET /api/v1/workspaces/{ws}/submissions/{id}/timeline atp_workflow_timeline
 GET /health operations_health
+GET /livez operations_livez
 GET /metrics operations_metrics
+GET /readyz operations_readyz
 ";
 
 #[sqlx::test(migrations = false)]
@@ -217,6 +219,8 @@ async fn operation_ids_are_the_published_ones(pool: PgPool) {
 const NON_PROBLEM_ERRORS: &[(&str, &str, &str)] = &[
     // The readiness probe answers 503 with the same health report as its 200, so monitors read one shape.
     ("GET", "/health", "503"),
+    // The readiness probe's 503 is its 200's shape with the reasons filled in.
+    ("GET", "/readyz", "503"),
 ];
 
 #[sqlx::test(migrations = false)]

@@ -35,6 +35,80 @@ async fn health_is_degraded_when_migrations_are_pending(pool: PgPool) {
         res.body["schema"]["version"],
         neurohub_schema::HEAD_VERSION - 1
     );
+    // not ready, says why and when to look again; still alive (a restart would not help)
+    let res = app.request(Method::GET, "/readyz", None, None, &[]).await;
+    res.assert_status(503);
+    assert_eq!(res.body["ready"], false);
+    assert!(
+        res.body["reasons"][0].as_str().unwrap().contains(&format!(
+            "is not this build's {}",
+            neurohub_schema::HEAD_VERSION
+        )),
+        "{}",
+        res.body
+    );
+    assert_eq!(res.headers["retry-after"], "1");
+    app.request(Method::GET, "/livez", None, None, &[])
+        .await
+        .assert_status(200);
+}
+
+#[sqlx::test(migrations = false)]
+async fn livez_and_readyz_when_all_is_well(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let res = app.request(Method::GET, "/livez", None, None, &[]).await;
+    res.assert_status(200);
+    assert_eq!(res.body["status"], "alive");
+    let res = app.request(Method::GET, "/readyz", None, None, &[]).await;
+    res.assert_status(200);
+    assert_eq!(res.body, serde_json::json!({"ready": true, "reasons": []}));
+}
+
+/// A server whose database does not answer: alive (liveness never touches the database), not ready.
+#[tokio::test]
+async fn livez_answers_without_a_database_and_readyz_does_not() {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(2))
+        .connect_lazy("postgres://postgres@127.0.0.1:1/nothing")
+        .unwrap();
+    let state = neurohub_core::AppState::new(
+        pool,
+        neurohub_core::auth::tokens::TokenKeys::new(
+            b"test secret test secret test secret!",
+            std::time::Duration::from_secs(900),
+            std::time::Duration::from_secs(3600),
+        ),
+        crate::helpers::test_settings(),
+    );
+    let router = neurohub_server::app(state, &neurohub_server::HttpOptions::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = neurohub_server::serve(listener, router, std::future::pending()).await;
+    });
+    let client = reqwest::Client::new();
+    let live = client
+        .get(format!("http://{addr}/livez"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    let ready = client
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.headers()["retry-after"], "1");
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["ready"], false);
+    assert!(
+        body["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("database unreachable"),
+        "{body}"
+    );
 }
 
 #[sqlx::test(migrations = false)]

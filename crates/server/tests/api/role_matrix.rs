@@ -18,6 +18,8 @@ const ADMIN: &[Role] = &[Admin];
 /// (method, path under the server root, allowed roles or None for public)
 const MATRIX: &[(&str, &str, Option<&[Role]>)] = &[
     ("GET", "/health", None),
+    ("GET", "/livez", None),
+    ("GET", "/readyz", None),
     ("GET", "/metrics", None),
     // auth
     ("POST", "/api/v1/auth/login", None),
