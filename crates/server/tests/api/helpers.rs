@@ -106,8 +106,14 @@ impl TestResponse {
 
 pub fn test_settings() -> Settings {
     Settings {
-        login_max_failures: 5,
-        login_lockout: Duration::from_secs(900),
+        throttle: neurohub_core::auth::throttle::ThrottleConfig {
+            free_failures: 5,
+            address_free_failures: 20,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(900),
+            // the suite signs in a lot from 127.0.0.1; the rate limit has its own test with a low rate
+            rate_per_minute: 100_000,
+        },
     }
 }
 
@@ -219,6 +225,16 @@ impl TestApp {
         &self.users[&role]
     }
 
+    /// A client whose connections come from `ip` (any 127.x.y.z works over loopback), to be one of several
+    /// client addresses.
+    pub fn client_from(ip: [u8; 4]) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
+    }
+
     /// Any request: `token` None sends no Authorization header; `body` None sends no body.
     pub async fn request(
         &self,
@@ -321,7 +337,7 @@ impl TestApp {
     }
 }
 
-async fn into_test_response(res: reqwest::Response) -> TestResponse {
+pub async fn into_test_response(res: reqwest::Response) -> TestResponse {
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let text = res.text().await.unwrap_or_default();
