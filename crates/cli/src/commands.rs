@@ -74,11 +74,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
             let secret = jwt_secret(&serve)?;
             probe(&url, true).await?;
+            let pool = db::connect(&url, &OWNER_POOL).await?;
+            check_plant_time_zone(&pool, &mes).await?;
             let ok = run_deploy(&url, &deploy, false, None).await?;
             if !ok {
                 return Ok(ExitCode::from(1));
             }
-            let pool = db::connect(&url, &OWNER_POOL).await?;
             let given = admin_password.is_some();
             match neurohub_identity::users::ensure_first_admin(&pool, admin_password).await {
                 Ok(Some((username, _))) if given => {
@@ -100,7 +101,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 }
             }
             if !no_demo {
-                match neurohub_mes::demo::seed_if_empty(&pool).await {
+                match neurohub_mes::demo::seed_if_empty(&pool, &mes.plant_time_zone).await {
                     Ok(Some(summary)) => println!("Demo data loaded: {summary}"),
                     Ok(None) => {}
                     Err(e) => {
@@ -115,6 +116,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let secret = jwt_secret(&serve)?;
             probe(&url, false).await?;
             let pool = db::connect(&url, &OWNER_POOL).await?;
+            check_plant_time_zone(&pool, &mes).await?;
             let version = neurohub_schema::current_version(&pool).await?;
             let pending = neurohub_schema::pending_steps(&pool).await?;
             if version != neurohub_schema::HEAD_VERSION || pending > 0 {
@@ -233,10 +235,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Seed { secret_out } => {
+        Command::Seed { mes, secret_out } => {
             probe(&url, false).await?;
             let pool = db::connect(&url, &Default::default()).await?;
-            match neurohub_mes::demo::seed_if_empty(&pool).await {
+            check_plant_time_zone(&pool, &mes).await?;
+            match neurohub_mes::demo::seed_if_empty(&pool, &mes.plant_time_zone).await {
                 Ok(Some(summary)) => println!("demo data loaded: {summary}"),
                 Ok(None) => println!("the database already has production data; nothing loaded"),
                 Err(e) => return Err(CliError::Other(format!("could not load demo data: {e}"))),
@@ -470,6 +473,13 @@ fn jwt_secret(serve: &ServeArgs) -> Result<Vec<u8>, CliError> {
             Ok(TokenKeys::random_secret())
         }
     }
+}
+
+/// Refuse to start with a plant time zone PostgreSQL does not know (a configuration error, exit code 2).
+async fn check_plant_time_zone(pool: &PgPool, mes: &MesArgs) -> Result<(), CliError> {
+    neurohub_mes::settings::check_time_zone(pool, &mes.plant_time_zone)
+        .await
+        .map_err(CliError::Config)
 }
 
 /// The owner login's pool (`up`'s first admin and demo data, the audit-partition job): small, requests never use it.

@@ -117,6 +117,13 @@ pub fn test_settings() -> Settings {
     }
 }
 
+pub fn test_mes_settings() -> neurohub_mes::settings::MesSettings {
+    neurohub_mes::settings::MesSettings {
+        max_rework: 3,
+        plant_time_zone: "UTC".into(),
+    }
+}
+
 impl TestApp {
     /// Deploy the schema into the test's fresh database, seed one user per role and start the server.
     pub async fn spawn(pool: PgPool) -> TestApp {
@@ -124,6 +131,23 @@ impl TestApp {
     }
 
     pub async fn spawn_with(pool: PgPool, settings: Settings) -> TestApp {
+        Self::spawn_full(pool, settings, test_mes_settings()).await
+    }
+
+    /// A plant in time zone `zone` (an IANA name).
+    pub async fn spawn_in_zone(pool: PgPool, zone: &str) -> TestApp {
+        let mes = neurohub_mes::settings::MesSettings {
+            plant_time_zone: zone.to_string(),
+            ..test_mes_settings()
+        };
+        Self::spawn_full(pool, test_settings(), mes).await
+    }
+
+    pub async fn spawn_full(
+        pool: PgPool,
+        settings: Settings,
+        mes: neurohub_mes::settings::MesSettings,
+    ) -> TestApp {
         neurohub_server::telemetry::init_for_tests();
         neurohub_schema::up(
             &pool,
@@ -145,7 +169,7 @@ impl TestApp {
             .expect("request pool");
         let state = AppState::new(request_pool.clone(), keys, settings)
             .with_read_pool(request_pool)
-            .with_extension(neurohub_mes::settings::MesSettings { max_rework: 3 });
+            .with_extension(mes);
         let mut users = HashMap::new();
         for role in Role::ALL {
             let username = role.as_str().to_ascii_lowercase();
@@ -199,8 +223,7 @@ impl TestApp {
             Duration::from_secs(900),
             Duration::from_secs(3600),
         );
-        let state = AppState::new(pool, keys, test_settings())
-            .with_extension(neurohub_mes::settings::MesSettings { max_rework: 3 });
+        let state = AppState::new(pool, keys, test_settings()).with_extension(test_mes_settings());
         neurohub_server::spawn_revocation_listener(&state);
         let app = neurohub_server::app(state, &neurohub_server::HttpOptions::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
