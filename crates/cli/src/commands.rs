@@ -75,11 +75,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
             let secret = signing_key(&serve, KeyMode::Up)?;
             probe(&url, true).await?;
+            let pool = db::connect(&url, &OWNER_POOL).await?;
+            check_plant_time_zone(&pool, &mes).await?;
             let ok = run_deploy(&url, &deploy, false, None).await?;
             if !ok {
                 return Ok(ExitCode::from(1));
             }
-            let pool = db::connect(&url, &OWNER_POOL).await?;
             let given = admin_password.is_some();
             match neurohub_identity::users::ensure_first_admin(&pool, admin_password).await {
                 Ok(Some((username, _))) if given => {
@@ -101,7 +102,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 }
             }
             if !no_demo {
-                match neurohub_mes::demo::seed_if_empty(&pool).await {
+                match neurohub_mes::demo::seed_if_empty(&pool, &mes.plant_time_zone).await {
                     Ok(Some(summary)) => println!("Demo data loaded: {summary}"),
                     Ok(None) => {}
                     Err(e) => {
@@ -121,6 +122,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let secret = signing_key(&serve, KeyMode::Serve { dev })?;
             probe(&url, false).await?;
             let pool = db::connect(&url, &OWNER_POOL).await?;
+            check_plant_time_zone(&pool, &mes).await?;
             let version = neurohub_schema::current_version(&pool).await?;
             let pending = neurohub_schema::pending_steps(&pool).await?;
             if version != neurohub_schema::HEAD_VERSION || pending > 0 {
@@ -239,10 +241,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Seed { secret_out } => {
+        Command::Seed { mes, secret_out } => {
             probe(&url, false).await?;
             let pool = db::connect(&url, &Default::default()).await?;
-            match neurohub_mes::demo::seed_if_empty(&pool).await {
+            check_plant_time_zone(&pool, &mes).await?;
+            match neurohub_mes::demo::seed_if_empty(&pool, &mes.plant_time_zone).await {
                 Ok(Some(summary)) => println!("demo data loaded: {summary}"),
                 Ok(None) => println!("the database already has production data; nothing loaded"),
                 Err(e) => return Err(CliError::Other(format!("could not load demo data: {e}"))),
@@ -462,6 +465,13 @@ fn print_event(e: &neurohub_schema::Event) {
             duration,
         } => println!("version {version:04} {name} reverted in {duration:.2?}"),
     }
+}
+
+/// Refuse to start with a plant time zone PostgreSQL does not know (a configuration error, exit code 2).
+async fn check_plant_time_zone(pool: &PgPool, mes: &MesArgs) -> Result<(), CliError> {
+    neurohub_mes::settings::check_time_zone(pool, &mes.plant_time_zone)
+        .await
+        .map_err(CliError::Config)
 }
 
 /// The owner login's pool (`up`'s first admin and demo data, the audit-partition job): small, requests never use it.

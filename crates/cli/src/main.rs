@@ -120,6 +120,8 @@ enum Command {
     /// no production data yet.
     Seed {
         #[command(flatten)]
+        mes: MesArgs,
+        #[command(flatten)]
         secret_out: SecretOutArgs,
     },
     /// Account rescue for operators with database access.

@@ -79,12 +79,22 @@ pub struct ServeArgs {
     /// Lifetime of refresh tokens.
     #[arg(long, env = "NEUROHUB_REFRESH_TOKEN_TTL", default_value = "14d", value_parser = humantime::parse_duration)]
     pub refresh_token_ttl: Duration,
-    /// Failed logins in a row before the account is locked.
-    #[arg(long, env = "NEUROHUB_LOGIN_MAX_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=1000))]
-    pub login_max_failures: i32,
-    /// How long a locked account stays locked.
-    #[arg(long, env = "NEUROHUB_LOGIN_LOCKOUT", default_value = "15m", value_parser = humantime::parse_duration)]
-    pub login_lockout: Duration,
+    /// Failed sign-ins of one username from one client address before each further failure makes that
+    /// (username, address) wait, doubling from `--login-backoff-base`. Other addresses are not affected.
+    #[arg(long, env = "NEUROHUB_LOGIN_MAX_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub login_max_failures: u32,
+    /// Failed sign-ins from one client address, over all usernames, before that address waits.
+    #[arg(long, env = "NEUROHUB_LOGIN_ADDRESS_MAX_FAILURES", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100000))]
+    pub login_address_max_failures: u32,
+    /// The first wait after the free failures; it doubles with each further failure.
+    #[arg(long, env = "NEUROHUB_LOGIN_BACKOFF_BASE", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub login_backoff_base: Duration,
+    /// The longest wait.
+    #[arg(long, env = "NEUROHUB_LOGIN_BACKOFF_MAX", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub login_backoff_max: Duration,
+    /// Sign-in and refresh requests one client address may make per minute (also the burst).
+    #[arg(long, env = "NEUROHUB_AUTH_RATE_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1000000))]
+    pub auth_rate_per_minute: u32,
     /// Maximum database connections in the pool.
     #[arg(long, env = "NEUROHUB_DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
@@ -99,8 +109,13 @@ pub struct ServeArgs {
 impl ServeArgs {
     pub fn settings(&self) -> crate::Settings {
         crate::Settings {
-            login_max_failures: self.login_max_failures,
-            login_lockout: self.login_lockout,
+            throttle: crate::auth::throttle::ThrottleConfig {
+                free_failures: self.login_max_failures,
+                address_free_failures: self.login_address_max_failures,
+                backoff_base: self.login_backoff_base,
+                backoff_max: self.login_backoff_max,
+                rate_per_minute: self.auth_rate_per_minute,
+            },
         }
     }
 

@@ -175,13 +175,22 @@ pub static PROBLEM_TYPES: &[ProblemType] = &[
         "INVALID_CREDENTIALS",
         "Invalid credentials",
         "The username and password do not match an active account. The answer does not say which part was wrong.",
-        "Check the username and password; repeated failures lock the account for a while.",
+        "Check the username and password; repeated failures from one address make that address wait.",
     ),
     p(
-        "ACCOUNT_LOCKED",
-        "Account locked",
-        "Too many failed sign-ins in a row: the account is locked for a while (429, with `Retry-After`).",
-        "Wait the number of seconds in `Retry-After`, or ask an admin.",
+        "LOGIN_THROTTLED",
+        "Sign-in throttled",
+        "Too many failed sign-ins for this username from this client address (or from this address over all \
+         usernames): each further failure doubles the wait (429, with `Retry-After`). The account is not locked: \
+         its owner signs in as usual from another address.",
+        "Wait the number of seconds in `Retry-After`, then check the username and password.",
+    ),
+    p(
+        "RATE_LIMITED",
+        "Too many requests",
+        "This client address sent more sign-in or refresh requests per minute than allowed (429, with \
+         `Retry-After`).",
+        "Wait the number of seconds in `Retry-After`; a client refreshes once per access-token lifetime.",
     ),
     p(
         "INVALID_REFRESH_TOKEN",

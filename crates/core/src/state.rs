@@ -3,28 +3,18 @@
 use axum::http::Extensions;
 use sqlx::PgPool;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::auth::revocation::Revocations;
+use crate::auth::throttle::{LoginThrottle, ThrottleConfig};
 use crate::auth::tokens::TokenKeys;
 
 /// Platform settings that routes read (all configurable by flag and environment; see `neurohub serve --help`).
 /// A domain's own settings (the MES's rework limit, say) live in the domain crate and reach its handlers as an
 /// [`AppState::extension`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
-    /// Consecutive failed logins before an account is locked for `login_lockout`.
-    pub login_max_failures: i32,
-    pub login_lockout: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            login_max_failures: 5,
-            login_lockout: Duration::from_secs(15 * 60),
-        }
-    }
+    /// Login throttling and the sign-in rate limit (see [`crate::auth::throttle`]).
+    pub throttle: ThrottleConfig,
 }
 
 #[derive(Clone)]
@@ -38,6 +28,8 @@ pub struct AppState {
     /// Token generations of this process (kept current by the server's LISTEN task).
     pub revocations: Arc<Revocations>,
     pub settings: Arc<Settings>,
+    /// Failed sign-ins and the sign-in rate of this process, per address (in memory; see the module's docs).
+    pub throttle: Arc<LoginThrottle>,
     extensions: Arc<Extensions>,
 }
 
@@ -49,6 +41,7 @@ impl AppState {
             pool,
             tokens: Arc::new(tokens),
             revocations: Arc::new(Revocations::default()),
+            throttle: Arc::new(LoginThrottle::new(settings.throttle.clone())),
             settings: Arc::new(settings),
             extensions: Arc::new(Extensions::new()),
         }

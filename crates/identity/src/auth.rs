@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use neurohub_core::auth::throttle::AuthRate;
 use neurohub_core::auth::{AuthUser, ClientContext, Role};
 use neurohub_core::{ApiError, ApiJson, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
@@ -85,10 +86,12 @@ fn invalid_credentials() -> ApiError {
 }
 
 /// 429 with `Retry-After`.
-fn locked(retry_after_secs: u64) -> ApiError {
+fn throttled(retry_after_secs: u64) -> ApiError {
     ApiError::too_many_requests(
-        "ACCOUNT_LOCKED",
-        format!("too many failed sign-ins; the account is locked, try again in {retry_after_secs} seconds"),
+        "LOGIN_THROTTLED",
+        format!(
+            "too many failed sign-ins for this username from this address; try again in {retry_after_secs} seconds"
+        ),
     )
     .retry_after(retry_after_secs)
 }
@@ -96,9 +99,13 @@ fn locked(retry_after_secs: u64) -> ApiError {
 /// Sign in with username and password.
 ///
 /// Wrong username, wrong password and inactive account all answer 401 `INVALID_CREDENTIALS` with the same
-/// message and the same password-hashing effort. After `login_max_failures` consecutive failures the account is
-/// locked for `login_lockout`: the failing attempt that reaches the limit and every attempt during the lock answer
-/// 429 `ACCOUNT_LOCKED` with `Retry-After` (seconds). Success resets the count.
+/// message and the same password-hashing effort. Failures are counted per (username, client address) and per
+/// client address, never on the account: after `login_max_failures` failures of one username from one address
+/// (or `login_address_max_failures` from one address over all usernames) each further failure starts a wait that
+/// doubles up to `login_backoff_max`. The failure that starts a wait and every attempt during it answer 429
+/// `LOGIN_THROTTLED` with `Retry-After` (seconds); the same username from another address is not affected.
+/// Success clears the (username, address) count. More than `auth_rate_per_minute` sign-in and refresh requests
+/// from one address answer 429 `RATE_LIMITED` before the body is read.
 #[utoipa::path(
     post, path = "/auth/login", tag = "auth",
     request_body = LoginRequest,
@@ -106,19 +113,20 @@ fn locked(retry_after_secs: u64) -> ApiError {
         (status = 200, description = "Signed in", body = TokenPair),
         (status = 401, description = "INVALID_CREDENTIALS", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "VALIDATION_FAILED (missing field)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "ACCOUNT_LOCKED; see Retry-After", body = Problem, content_type = "application/problem+json",
-            headers(("retry-after" = u64, description = "Seconds until the lock ends"))),
+        (status = 429, description = "LOGIN_THROTTLED or RATE_LIMITED; see Retry-After", body = Problem, content_type = "application/problem+json",
+            headers(("retry-after" = u64, description = "Seconds until the next attempt is accepted"))),
     )
 )]
 pub async fn login(
     State(st): State<AppState>,
+    AuthRate(addr): AuthRate,
     ClientContext(ctx): ClientContext,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<ApiJson<TokenPair>> {
-    match session::login(&st, &ctx, body.username.trim(), &body.password).await {
+    match session::login(&st, &ctx, addr, body.username.trim(), &body.password).await {
         Ok((user, refresh)) => pair(&st, user, refresh).map(ApiJson),
         Err(LoginFailure::InvalidCredentials) => Err(invalid_credentials()),
-        Err(LoginFailure::Locked { retry_after_secs }) => Err(locked(retry_after_secs)),
+        Err(LoginFailure::Locked { retry_after_secs }) => Err(throttled(retry_after_secs)),
         Err(LoginFailure::Error(e)) => Err(e),
     }
 }
@@ -127,7 +135,8 @@ pub async fn login(
 ///
 /// The presented token becomes used. Presenting a used or revoked token again revokes every token of its sign-in
 /// (401 `REFRESH_TOKEN_REUSED`); an expired one answers 401 `REFRESH_TOKEN_EXPIRED`, an unknown one (or one of an
-/// inactive user) 401 `INVALID_REFRESH_TOKEN`.
+/// inactive user) 401 `INVALID_REFRESH_TOKEN`. Refresh shares the per-address rate limit of sign-in (429
+/// `RATE_LIMITED` with `Retry-After`).
 #[utoipa::path(
     post, path = "/auth/refresh", tag = "auth",
     request_body = RefreshRequest,
@@ -135,10 +144,13 @@ pub async fn login(
         (status = 200, description = "A new pair", body = TokenPair),
         (status = 401, description = "INVALID_REFRESH_TOKEN, REFRESH_TOKEN_REUSED or REFRESH_TOKEN_EXPIRED", body = Problem,
             content_type = "application/problem+json"),
+        (status = 429, description = "RATE_LIMITED; see Retry-After", body = Problem, content_type = "application/problem+json",
+            headers(("retry-after" = u64, description = "Seconds until the next request is accepted"))),
     )
 )]
 pub async fn refresh(
     State(st): State<AppState>,
+    _rate: AuthRate,
     ClientContext(ctx): ClientContext,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<ApiJson<TokenPair>> {

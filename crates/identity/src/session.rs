@@ -5,12 +5,13 @@
 //! revoked and everybody holding a token of it has to sign in again. Only the SHA-256 of a refresh token is stored.
 
 use neurohub_core::auth::password::{verify_dummy, verify_password};
+use neurohub_core::auth::throttle::{retry_after_secs, AddrKey};
 use neurohub_core::auth::tokens::{hash_refresh_token, new_refresh_token};
 use neurohub_core::auth::Role;
 use neurohub_core::context::{self, RequestContext};
 use neurohub_core::{ApiError, AppState};
 use sqlx::{Postgres, Transaction};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// The signed-in user, as the session code sees it.
@@ -37,7 +38,7 @@ impl SessionUser {
 pub enum LoginFailure {
     /// Wrong username or password, or an inactive account: one answer for all of them.
     InvalidCredentials,
-    /// Too many consecutive failures; try again after this many seconds.
+    /// This username from this address (or this address) is in its backoff; try again after this many seconds.
     Locked {
         retry_after_secs: u64,
     },
@@ -59,12 +60,6 @@ struct LoginRow {
     password_hash: String,
     is_active: bool,
     token_generation: i32,
-    /// Seconds until the lock ends (NULL or <= 0: not locked), computed by the database clock.
-    locked_for: Option<f64>,
-}
-
-fn retry_after(secs: f64) -> u64 {
-    (secs.ceil() as u64).max(1)
 }
 
 /// Argon2 is CPU work (~20 ms): keep it off the async worker threads.
@@ -80,18 +75,32 @@ async fn verify_blocking(password: String, phc: Option<String>) -> Result<bool, 
     .map_err(ApiError::internal)
 }
 
-/// Check a username and password. Success resets the failure counter, sets `last_login_at` and opens a new
-/// refresh-token family; failure counts toward the lock (`login_max_failures` in a row lock the account for
-/// `login_lockout`). Returns the user and the new refresh token.
+/// Check a username and password from client address `addr`. While (username, `addr`) or `addr` is in its
+/// backoff the answer is [`LoginFailure::Locked`] before any password hashing or query. A failure (unknown user,
+/// wrong password, inactive account alike) is counted by the in-memory throttle
+/// ([`neurohub_core::auth::throttle`]), never on the account, so nobody can lock another person out. Success
+/// clears the (username, address) count, sets `last_login_at` and opens a new refresh-token family. Returns the
+/// user and the new refresh token.
 pub async fn login(
     st: &AppState,
     ctx: &RequestContext,
+    addr: AddrKey,
     username: &str,
     password: &str,
 ) -> Result<(SessionUser, String), LoginFailure> {
+    if let Err(wait) = st.throttle.check(username, addr, Instant::now()) {
+        return Err(LoginFailure::Locked {
+            retry_after_secs: retry_after_secs(wait),
+        });
+    }
+    let failed = || match st.throttle.failed(username, addr, Instant::now()) {
+        Some(wait) => LoginFailure::Locked {
+            retry_after_secs: retry_after_secs(wait),
+        },
+        None => LoginFailure::InvalidCredentials,
+    };
     let row: Option<LoginRow> = sqlx::query_as(
-        "SELECT id, username, full_name, role, password_hash, is_active, token_generation, \
-                extract(epoch FROM locked_until - now())::float8 AS locked_for \
+        "SELECT id, username, full_name, role, password_hash, is_active, token_generation \
            FROM users WHERE username = $1",
     )
     .bind(username)
@@ -102,21 +111,13 @@ pub async fn login(
         verify_blocking(password.to_string(), None)
             .await
             .map_err(LoginFailure::Error)?;
-        return Err(LoginFailure::InvalidCredentials);
+        return Err(failed());
     };
-    if let Some(secs) = row.locked_for.filter(|s| *s > 0.0) {
-        return Err(LoginFailure::Locked {
-            retry_after_secs: retry_after(secs),
-        });
-    }
     let ok = verify_blocking(password.to_string(), Some(row.password_hash.clone()))
         .await
         .map_err(LoginFailure::Error)?;
-    if !ok {
-        return Err(record_failure(st, ctx, row.id).await?);
-    }
-    if !row.is_active {
-        return Err(LoginFailure::InvalidCredentials);
+    if !ok || !row.is_active {
+        return Err(failed());
     }
 
     let ctx = RequestContext {
@@ -124,20 +125,10 @@ pub async fn login(
         ..ctx.clone()
     };
     let mut tx = context::begin(&st.pool, &ctx).await?;
-    // The lock is re-checked here: a concurrent failure may have locked the account since the read above.
-    let still_unlocked: Option<i64> = sqlx::query_scalar(
-        "UPDATE users SET failed_login_count = 0, locked_until = NULL, last_login_at = now() \
-          WHERE id = $1 AND (locked_until IS NULL OR locked_until <= now()) RETURNING id",
-    )
-    .bind(row.id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if still_unlocked.is_none() {
-        tx.rollback().await?;
-        return Err(LoginFailure::Locked {
-            retry_after_secs: retry_after(st.settings.login_lockout.as_secs_f64()),
-        });
-    }
+    sqlx::query("UPDATE users SET last_login_at = now() WHERE id = $1")
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await?;
     let token = insert_refresh(
         &mut tx,
         row.id,
@@ -148,6 +139,7 @@ pub async fn login(
     )
     .await?;
     tx.commit().await?;
+    st.throttle.succeeded(username, addr);
     Ok((
         SessionUser {
             id: row.id,
@@ -158,36 +150,6 @@ pub async fn login(
         },
         token,
     ))
-}
-
-/// Count one failed attempt, atomically; the attempt that reaches the limit locks the account (and starts a
-/// fresh count for after the lock).
-async fn record_failure(
-    st: &AppState,
-    ctx: &RequestContext,
-    user_id: i64,
-) -> Result<LoginFailure, sqlx::Error> {
-    let mut tx = context::begin(&st.pool, ctx).await?;
-    let locked: bool = sqlx::query_scalar(
-        "UPDATE users SET \
-            failed_login_count = CASE WHEN failed_login_count + 1 >= $2 THEN 0 ELSE failed_login_count + 1 END, \
-            locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + $3::float8 * interval '1 second' \
-                                ELSE locked_until END \
-          WHERE id = $1 RETURNING locked_until IS NOT NULL AND locked_until > now()",
-    )
-    .bind(user_id)
-    .bind(st.settings.login_max_failures.max(1))
-    .bind(st.settings.login_lockout.as_secs_f64())
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(if locked {
-        LoginFailure::Locked {
-            retry_after_secs: retry_after(st.settings.login_lockout.as_secs_f64()),
-        }
-    } else {
-        LoginFailure::InvalidCredentials
-    })
 }
 
 /// Store a new refresh token of `family_id` (its hash only) and return the token itself.
@@ -352,16 +314,4 @@ pub async fn revoke_user(
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::retry_after;
-
-    #[test]
-    fn retry_after_rounds_up_and_is_at_least_one() {
-        assert_eq!(retry_after(0.2), 1);
-        assert_eq!(retry_after(899.1), 900);
-        assert_eq!(retry_after(-3.0), 1);
-    }
 }

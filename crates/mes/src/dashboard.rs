@@ -1,7 +1,7 @@
 //! GET /dashboard (any role): one day's production at a glance — ONE statement (CTEs).
 //!
-//! - throughput per process: unit-level records (WIP / SERIAL) completed that day (UTC, or `?date=`), split by
-//!   result;
+//! - throughput per process: unit-level records (WIP / SERIAL) completed that day (the plant's day: midnight to
+//!   midnight in the plant time zone; today there by default, or `?date=`), split by result;
 //! - first-pass yield per process: PASS on attempt 1 / completed attempt-1 records;
 //! - open WIP per process: unfinished units (WIP items not converted or scrapped, serials not completed or
 //!   scrapped, of lots not COMPLETED / CLOSED) at their open record's process (`in_process`), else at their next
@@ -12,7 +12,7 @@
 
 use crate::policy;
 use axum::extract::State;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use neurohub_core::auth::Authorized;
 use neurohub_core::{ApiJson, ApiQuery, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DashboardQuery {
-    /// The UTC day (YYYY-MM-DD); today by default.
+    /// The plant's day (YYYY-MM-DD, in the plant time zone); the plant's today by default.
     #[serde(default, deserialize_with = "neurohub_core::extract::qs::opt")]
     #[param(value_type = Option<String>, format = Date)]
     pub date: Option<NaiveDate>,
@@ -77,15 +77,18 @@ pub struct Dashboard {
 
 #[derive(sqlx::FromRow)]
 struct Row {
+    day: NaiveDate,
     processes: Json<Vec<ProcessStats>>,
     defects: Json<Vec<DefectCount>>,
 }
 
-/// The one statement of `GET /dashboard` (`$1` = the day, a `date`). Public so that the server's tests EXPLAIN
+/// The one statement of `GET /dashboard` (`$1` = the day, a `date`, NULL for the plant's today; `$2` = the plant
+/// time zone, whose midnights bound the day). Public so that the server's tests EXPLAIN
 /// the query that really runs (the day filter of CTE `done` must use `idx_process_data_completed_at`).
 pub const SQL: &str = "\
 WITH bounds AS (
-    SELECT ($1::date)::timestamp AT TIME ZONE 'UTC' AS lo, ($1::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi
+    SELECT d.day, d.day::timestamp AT TIME ZONE $2 AS lo, (d.day + 1)::timestamp AT TIME ZONE $2 AS hi
+      FROM (SELECT COALESCE($1::date, (now() AT TIME ZONE $2)::date) AS day) d
 ),
 done AS (
     SELECT x.process_id, x.result, x.attempt, x.defects
@@ -149,6 +152,7 @@ def AS (
      GROUP BY d ->> 'code'
 )
 SELECT
+    (SELECT day FROM bounds) AS day,
     (SELECT json_agg(json_build_object(
                 'process_id', p.id, 'process_number', p.process_number, 'process_code', p.process_code,
                 'is_active', p.is_active,
@@ -171,9 +175,12 @@ pub async fn dashboard(
     _user: Authorized<policy::Read>,
     ApiQuery(q): ApiQuery<DashboardQuery>,
 ) -> ApiResult<ApiJson<Dashboard>> {
-    let date = q.date.unwrap_or_else(|| Utc::now().date_naive());
+    let zone = st
+        .extension::<crate::settings::MesSettings>()
+        .plant_time_zone;
     let row = sqlx::query_as::<_, Row>(SQL)
-        .bind(date)
+        .bind(q.date)
+        .bind(zone)
         .fetch_one(&st.read_pool)
         .await?;
     let mut processes = row.processes.0;
@@ -181,7 +188,7 @@ pub async fn dashboard(
         p.first_pass_yield = first_pass_yield(p.first_pass, p.first_attempts);
     }
     Ok(ApiJson(Dashboard {
-        date,
+        date: row.day,
         processes,
         defects: row.defects.0,
     }))

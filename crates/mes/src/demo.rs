@@ -23,7 +23,11 @@ fn ctx(user_id: Option<i64>) -> RequestContext {
 }
 
 /// Load the demo data unless the database already has production data. Returns a one-line summary when loaded.
-pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<String>, ApiError> {
+/// The demo lots' production dates are today in `plant_time_zone`.
+pub async fn seed_if_empty(
+    pool: &PgPool,
+    plant_time_zone: &str,
+) -> Result<Option<String>, ApiError> {
     let has_data: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM product_models) OR EXISTS (SELECT 1 FROM lots) \
          OR EXISTS (SELECT 1 FROM production_lines)",
@@ -75,8 +79,10 @@ pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<String>, ApiError> {
     let lines: Vec<i64> = sqlx::query_scalar("SELECT id FROM production_lines ORDER BY id")
         .fetch_all(&mut *tx)
         .await?;
-    let in_progress = lots::create_lot(&mut tx, &new_lot(ids[0], lines[0], 5)?).await?;
-    let created = lots::create_lot(&mut tx, &new_lot(ids[1], lines[1], 3)?).await?;
+    let in_progress =
+        lots::create_lot(&mut tx, &new_lot(ids[0], lines[0], 5)?, plant_time_zone).await?;
+    let created =
+        lots::create_lot(&mut tx, &new_lot(ids[1], lines[1], 3)?, plant_time_zone).await?;
     tx.commit().await?;
 
     let kim = operator(&operators[0]);

@@ -34,6 +34,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "neurohub-server",
         ],
     ),
+    (
+        "neurohub-faults",
+        &[
+            "neurohub-core",
+            "neurohub-schema",
+            "neurohub-mes",
+            "neurohub-server",
+        ],
+    ),
 ];
 
 fn workspace_dependencies() -> BTreeMap<String, BTreeSet<String>> {

@@ -3,6 +3,7 @@
 pub mod password;
 pub mod revocation;
 pub mod roles;
+pub mod throttle;
 pub mod tokens;
 
 use axum::extract::{ConnectInfo, FromRequestParts};

@@ -22,6 +22,8 @@ struct References {
     country_code: Option<String>,
     line_code: Option<String>,
     line_active: Option<bool>,
+    /// The plant's date now (`now() AT TIME ZONE` the plant zone).
+    today: NaiveDate,
 }
 
 #[derive(FromRow)]
@@ -40,6 +42,10 @@ struct InsertedLot {
 
 /// Create a lot and its `target_quantity` WIP items in `tx` (whose audit context the caller has set).
 ///
+/// "Today" is the plant's date in `plant_time_zone` (an IANA name checked at start): it is the default
+/// production date, so the lot number's month follows the plant's calendar, and the centre of the allowed
+/// production-date window.
+///
 /// Validates every field first (all errors at once, 422), then takes the next number of the
 /// (line, model, YYMM) sequence with one upsert on `lot_sequences` — its row stays locked until `tx` ends, so
 /// concurrent creations get consecutive numbers — inserts the lot and bulk-inserts the WIP items with one
@@ -48,21 +54,23 @@ struct InsertedLot {
 pub async fn create_lot(
     tx: &mut Transaction<'static, Postgres>,
     input: &NewLot,
+    plant_time_zone: &str,
 ) -> Result<Lot, ApiError> {
-    let today = Utc::now().date_naive();
-    let mut errors = input.field_errors(today);
-
     let refs: References = sqlx::query_as(
         "SELECT m.model_code, m.model_name, m.status AS model_status, pl.country_code::text AS country_code, \
-                pl.line_code::text AS line_code, pl.is_active AS line_active \
+                pl.line_code::text AS line_code, pl.is_active AS line_active, \
+                (now() AT TIME ZONE $3)::date AS today \
          FROM (VALUES (1)) AS one (x) \
          LEFT JOIN product_models m ON m.id = $1 \
          LEFT JOIN production_lines pl ON pl.id = $2",
     )
     .bind(input.product_model_id)
     .bind(input.production_line_id)
+    .bind(plant_time_zone)
     .fetch_one(&mut **tx)
     .await?;
+    let today = refs.today;
+    let mut errors = input.field_errors(today);
     match refs.model_status {
         None => errors.push(FieldError::new(
             "product_model_id",
@@ -215,7 +223,10 @@ pub(super) async fn create(
 ) -> ApiResult<Created<Lot>> {
     // create_lot validates everything (fields and references, all errors at once) before it writes.
     let mut tx = context::begin(&st.pool, &user.ctx).await?;
-    let lot = create_lot(&mut tx, &body).await?;
+    let zone = st
+        .extension::<crate::settings::MesSettings>()
+        .plant_time_zone;
+    let lot = create_lot(&mut tx, &body, &zone).await?;
     tx.commit().await?;
     Ok(created(format!("/api/v1/lots/{}", lot.id), lot))
 }

@@ -1,6 +1,6 @@
 //! Sign-in, throttling, refresh rotation and reuse detection, logout, and access-token rejection.
 
-use crate::helpers::{test_settings, TestApp, PASSWORD};
+use crate::helpers::{into_test_response, test_settings, TestApp, PASSWORD};
 use neurohub_core::auth::tokens::{Claims, TokenKeys};
 use neurohub_core::auth::Role;
 use reqwest::Method;
@@ -116,51 +116,171 @@ async fn login_body_is_validated(pool: PgPool) {
     res.assert_problem(422, "VALIDATION_FAILED");
 }
 
-#[sqlx::test(migrations = false)]
-async fn account_locks_after_max_failures_and_success_resets_the_count(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    let max = test_settings().login_max_failures;
-    // a success in between resets the count
-    for _ in 0..max - 1 {
-        login(&app, "manager", "wrong password!!")
-            .await
-            .assert_problem(401, "INVALID_CREDENTIALS");
+/// POST /auth/login from client address `ip` with extra headers.
+async fn login_from(
+    app: &TestApp,
+    ip: [u8; 4],
+    username: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> crate::helpers::TestResponse {
+    let mut req = TestApp::client_from(ip)
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": username, "password": password}));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
     }
-    login(&app, "manager", PASSWORD).await.assert_status(200);
-    let count: i32 =
-        sqlx::query_scalar("SELECT failed_login_count FROM users WHERE username = 'manager'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!(count, 0);
+    into_test_response(req.send().await.expect("request")).await
+}
 
-    for _ in 0..max - 1 {
-        login(&app, "manager", "wrong password!!")
-            .await
-            .assert_problem(401, "INVALID_CREDENTIALS");
-    }
-    let res = login(&app, "manager", "wrong password!!").await;
-    res.assert_problem(429, "ACCOUNT_LOCKED");
-    assert_eq!(res.headers["retry-after"], "900");
-    // the right password does not help while locked
-    let res = login(&app, "manager", PASSWORD).await;
-    res.assert_problem(429, "ACCOUNT_LOCKED");
-    let secs: u64 = res.headers["retry-after"]
+fn retry_after(res: &crate::helpers::TestResponse) -> u64 {
+    res.headers["retry-after"]
         .to_str()
         .unwrap()
         .parse()
-        .unwrap();
-    assert!((1..=900).contains(&secs), "{secs}");
-    // other accounts are unaffected
-    login(&app, "operator", PASSWORD).await.assert_status(200);
-    // when the lock has passed, the right password works again
-    sqlx::query(
-        "UPDATE users SET locked_until = now() - interval '1 second' WHERE username = 'manager'",
+        .unwrap()
+}
+
+const ATTACKER: [u8; 4] = [127, 0, 0, 2];
+const OWNER: [u8; 4] = [127, 0, 0, 3];
+
+#[sqlx::test(migrations = false)]
+async fn an_attacker_cannot_lock_the_admin_out_and_is_throttled_by_socket_address(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let free = test_settings().throttle.free_failures;
+    // The attacker claims to be the owner's address in every forwarding header: the server must ignore them.
+    let spoof = [
+        ("x-forwarded-for", "127.0.0.3"),
+        ("x-real-ip", "127.0.0.3"),
+        ("forwarded", "for=127.0.0.3"),
+    ];
+    for _ in 0..free {
+        login_from(&app, ATTACKER, "admin", "wrong password!!", &spoof)
+            .await
+            .assert_problem(401, "INVALID_CREDENTIALS");
+    }
+    let res = login_from(&app, ATTACKER, "admin", "wrong password!!", &spoof).await;
+    res.assert_problem(429, "LOGIN_THROTTLED");
+    assert_eq!(retry_after(&res), 1);
+    // during the wait even the right password is refused from the attacker's address, before any query
+    let res = login_from(&app, ATTACKER, "admin", PASSWORD, &spoof).await;
+    res.assert_problem(429, "LOGIN_THROTTLED");
+    assert_eq!(res.queries(), 0);
+    assert_eq!(retry_after(&res), 1);
+
+    // the owner, at their own address, signs in at once; so does another user from the attacker's address
+    let res = login_from(&app, OWNER, "admin", PASSWORD, &[]).await;
+    res.assert_status(200);
+    login_from(&app, ATTACKER, "operator", PASSWORD, &[])
+        .await
+        .assert_status(200);
+    // the account itself carries nothing: no lock, no count
+    let (count, locked): (i32, bool) = sqlx::query_as(
+        "SELECT failed_login_count, locked_until IS NOT NULL FROM users WHERE username = 'admin'",
     )
-    .execute(&app.pool)
+    .fetch_one(&app.pool)
     .await
     .unwrap();
-    login(&app, "manager", PASSWORD).await.assert_status(200);
+    assert_eq!((count, locked), (0, false));
+    // the owner's session was recorded with the socket address
+    let ip: String = sqlx::query_scalar(
+        "SELECT t.client_ip FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.username = 'admin'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(ip, "127.0.0.3");
+}
+
+#[sqlx::test(migrations = false)]
+async fn each_further_failure_doubles_the_wait_and_success_clears_it(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let free = test_settings().throttle.free_failures;
+    for _ in 0..free {
+        login_from(&app, ATTACKER, "manager", "wrong password!!", &[])
+            .await
+            .assert_problem(401, "INVALID_CREDENTIALS");
+    }
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        let res = login_from(&app, ATTACKER, "manager", "wrong password!!", &[]).await;
+        res.assert_problem(429, "LOGIN_THROTTLED");
+        let secs = retry_after(&res);
+        waits.push(secs);
+        tokio::time::sleep(Duration::from_millis(secs * 1000 + 100)).await;
+    }
+    assert_eq!(waits, [1, 2, 4]);
+    // after the wait, the right password works and clears the count: five free failures again
+    login_from(&app, ATTACKER, "manager", PASSWORD, &[])
+        .await
+        .assert_status(200);
+    for _ in 0..free {
+        login_from(&app, ATTACKER, "manager", "wrong password!!", &[])
+            .await
+            .assert_problem(401, "INVALID_CREDENTIALS");
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn unknown_usernames_are_throttled_like_known_ones(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let free = test_settings().throttle.free_failures;
+    for _ in 0..free {
+        login_from(&app, ATTACKER, "nobody", "wrong password!!", &[])
+            .await
+            .assert_problem(401, "INVALID_CREDENTIALS");
+    }
+    login_from(&app, ATTACKER, "nobody", "wrong password!!", &[])
+        .await
+        .assert_problem(429, "LOGIN_THROTTLED");
+}
+
+#[sqlx::test(migrations = false)]
+async fn login_and_refresh_are_rate_limited_per_address(pool: PgPool) {
+    let mut settings = test_settings();
+    settings.throttle.rate_per_minute = 3;
+    let app = TestApp::spawn_with(pool, settings).await;
+    let client = TestApp::client_from(ATTACKER);
+    let send = |path: &'static str, body: Value| {
+        let req = client.post(app.url(path)).json(&body);
+        async move { into_test_response(req.send().await.expect("request")).await }
+    };
+    let first = send(
+        "/api/v1/auth/login",
+        json!({"username": "operator", "password": PASSWORD}),
+    )
+    .await;
+    first.assert_status(200);
+    let second = send(
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": refresh_token(&first.body)}),
+    )
+    .await;
+    second.assert_status(200);
+    send(
+        "/api/v1/auth/login",
+        json!({"username": "operator", "password": "wrong password!!"}),
+    )
+    .await
+    .assert_problem(401, "INVALID_CREDENTIALS");
+    // the bucket (3 per minute) is empty: refresh and login both answer 429 with the time to the next token,
+    // before the body is read (an invalid body is not even looked at)
+    let res = send(
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": refresh_token(&second.body)}),
+    )
+    .await;
+    res.assert_problem(429, "RATE_LIMITED");
+    // one token per 20 s, less the time the three requests took
+    assert!((15..=20).contains(&retry_after(&res)), "{:?}", res.headers);
+    assert_eq!(res.queries(), 0);
+    send("/api/v1/auth/login", json!({"not": "a login"}))
+        .await
+        .assert_problem(429, "RATE_LIMITED");
+    // another address has its own bucket
+    login_from(&app, OWNER, "operator", PASSWORD, &[])
+        .await
+        .assert_status(200);
 }
 
 #[sqlx::test(migrations = false)]

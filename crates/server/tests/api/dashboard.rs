@@ -167,9 +167,63 @@ async fn dashboard_day_filter_uses_the_completed_at_index(pool: PgPool) {
     let plan: Vec<String> =
         sqlx::query_scalar(&format!("EXPLAIN {}", neurohub_mes::dashboard::SQL))
             .bind(chrono::Utc::now().date_naive())
+            .bind("UTC")
             .fetch_all(&app.pool)
             .await
             .unwrap();
     let plan = plan.join("\n");
     assert!(plan.contains("idx_process_data_completed_at"), "{plan}");
+}
+
+/// The dashboard's day runs from midnight to midnight in the plant's zone: a record completed at 15:30 UTC on
+/// 31 March is 00:30 on 1 April in Seoul, so a Seoul plant counts it on 1 April (a UTC day would put it on 31 March).
+#[sqlx::test(migrations = false)]
+async fn dashboard_day_bounds_follow_the_plant_time_zone(pool: PgPool) {
+    let app = TestApp::spawn_in_zone(pool, "Asia/Seoul").await;
+    let (lot_id, _) = new_lot(&app, 1).await;
+    let wip_pk: i64 = sqlx::query_scalar("SELECT id FROM wip_items WHERE lot_id = $1")
+        .bind(lot_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let operator = app.users[&Role::Operator].id;
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("ALTER TABLE process_data DISABLE TRIGGER USER")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    // process 1 at 23:30 on 31 March in Seoul, process 2 at 00:30 on 1 April in Seoul: both 31 March in UTC
+    for (process, at) in [(1, "2026-03-31 14:30:00+00"), (2, "2026-03-31 15:30:00+00")] {
+        sqlx::query(
+            "INSERT INTO process_data (lot_id, wip_id, process_id, operator_id, data_level, result, started_at, completed_at) \
+             VALUES ($1, $2, $3, $4, 'WIP', 'PASS', $5::timestamptz - interval '1 minute', $5::timestamptz)",
+        )
+        .bind(lot_id)
+        .bind(wip_pk)
+        .bind(process)
+        .bind(operator)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    sqlx::query("ALTER TABLE process_data ENABLE TRIGGER USER")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let march = app
+        .get(Role::Viewer, "/api/v1/dashboard?date=2026-03-31")
+        .await;
+    march.assert_status(200);
+    assert_eq!(march.body["date"], "2026-03-31");
+    assert_eq!(process(&march.body, 1)["completed"], 1);
+    assert_eq!(process(&march.body, 2)["completed"], 0);
+    let april = app
+        .get(Role::Viewer, "/api/v1/dashboard?date=2026-04-01")
+        .await;
+    assert_eq!(process(&april.body, 1)["completed"], 0);
+    assert_eq!(process(&april.body, 2)["completed"], 1);
+    assert_eq!(april.queries(), 1);
 }

@@ -106,8 +106,21 @@ impl TestResponse {
 
 pub fn test_settings() -> Settings {
     Settings {
-        login_max_failures: 5,
-        login_lockout: Duration::from_secs(900),
+        throttle: neurohub_core::auth::throttle::ThrottleConfig {
+            free_failures: 5,
+            address_free_failures: 20,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(900),
+            // the suite signs in a lot from 127.0.0.1; the rate limit has its own test with a low rate
+            rate_per_minute: 100_000,
+        },
+    }
+}
+
+pub fn test_mes_settings() -> neurohub_mes::settings::MesSettings {
+    neurohub_mes::settings::MesSettings {
+        max_rework: 3,
+        plant_time_zone: "UTC".into(),
     }
 }
 
@@ -118,6 +131,23 @@ impl TestApp {
     }
 
     pub async fn spawn_with(pool: PgPool, settings: Settings) -> TestApp {
+        Self::spawn_full(pool, settings, test_mes_settings()).await
+    }
+
+    /// A plant in time zone `zone` (an IANA name).
+    pub async fn spawn_in_zone(pool: PgPool, zone: &str) -> TestApp {
+        let mes = neurohub_mes::settings::MesSettings {
+            plant_time_zone: zone.to_string(),
+            ..test_mes_settings()
+        };
+        Self::spawn_full(pool, test_settings(), mes).await
+    }
+
+    pub async fn spawn_full(
+        pool: PgPool,
+        settings: Settings,
+        mes: neurohub_mes::settings::MesSettings,
+    ) -> TestApp {
         neurohub_server::telemetry::init_for_tests();
         neurohub_schema::up(
             &pool,
@@ -139,7 +169,7 @@ impl TestApp {
             .expect("request pool");
         let state = AppState::new(request_pool.clone(), keys, settings)
             .with_read_pool(request_pool)
-            .with_extension(neurohub_mes::settings::MesSettings { max_rework: 3 });
+            .with_extension(mes);
         let mut users = HashMap::new();
         for role in Role::ALL {
             let username = role.as_str().to_ascii_lowercase();
@@ -193,8 +223,7 @@ impl TestApp {
             Duration::from_secs(900),
             Duration::from_secs(3600),
         );
-        let state = AppState::new(pool, keys, test_settings())
-            .with_extension(neurohub_mes::settings::MesSettings { max_rework: 3 });
+        let state = AppState::new(pool, keys, test_settings()).with_extension(test_mes_settings());
         neurohub_server::spawn_revocation_listener(&state);
         let app = neurohub_server::app(state, &neurohub_server::HttpOptions::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -217,6 +246,16 @@ impl TestApp {
 
     pub fn user(&self, role: Role) -> &TestUser {
         &self.users[&role]
+    }
+
+    /// A client whose connections come from `ip` (any 127.x.y.z works over loopback), to be one of several
+    /// client addresses.
+    pub fn client_from(ip: [u8; 4]) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
     }
 
     /// Any request: `token` None sends no Authorization header; `body` None sends no body.
@@ -321,7 +360,7 @@ impl TestApp {
     }
 }
 
-async fn into_test_response(res: reqwest::Response) -> TestResponse {
+pub async fn into_test_response(res: reqwest::Response) -> TestResponse {
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let text = res.text().await.unwrap_or_default();

@@ -1004,3 +1004,66 @@ async fn close_only_a_completed_lot(pool: PgPool) {
         .await
         .assert_problem(404, "NOT_FOUND");
 }
+
+/// A time zone whose date differs from UTC's date right now, and its fixed offset in hours: UTC+14
+/// (Pacific/Kiritimati, already tomorrow from 10:00 UTC on) or UTC−12 (Etc/GMT+12, still yesterday until 12:00
+/// UTC). Neither has daylight saving time. Waits out the last minutes before UTC midnight, where the choice could
+/// go stale during the test.
+pub async fn zone_on_another_date_than_utc() -> (&'static str, i64) {
+    use chrono::Timelike;
+    let now = Utc::now();
+    if now.hour() == 23 && now.minute() >= 58 {
+        tokio::time::sleep(std::time::Duration::from_secs(180)).await;
+    }
+    if Utc::now().hour() >= 11 {
+        ("Pacific/Kiritimati", 14)
+    } else {
+        ("Etc/GMT+12", -12)
+    }
+}
+
+/// A plant ahead of (or behind) UTC: a lot created now without a production date gets the plant's date, its number
+/// the plant's month, the date window is centred on the plant's today, and the dashboard's default day is the
+/// plant's — all differing from the UTC date of the same instant.
+#[sqlx::test(migrations = false)]
+async fn production_date_lot_month_and_today_follow_the_plant_time_zone(pool: PgPool) {
+    let (zone, offset) = zone_on_another_date_than_utc().await;
+    let app = TestApp::spawn_in_zone(pool, zone).await;
+    let (m, l) = model_and_line(&app).await;
+    let lot = create(&app, m, l, 1, None).await;
+    let created_at: chrono::DateTime<Utc> = lot["created_at"].as_str().unwrap().parse().unwrap();
+    let plant_day = (created_at + chrono::Duration::hours(offset)).date_naive();
+    assert_ne!(plant_day, created_at.date_naive(), "{zone}");
+    assert_eq!(lot["production_date"], plant_day.to_string(), "{zone}");
+    let number = lot["lot_number"].as_str().unwrap();
+    assert_eq!(&number[7..11], yymm(plant_day), "{number}");
+
+    // the window's edge that lies beyond UTC's window is accepted: it is measured from the plant's today
+    let (from, to) = neurohub_mes::lots::production_date_window(plant_day);
+    let edge = if offset > 0 { to } else { from };
+    create(&app, m, l, 1, Some(edge)).await;
+    let (utc_from, utc_to) = neurohub_mes::lots::production_date_window(created_at.date_naive());
+    assert!(edge < utc_from || edge > utc_to, "{edge}");
+
+    let dash = app.get(Role::Viewer, "/api/v1/dashboard").await;
+    dash.assert_status(200);
+    assert_eq!(dash.body["date"], plant_day.to_string(), "{zone}");
+}
+
+/// The plant time zone is checked against PostgreSQL's zone names at start, with a message naming the setting.
+#[sqlx::test(migrations = false)]
+async fn unknown_plant_time_zones_are_refused_at_start(pool: PgPool) {
+    use neurohub_mes::settings::check_time_zone;
+    for good in ["UTC", "Asia/Seoul", "Europe/Berlin", "Etc/GMT+12"] {
+        check_time_zone(&pool, good).await.unwrap();
+    }
+    // a typo, an abbreviation and a POSIX offset string: PostgreSQL's AT TIME ZONE takes the last two, the
+    // setting does not
+    for bad in ["Asia/Seul", "KST", "UTC+9"] {
+        let e = check_time_zone(&pool, bad).await.unwrap_err();
+        assert!(
+            e.contains("NEUROHUB_PLANT_TIME_ZONE") && e.contains(bad),
+            "{e}"
+        );
+    }
+}

@@ -72,7 +72,7 @@ fn every_error_code_in_the_source_is_in_the_table_and_back() {
         ("BODY_UNREADABLE", "core/src/extract.rs"),      // ApiError::new(e.status(), ..
         ("VALIDATION_FAILED", "core/src/error.rs"),      // code: ".." literal
         ("LOT_SEQUENCE_EXHAUSTED", "mes/src/constraints.rs"), // a domain's mapping table
-        ("ACCOUNT_LOCKED", "identity/src/auth.rs"),      // too_many_requests(
+        ("LOGIN_THROTTLED", "identity/src/auth.rs"),     // too_many_requests(
         ("MISSING_TOKEN", "core/src/auth/mod.rs"),       // unauthorized(
         ("FORBIDDEN", "core/src/error.rs"),              // Self::new(
     ] {
