@@ -67,6 +67,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             admin_password,
             secret_out,
             gauges,
+            jobs,
         } => {
             if let Some(p) = &admin_password {
                 neurohub_core::auth::password::check_new_password(p)
@@ -109,9 +110,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 }
                 load_atp_demo(&pool, &secret_out).await?;
             }
-            serve_on(&url, pool, &serve, &mes, secret, &gauges).await
+            serve_on(&url, pool, &serve, &mes, secret, &gauges, &jobs).await
         }
-        Command::Serve { serve, mes, gauges } => {
+        Command::Serve {
+            serve,
+            mes,
+            gauges,
+            jobs,
+        } => {
             let secret = jwt_secret(&serve)?;
             probe(&url, false).await?;
             let pool = db::connect(&url, &OWNER_POOL).await?;
@@ -123,7 +129,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     neurohub_schema::HEAD_VERSION
                 )));
             }
-            serve_on(&url, pool, &serve, &mes, secret, &gauges).await
+            serve_on(&url, pool, &serve, &mes, secret, &gauges, &jobs).await
         }
         Command::Deploy {
             deploy,
@@ -472,9 +478,11 @@ fn jwt_secret(serve: &ServeArgs) -> Result<Vec<u8>, CliError> {
     }
 }
 
-/// The owner login's pool (`up`'s first admin and demo data, the audit-partition job): small, requests never use it.
+/// The owner login's pool (`up`'s first admin and demo data, the audit-partition job, the verify gauges, the ATP
+/// SLA sweep and webhook worker — each job holds one connection for its advisory lock and uses another): small,
+/// requests never use it.
 const OWNER_POOL: db::PoolConfig = db::PoolConfig {
-    max_connections: 2,
+    max_connections: 6,
     min_connections: 0,
     acquire_timeout: std::time::Duration::from_secs(10),
     statement_timeout: None,
@@ -489,6 +497,7 @@ async fn serve_on(
     mes: &MesArgs,
     secret: Vec<u8>,
     gauges: &crate::GaugeArgs,
+    jobs: &crate::JobArgs,
 ) -> Result<ExitCode, CliError> {
     let keys = TokenKeys::new(&secret, serve.access_token_ttl, serve.refresh_token_ttl);
     let pool = db::connect_requests(url, &serve.pool_config()).await?;
@@ -503,6 +512,11 @@ async fn serve_on(
     let _revocation = neurohub_server::spawn_revocation_listener(&state);
     let gauge_task =
         neurohub_server::gauges::spawn_verify_gauges(owner.clone(), gauges.verify_interval);
+    let atp_jobs = neurohub_atp::flow::spawn_background_jobs(
+        owner.clone(),
+        jobs.sla_sweep_interval,
+        jobs.webhook_delivery_interval,
+    );
     let app = neurohub_server::app(
         state,
         &neurohub_server::HttpOptions {
@@ -527,6 +541,10 @@ async fn serve_on(
     // stop a verify run in flight while the runtime is alive: its transaction is dropped (rolled back) here,
     // not during runtime shutdown
     if let Some(task) = gauge_task {
+        task.abort();
+        let _ = task.await;
+    }
+    for task in atp_jobs {
         task.abort();
         let _ = task.await;
     }
