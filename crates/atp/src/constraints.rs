@@ -134,6 +134,21 @@ pub static MAPPINGS: &[Mapping] = &[
         "static_user",
         "the stage's user must be a member of the workspace",
     ),
+    // 0008: the create checks both first (http:// URL, known event types)
+    m(
+        "chk_webhook_subscriptions_url",
+        UNPROCESSABLE,
+        "VALIDATION_FAILED",
+        "url",
+        "must be an absolute http:// or https:// URL",
+    ),
+    m(
+        "chk_webhook_subscriptions_event_types",
+        UNPROCESSABLE,
+        "VALIDATION_FAILED",
+        "event_types",
+        "at least one known event type",
+    ),
 ];
 
 /// What the server installs for the ATP.
@@ -160,12 +175,15 @@ mod tests {
             include_str!("../../schema/migrations/0006_atp/up/01_tables.sql"),
             include_str!("../../schema/migrations/0006_atp/up/03_foreign_keys_not_valid.sql"),
             include_str!("../../schema/migrations/0006_atp/up/05_indexes_concurrently.sql"),
+            include_str!(
+                "../../schema/migrations/0008_atp_notifications/up/01_outbox_and_webhooks.sql"
+            ),
         ]
         .concat();
         for m in super::MAPPINGS {
             assert!(
                 sql.contains(m.constraint),
-                "{} is not in migration 0006",
+                "{} is not in migrations 0006 / 0008",
                 m.constraint
             );
         }

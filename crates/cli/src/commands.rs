@@ -68,6 +68,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             admin_password,
             secret_out,
             gauges,
+            jobs,
         } => {
             if let Some(p) = &admin_password {
                 neurohub_core::auth::password::check_new_password(p)
@@ -111,13 +112,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 }
                 load_atp_demo(&pool, &secret_out).await?;
             }
-            serve_on(&url, pool, &serve, &mes, secret, &gauges).await
+            serve_on(&url, pool, &serve, &mes, secret, &gauges, &jobs).await
         }
         Command::Serve {
             dev,
             serve,
             mes,
             gauges,
+            jobs,
         } => {
             let secret = signing_key(&serve, KeyMode::Serve { dev })?;
             probe(&url, false).await?;
@@ -131,7 +133,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     neurohub_schema::HEAD_VERSION
                 )));
             }
-            serve_on(&url, pool, &serve, &mes, secret, &gauges).await
+            serve_on(&url, pool, &serve, &mes, secret, &gauges, &jobs).await
         }
         Command::Deploy {
             deploy,
@@ -474,9 +476,11 @@ async fn check_plant_time_zone(pool: &PgPool, mes: &MesArgs) -> Result<(), CliEr
         .map_err(CliError::Config)
 }
 
-/// The owner login's pool (`up`'s first admin and demo data, the audit-partition job): small, requests never use it.
+/// The owner login's pool (`up`'s first admin and demo data, the audit-partition job, the verify gauges, the ATP
+/// SLA sweep and webhook worker — each job holds one connection for its advisory lock and uses another): small,
+/// requests never use it.
 const OWNER_POOL: db::PoolConfig = db::PoolConfig {
-    max_connections: 2,
+    max_connections: 6,
     min_connections: 0,
     acquire_timeout: std::time::Duration::from_secs(10),
     statement_timeout: None,
@@ -491,6 +495,7 @@ async fn serve_on(
     mes: &MesArgs,
     secret: Vec<u8>,
     gauges: &crate::GaugeArgs,
+    jobs: &crate::JobArgs,
 ) -> Result<ExitCode, CliError> {
     let keys = TokenKeys::new(&secret, serve.access_token_ttl, serve.refresh_token_ttl);
     let pool = db::connect_requests(url, &serve.pool_config()).await?;
@@ -505,6 +510,11 @@ async fn serve_on(
     let _revocation = neurohub_server::spawn_revocation_listener(&state);
     let gauge_task =
         neurohub_server::gauges::spawn_verify_gauges(owner.clone(), gauges.verify_interval);
+    let atp_jobs = neurohub_atp::flow::spawn_background_jobs(
+        owner.clone(),
+        jobs.sla_sweep_interval,
+        jobs.webhook_delivery_interval,
+    );
     let app = neurohub_server::app(
         state,
         &neurohub_server::HttpOptions {
@@ -529,6 +539,10 @@ async fn serve_on(
     // stop a verify run in flight while the runtime is alive: its transaction is dropped (rolled back) here,
     // not during runtime shutdown
     if let Some(task) = gauge_task {
+        task.abort();
+        let _ = task.await;
+    }
+    for task in atp_jobs {
         task.abort();
         let _ = task.await;
     }

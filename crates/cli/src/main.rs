@@ -47,6 +47,8 @@ enum Command {
         secret_out: SecretOutArgs,
         #[command(flatten)]
         gauges: GaugeArgs,
+        #[command(flatten)]
+        jobs: JobArgs,
     },
     /// Serve HTTP on an already deployed database.
     Serve {
@@ -60,6 +62,8 @@ enum Command {
         mes: MesArgs,
         #[command(flatten)]
         gauges: GaugeArgs,
+        #[command(flatten)]
+        jobs: JobArgs,
     },
     /// Deploy the schema: backup, ordered steps (one transaction each), resume after a failure, verification summary.
     Deploy {
@@ -129,6 +133,18 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+}
+
+/// The ATP background jobs (docs/atp-flow.md, "SLA" and "Notifications"): every node runs them, one node at a time
+/// does the work (a PostgreSQL advisory lock per job).
+#[derive(Debug, Clone, clap::Args)]
+pub struct JobArgs {
+    /// How often the SLA sweep marks and escalates overdue stages; 0 turns it off.
+    #[arg(long, env = "NEUROHUB_SLA_SWEEP_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub sla_sweep_interval: std::time::Duration,
+    /// How often the webhook worker sends due deliveries; 0 turns it off.
+    #[arg(long, env = "NEUROHUB_WEBHOOK_DELIVERY_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub webhook_delivery_interval: std::time::Duration,
 }
 
 /// The verify gauges on /metrics (docs/verify.md, "Monitoring").

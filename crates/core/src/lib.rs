@@ -12,6 +12,7 @@ pub mod enums;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod jobs;
 pub mod pagination;
 pub mod probe;
 pub mod problems;

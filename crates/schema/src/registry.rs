@@ -212,7 +212,25 @@ pub static MIGRATIONS: &[Migration] = &[
         )],
         down: down!("0007_token_generation"),
     },
+    Migration {
+        version: 8,
+        name: "atp_notifications",
+        up: &[
+            step!(
+                "0008_atp_notifications",
+                "01_outbox_and_webhooks.sql",
+                "outbox_and_webhooks"
+            ),
+            step!(
+                "0008_atp_notifications",
+                "02_indexes_concurrently.sql",
+                "indexes_concurrently",
+                concurrently
+            ),
+        ],
+        down: down!("0008_atp_notifications"),
+    },
 ];
 
 /// The newest schema version this binary knows.
-pub const HEAD_VERSION: i32 = 7;
+pub const HEAD_VERSION: i32 = 8;

@@ -175,6 +175,18 @@ fn check_cases() -> Vec<(&'static str, String)> {
         ("chk_workflow_stage_actions_from_status", action(", action, from_status", ", 'ACTIVATE', 'X'")),
         ("chk_workflow_stage_actions_to_status", action(", action, to_status", ", 'ACTIVATE', 'X'")),
         ("chk_workflow_stage_actions_actor", action(", action", ", 'APPROVE'")),
+        // 0008: the outbox row and the delivery the fixture's ACTIVATE action wrote through the trigger
+        ("chk_notification_outbox_event_type", format!("UPDATE notification_outbox SET event_type = 'PING' WHERE workspace_id = '{w}'")),
+        ("chk_notification_outbox_payload", format!("UPDATE notification_outbox SET payload = '[]' WHERE workspace_id = '{w}'")),
+        ("chk_webhook_subscriptions_url", upd("webhook_subscriptions", "url = 'ftp://x'", 22)),
+        ("chk_webhook_subscriptions_secret", upd("webhook_subscriptions", "secret = 'short'", 22)),
+        ("chk_webhook_subscriptions_event_types", upd("webhook_subscriptions", "event_types = ARRAY['PING']", 22)),
+        ("chk_webhook_subscriptions_deactivated", upd("webhook_subscriptions", "is_active = false", 22)),
+        ("chk_webhook_deliveries_status", format!("UPDATE webhook_deliveries SET status = 'SENT', attempts = 1, last_attempt_at = now() WHERE workspace_id = '{w}'")),
+        ("chk_webhook_deliveries_attempts", format!("UPDATE webhook_deliveries SET attempts = -1 WHERE workspace_id = '{w}'")),
+        ("chk_webhook_deliveries_status_code", format!("UPDATE webhook_deliveries SET last_status_code = 42 WHERE workspace_id = '{w}'")),
+        ("chk_webhook_deliveries_last_error", format!("UPDATE webhook_deliveries SET last_error = repeat('e', 2001) WHERE workspace_id = '{w}'")),
+        ("chk_webhook_deliveries_delivered", format!("UPDATE webhook_deliveries SET status = 'DELIVERED' WHERE workspace_id = '{w}'")),
     ]
 }
 
@@ -478,7 +490,8 @@ async fn stage_actions_are_append_only(pool: PgPool) {
             "UPDATE",
         ),
         ("DELETE FROM workflow_stage_actions", "DELETE"),
-        ("TRUNCATE workflow_stage_actions", "TRUNCATE"),
+        // CASCADE: 0008's outbox references the actions, so a plain TRUNCATE is refused by that FK already
+        ("TRUNCATE workflow_stage_actions CASCADE", "TRUNCATE"),
     ] {
         let (code, _, msg) = fails_with(&pool, sql).await;
         assert_eq!(code, "NH105", "{sql}");

@@ -321,8 +321,17 @@ async fn neurohub_app_holds_privileges_on_every_table(pool: PgPool) {
         .fetch_all(&pool)
         .await
         .unwrap();
-        let expected = if t == "workflow_stage_actions" {
-            vec![true, true, false, false, false] // append-only: read and append
+        let expected = if [
+            "workflow_stage_actions",
+            "notification_outbox",
+            "webhook_deliveries",
+        ]
+        .contains(&t.as_str())
+        {
+            // append-only: read and append (a delivery's state is the owner-run worker's)
+            vec![true, true, false, false, false]
+        } else if t == "webhook_subscriptions" {
+            vec![true, true, true, false, false] // deactivated, never deleted
         } else {
             vec![true, true, true, true, false]
         };

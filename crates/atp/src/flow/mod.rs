@@ -9,9 +9,11 @@ pub mod documents;
 pub mod engine;
 pub mod probe;
 pub mod punchlists;
+pub mod sla;
 pub mod state;
 pub mod submissions;
 pub mod views;
+pub mod webhooks;
 
 use crate::member::{MemberPolicy, MemberRole, MemberRole::*};
 use neurohub_core::AppState;
@@ -40,6 +42,61 @@ flow_policies! {
     Decide => MemberRole::ALL, write: true;
     /// Read submissions, documents, timelines, pending lists: any member.
     ReadFlow => MemberRole::ALL, write: false;
+    /// The SLA report: the supervising roles (WORKSPACE_ADMIN, QA, VIEWER); approvers see their own stages in the
+    /// pending list, submitters do not see approvers' performance.
+    ReadSla => &[WorkspaceAdmin, Qa, Viewer], write: false;
+    /// Create and deactivate webhook subscriptions.
+    ManageWebhooks => &[WorkspaceAdmin], write: true;
+    /// List webhook subscriptions (never their secrets).
+    ReadWebhooks => &[WorkspaceAdmin], write: false;
+}
+
+/// The ATP background jobs `serve` runs on every node, each on one node at a time (`neurohub_core::jobs`): the SLA
+/// sweep ([`sla::sweep`]) every `sla_every` and the webhook delivery worker ([`webhooks::deliver_due`]) every
+/// `deliver_every`, both on the owner pool (they serve every workspace). A zero interval turns a job off.
+pub fn spawn_background_jobs(
+    owner: sqlx::PgPool,
+    sla_every: std::time::Duration,
+    deliver_every: std::time::Duration,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    use neurohub_core::jobs::spawn_periodic;
+    let p = owner.clone();
+    let sweep = spawn_periodic(owner.clone(), sla::SWEEP_JOB, sla_every, move || {
+        let p = p.clone();
+        async move {
+            let s = sla::sweep(&p, chrono::Utc::now()).await?;
+            if s.breached_stages > 0 {
+                tracing::info!(
+                    stages = s.breached_stages,
+                    instances = s.breached_instances,
+                    "SLA breaches escalated"
+                );
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+    });
+    let client = reqwest::Client::new();
+    let deliver = spawn_periodic(
+        owner.clone(),
+        webhooks::DELIVERY_JOB,
+        deliver_every,
+        move || {
+            let (p, c) = (owner.clone(), client.clone());
+            async move {
+                let r = webhooks::deliver_due(&p, &c, chrono::Utc::now()).await?;
+                if r != webhooks::DeliveryRun::default() {
+                    tracing::info!(
+                        delivered = r.delivered,
+                        retried = r.retried,
+                        failed = r.failed,
+                        "webhook deliveries"
+                    );
+                }
+                Ok::<_, sqlx::Error>(())
+            }
+        },
+    );
+    sweep.into_iter().chain(deliver).collect()
 }
 
 /// The workflow routes, merged into the ATP router.
@@ -50,4 +107,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(engine::router())
         .merge(views::router())
         .merge(punchlists::router())
+        .merge(sla::router())
+        .merge(webhooks::router())
 }

@@ -3,7 +3,8 @@
 -- is a member of neither. NN: 00 workspace, 01 ACTIVE config (approval matrix), 02 scope, 03 vendor, 04 role,
 -- 05 policy, 06 policy stage, 07 cluster, 08 cluster approver, 09 site, 10 workflow instance, 11 stage,
 -- 12 override, 13 absence, 14 submission, 15 document, 16 punchlist, 17 punchlist item, 18 stage action,
--- 19 / 29 members (atp_<w> WORKSPACE_ADMIN, atp_<w>_qa APPROVER), 21 a DRAFT config (no masters).
+-- 19 / 29 members (atp_<w> WORKSPACE_ADMIN, atp_<w>_qa APPROVER), 21 a DRAFT config (no masters), 22 webhook
+-- subscription (0008: the action's trigger writes the outbox row and the delivery).
 -- Loaded as the postgres superuser (RLS does not apply), with an audit context.
 SELECT set_config('app.client_ip', '10.20.30.40', true), set_config('app.request_id', 'atp-fixture', true);
 INSERT INTO users (username, full_name, password_hash, role)
@@ -98,6 +99,9 @@ BEGIN
                 (w.p || '000000000011')::uuid, qa, u, 'annual leave', now() + interval '2 days', u);
         INSERT INTO approver_absences (workspace_id, id, user_id, delegate_user_id, starts_at, ends_at, reason)
         VALUES (ws, (w.p || '000000000013')::uuid, qa, u, now(), now() + interval '2 days', 'annual leave');
+        INSERT INTO webhook_subscriptions (workspace_id, id, url, secret, event_types, created_by)
+        VALUES (ws, (w.p || '000000000022')::uuid, 'https://hooks.example.com/' || w.tag, repeat('s', 40),
+                ARRAY['STAGE_ASSIGNED'], u);
         INSERT INTO workflow_stage_actions (workspace_id, id, workflow_instance_id, workflow_stage_id, action,
                                             from_status, to_status)
         VALUES (ws, (w.p || '000000000018')::uuid, (w.p || '000000000010')::uuid, (w.p || '000000000011')::uuid,

@@ -66,6 +66,17 @@ async fn a_member_of_a_gets_404_for_everything_of_b(pool: PgPool) {
     draft.assert_status(201);
     let version_id = draft.body["id"].as_str().unwrap().to_string();
     let b_member = b.members[1].1.id;
+    // a webhook subscription of B
+    let hook = call(
+        &app,
+        Method::POST,
+        b.admin(),
+        &b.path("/webhooks"),
+        Some(&json!({"url": "http://127.0.0.1:9/b", "event_types": ["SLA_BREACHED"]})),
+    )
+    .await;
+    hook.assert_status(201);
+    let hook_id = hook.body["id"].as_str().unwrap().to_string();
     let before: (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM sites), (SELECT count(*) FROM config_versions WHERE status = 'DRAFT'), \
                 (SELECT count(*) FROM workspace_members WHERE is_active)",
@@ -91,6 +102,8 @@ async fn a_member_of_a_gets_404_for_everything_of_b(pool: PgPool) {
             let ids = |p: &str| {
                 let id = if p.contains("/sites/") {
                     &site_id
+                } else if p.contains("/webhooks/") {
+                    &hook_id
                 } else {
                     &version_id
                 };
@@ -182,4 +195,11 @@ async fn a_member_of_a_gets_404_for_everything_of_b(pool: PgPool) {
         .scalar("SELECT site_name FROM sites WHERE id = $1::uuid", site_id)
         .await;
     assert_eq!(name, "B one");
+    let active: bool = app
+        .scalar(
+            "SELECT is_active FROM webhook_subscriptions WHERE id = $1::uuid",
+            hook_id,
+        )
+        .await;
+    assert!(active, "B's subscription was deactivated through A");
 }

@@ -16,6 +16,7 @@ const SITES: &[MemberRole] = &[WorkspaceAdmin, DocControl];
 const NONE: &[MemberRole] = &[];
 const SUBMIT: &[MemberRole] = &[DocControl, Vendor];
 const QA: &[MemberRole] = &[Qa];
+const SUPERVISORS: &[MemberRole] = &[WorkspaceAdmin, Qa, Viewer];
 
 /// (method, path, member roles admitted, a global ADMIN that is not a member admitted)
 const MATRIX: &[(&str, &str, &[MemberRole], bool)] = &[
@@ -155,6 +156,16 @@ const MATRIX: &[(&str, &str, &[MemberRole], bool)] = &[
         ALL,
         false,
     ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/sla/report",
+        SUPERVISORS,
+        false,
+    ),
+    ("POST", "/api/v1/workspaces/{ws}/webhooks", WA, false),
+    ("GET", "/api/v1/workspaces/{ws}/webhooks", WA, false),
+    ("GET", "/api/v1/workspaces/{ws}/webhooks/{id}", WA, false),
+    ("DELETE", "/api/v1/workspaces/{ws}/webhooks/{id}", WA, false),
 ];
 
 fn concrete(path: &str, ws: &str) -> String {

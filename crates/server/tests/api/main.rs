@@ -7,6 +7,7 @@ mod atp_flow;
 mod atp_isolation;
 mod atp_roles;
 mod atp_sites;
+mod atp_sla;
 mod atp_support;
 mod audit_logs;
 mod auth;

@@ -185,6 +185,7 @@ POST /api/v1/workspaces/{ws}/sites/import atp_sites_import
 DELETE /api/v1/workspaces/{ws}/sites/{id} atp_sites_delete
 GET /api/v1/workspaces/{ws}/sites/{id} atp_sites_get_one
 PATCH /api/v1/workspaces/{ws}/sites/{id} atp_sites_update
+GET /api/v1/workspaces/{ws}/sla/report atp_workflow_sla_report
 POST /api/v1/workspaces/{ws}/stages/{id}/decide atp_workflow_decide
 POST /api/v1/workspaces/{ws}/submissions atp_submissions_create
 GET /api/v1/workspaces/{ws}/submissions/{id} atp_submissions_get_one
@@ -194,6 +195,10 @@ GET /api/v1/workspaces/{ws}/submissions/{id}/punchlist-items atp_punchlists_list
 POST /api/v1/workspaces/{ws}/submissions/{id}/qa-review atp_workflow_qa_review
 POST /api/v1/workspaces/{ws}/submissions/{id}/submit atp_submissions_submit
 GET /api/v1/workspaces/{ws}/submissions/{id}/timeline atp_workflow_timeline
+GET /api/v1/workspaces/{ws}/webhooks atp_notifications_list
+POST /api/v1/workspaces/{ws}/webhooks atp_notifications_create
+DELETE /api/v1/workspaces/{ws}/webhooks/{id} atp_notifications_deactivate
+GET /api/v1/workspaces/{ws}/webhooks/{id} atp_notifications_get
 GET /health operations_health
 GET /livez operations_livez
 GET /metrics operations_metrics

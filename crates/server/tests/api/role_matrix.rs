@@ -195,6 +195,11 @@ const MATRIX: &[(&str, &str, Option<&[Role]>)] = &[
         "/api/v1/workspaces/{ws}/punchlist-items/{id}/close",
         Some(ANY),
     ),
+    ("GET", "/api/v1/workspaces/{ws}/sla/report", Some(ANY)),
+    ("POST", "/api/v1/workspaces/{ws}/webhooks", Some(ANY)),
+    ("GET", "/api/v1/workspaces/{ws}/webhooks", Some(ANY)),
+    ("GET", "/api/v1/workspaces/{ws}/webhooks/{id}", Some(ANY)),
+    ("DELETE", "/api/v1/workspaces/{ws}/webhooks/{id}", Some(ANY)),
 ];
 
 /// A concrete path for a template: well-formed values that name nothing, so allowed roles get 404/422, not 400.
