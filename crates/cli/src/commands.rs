@@ -76,12 +76,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
             let secret = signing_key(&serve, KeyMode::Up)?;
             probe(&url, true).await?;
-            let pool = db::connect(&url, &OWNER_POOL).await?;
-            check_plant_time_zone(&pool, &mes).await?;
+            // deploy creates the database when it is missing, so the zone is checked right after it, before
+            // anything is written with it
             let ok = run_deploy(&url, &deploy, false, None).await?;
             if !ok {
                 return Ok(ExitCode::from(1));
             }
+            let pool = db::connect(&url, &OWNER_POOL).await?;
+            check_plant_time_zone(&pool, &mes).await?;
             let given = admin_password.is_some();
             match neurohub_identity::users::ensure_first_admin(&pool, admin_password).await {
                 Ok(Some((username, _))) if given => {

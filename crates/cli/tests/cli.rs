@@ -621,3 +621,48 @@ fn serve_without_a_signing_key_refuses_to_start() {
     );
     assert!(text(&out).contains("--dev"), "{}", text(&out));
 }
+
+/// An unknown plant time zone stops `seed` (and `serve` / `up`, which check it the same way) with exit code 2 and
+/// a message naming the setting, before anything is written; a malformed one is refused by the flag parser.
+#[sqlx::test(migrations = false)]
+async fn unknown_plant_time_zone_is_exit_code_2_and_writes_nothing(pool: PgPool) {
+    let url = url_of(&pool);
+    assert_eq!(neurohub(&url, &["deploy"]).status.code(), Some(0));
+    let out = neurohub(&url, &["seed", "--plant-time-zone", "Asia/Seul"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("NEUROHUB_PLANT_TIME_ZONE") && text(&out).contains("Asia/Seul"),
+        "{}",
+        text(&out)
+    );
+    let lots: i64 = sqlx::query_scalar("SELECT count(*) FROM lots")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(lots, 0);
+    let out = neurohub(&url, &["seed", "--plant-time-zone", "+09:00"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("IANA"), "{}", text(&out));
+    // a real zone loads the demo lots with the plant's date
+    let dir = std::env::temp_dir().join(format!("neurohub-cli-seed-{}", std::process::id()));
+    let secret = dir.join("admin-password");
+    let out = neurohub(
+        &url,
+        &[
+            "seed",
+            "--plant-time-zone",
+            "Asia/Seoul",
+            "--admin-password-file",
+            secret.to_str().unwrap(),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let same: bool = sqlx::query_scalar(
+        "SELECT bool_and(production_date = (created_at AT TIME ZONE 'Asia/Seoul')::date) FROM lots",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(same);
+}
