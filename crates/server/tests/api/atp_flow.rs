@@ -16,13 +16,13 @@ use sqlx::PgPool;
 
 const PDF: &[u8] = b"%PDF-1.7\n% an ATP report\n";
 
-struct Flow {
-    app: TestApp,
-    ws: Ws,
+pub(crate) struct Flow {
+    pub app: TestApp,
+    pub ws: Ws,
 }
 
 /// A token for a user named by username (the example approvers are not in `Ws::members`).
-async fn token_of(app: &TestApp, username: &str) -> (i64, String) {
+pub(crate) async fn token_of(app: &TestApp, username: &str) -> (i64, String) {
     let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
         .bind(username)
         .fetch_one(&app.pool)
@@ -36,7 +36,7 @@ async fn token_of(app: &TestApp, username: &str) -> (i64, String) {
     (id, t)
 }
 
-async fn setup(pool: PgPool, code: &str) -> Flow {
+pub(crate) async fn setup(pool: PgPool, code: &str) -> Flow {
     let app = TestApp::spawn(pool).await;
     let ws = workspace(&app, code, true).await;
     example_config(&app, &ws).await;
@@ -54,11 +54,17 @@ async fn setup(pool: PgPool, code: &str) -> Flow {
 }
 
 impl Flow {
-    async fn call(&self, m: Method, token: &str, rest: &str, body: Option<&Value>) -> TestResponse {
+    pub(crate) async fn call(
+        &self,
+        m: Method,
+        token: &str,
+        rest: &str,
+        body: Option<&Value>,
+    ) -> TestResponse {
         call(&self.app, m, token, &self.ws.path(rest), body).await
     }
 
-    async fn doc(
+    pub(crate) async fn doc(
         &self,
         token: &str,
         sub: &str,
@@ -85,16 +91,16 @@ impl Flow {
         into(res).await
     }
 
-    fn submitter(&self) -> &str {
+    pub(crate) fn submitter(&self) -> &str {
         self.ws.token(MemberRole::DocControl)
     }
 
-    fn qa(&self) -> &str {
+    pub(crate) fn qa(&self) -> &str {
         self.ws.token(MemberRole::Qa)
     }
 
     /// Create, document and submit a revision; returns its id.
-    async fn submitted(&self, site: &str, scope: &str, category: &str) -> String {
+    pub(crate) async fn submitted(&self, site: &str, scope: &str, category: &str) -> String {
         let res = self
             .call(
                 Method::POST,
@@ -119,7 +125,7 @@ impl Flow {
         id
     }
 
-    async fn qa_approve(&self, sub: &str) -> TestResponse {
+    pub(crate) async fn qa_approve(&self, sub: &str) -> TestResponse {
         self.call(
             Method::POST,
             self.qa(),
@@ -129,7 +135,7 @@ impl Flow {
         .await
     }
 
-    async fn decide(
+    pub(crate) async fn decide(
         &self,
         token: &str,
         stage: &str,
@@ -145,7 +151,7 @@ impl Flow {
         .await
     }
 
-    async fn pending(&self, token: &str, query: &str) -> TestResponse {
+    pub(crate) async fn pending(&self, token: &str, query: &str) -> TestResponse {
         self.call(
             Method::GET,
             token,
@@ -156,7 +162,7 @@ impl Flow {
     }
 
     /// (stage_number, status, assigned_approver_id, stage id) of a submission's instance, by stage number.
-    async fn stages(&self, sub: &str) -> Vec<(i32, String, Option<i64>, String)> {
+    pub(crate) async fn stages(&self, sub: &str) -> Vec<(i32, String, Option<i64>, String)> {
         sqlx::query_as(
             "SELECT s.stage_number, s.status, s.assigned_approver_id, s.id::text FROM workflow_stages s \
                JOIN atp_submissions a ON a.workflow_instance_id = s.workflow_instance_id \
@@ -168,7 +174,7 @@ impl Flow {
         .unwrap()
     }
 
-    async fn status(&self, sub: &str) -> String {
+    pub(crate) async fn status(&self, sub: &str) -> String {
         self.app
             .scalar(
                 "SELECT status FROM atp_submissions WHERE id = $1::uuid",

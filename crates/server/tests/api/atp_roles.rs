@@ -16,6 +16,7 @@ const SITES: &[MemberRole] = &[WorkspaceAdmin, DocControl];
 const NONE: &[MemberRole] = &[];
 const SUBMIT: &[MemberRole] = &[DocControl, Vendor];
 const QA: &[MemberRole] = &[Qa];
+const DELEGATE: &[MemberRole] = &[WorkspaceAdmin, Approver];
 
 /// (method, path, member roles admitted, a global ADMIN that is not a member admitted)
 const MATRIX: &[(&str, &str, &[MemberRole], bool)] = &[
@@ -155,6 +156,30 @@ const MATRIX: &[(&str, &str, &[MemberRole], bool)] = &[
         ALL,
         false,
     ),
+    // overrides and absences (docs/atp-flow.md)
+    ("POST", "/api/v1/workspaces/{ws}/overrides", DELEGATE, false),
+    ("GET", "/api/v1/workspaces/{ws}/overrides", ALL, false),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/overrides/{id}/approve",
+        WA,
+        false,
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/overrides/{id}/revoke",
+        DELEGATE,
+        false,
+    ),
+    ("POST", "/api/v1/workspaces/{ws}/absences", WA, false),
+    ("GET", "/api/v1/workspaces/{ws}/absences", ALL, false),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/absences/{id}/end",
+        WA,
+        false,
+    ),
+    ("DELETE", "/api/v1/workspaces/{ws}/absences/{id}", WA, false),
 ];
 
 fn concrete(path: &str, ws: &str) -> String {
