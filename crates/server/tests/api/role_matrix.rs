@@ -193,6 +193,26 @@ const MATRIX: &[(&str, &str, Option<&[Role]>)] = &[
         "/api/v1/workspaces/{ws}/punchlist-items/{id}/close",
         Some(ANY),
     ),
+    ("POST", "/api/v1/workspaces/{ws}/overrides", Some(ANY)),
+    ("GET", "/api/v1/workspaces/{ws}/overrides", Some(ANY)),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/overrides/{id}/approve",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/overrides/{id}/revoke",
+        Some(ANY),
+    ),
+    ("POST", "/api/v1/workspaces/{ws}/absences", Some(ANY)),
+    ("GET", "/api/v1/workspaces/{ws}/absences", Some(ANY)),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/absences/{id}/end",
+        Some(ANY),
+    ),
+    ("DELETE", "/api/v1/workspaces/{ws}/absences/{id}", Some(ANY)),
 ];
 
 /// A concrete path for a template: well-formed values that name nothing, so allowed roles get 404/422, not 400.
