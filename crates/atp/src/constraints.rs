@@ -149,6 +149,71 @@ pub static MAPPINGS: &[Mapping] = &[
         "event_types",
         "at least one known event type",
     ),
+    // overrides and absences (docs/atp-flow.md): the API checks these first
+    m(
+        "chk_approver_overrides_valid_window",
+        UNPROCESSABLE,
+        "VALIDATION_FAILED",
+        "valid_to",
+        "the window must end after it starts",
+    ),
+    m(
+        "chk_approver_overrides_users_differ",
+        UNPROCESSABLE,
+        "VALIDATION_FAILED",
+        "to_user_id",
+        "the delegate must be someone else",
+    ),
+    m(
+        "fk_approver_overrides_from_user",
+        UNPROCESSABLE,
+        "UNKNOWN_USER",
+        "from_user_id",
+        "the delegating user must be a member of the workspace",
+    ),
+    m(
+        "fk_approver_overrides_to_user",
+        UNPROCESSABLE,
+        "UNKNOWN_USER",
+        "to_user_id",
+        "the delegate must be a member of the workspace",
+    ),
+    m(
+        "chk_approver_absences_window",
+        UNPROCESSABLE,
+        "VALIDATION_FAILED",
+        "ends_at",
+        "the window must end after it starts",
+    ),
+    m(
+        "chk_approver_absences_delegate_differs",
+        UNPROCESSABLE,
+        "VALIDATION_FAILED",
+        "delegate_user_id",
+        "the delegate must be someone else",
+    ),
+    m(
+        "fk_approver_absences_user",
+        UNPROCESSABLE,
+        "UNKNOWN_USER",
+        "user_id",
+        "the absent user must be a member of the workspace",
+    ),
+    m(
+        "fk_approver_absences_delegate_user",
+        UNPROCESSABLE,
+        "UNKNOWN_USER",
+        "delegate_user_id",
+        "the delegate must be a member of the workspace",
+    ),
+    // migration 0009
+    m(
+        "chk_punchlist_items_evidence_before",
+        UNPROCESSABLE,
+        "VALIDATION_FAILED",
+        "evidence_before",
+        "the evidence is due after the item is raised",
+    ),
 ];
 
 /// What the server installs for the ATP.
@@ -157,7 +222,8 @@ pub const ERRORS: DomainErrors = DomainErrors {
     rules: RULES,
 };
 
-/// The ATP triggers' SQLSTATEs NH101-NH106 (docs/atp-schema.md), each a 409 with the trigger's message.
+/// The ATP triggers' SQLSTATEs NH101-NH106 (docs/atp-schema.md) and 0009's NH121-NH122 (docs/atp-flow.md), each
+/// a 409 with the trigger's message.
 pub static RULES: &[RuleState] = &[
     rule("NH101", "VERSION_ACTIVE"),
     rule("NH102", "VERSION_FROZEN"),
@@ -165,6 +231,9 @@ pub static RULES: &[RuleState] = &[
     rule("NH104", "MASTERS_FROZEN"),
     rule("NH105", "APPEND_ONLY"),
     rule("NH106", "CONFIG_FROZEN"),
+    // two overlapping absences of one user / approved overrides of one user and target, raced past the API's check
+    rule("NH121", "ABSENCE_OVERLAP"),
+    rule("NH122", "OVERRIDE_OVERLAP"),
 ];
 
 #[cfg(test)]
@@ -178,12 +247,15 @@ mod tests {
             include_str!(
                 "../../schema/migrations/0008_atp_notifications/up/01_outbox_and_webhooks.sql"
             ),
+            include_str!(
+                "../../schema/migrations/0009_atp_delegation/up/01_evidence_before_and_overlap_guards.sql"
+            ),
         ]
         .concat();
         for m in super::MAPPINGS {
             assert!(
                 sql.contains(m.constraint),
-                "{} is not in migrations 0006 / 0008",
+                "{} is not in migrations 0006 / 0008 / 0009",
                 m.constraint
             );
         }

@@ -596,6 +596,48 @@ pub static PROBLEM_TYPES: &[ProblemType] = &[
         "Ask the assigned approver, or have a WORKSPACE_ADMIN approve an override.",
     ),
     p(
+        "NOT_OWN_OVERRIDE",
+        "Not your override",
+        "An approver requests overrides of their own approvals only, and revokes only overrides they requested or that delegate from them.",
+        "Ask a WORKSPACE_ADMIN to request or revoke it.",
+    ),
+    p(
+        "SELF_APPROVAL",
+        "Own override",
+        "An override is approved by a WORKSPACE_ADMIN who is not its requester, its delegating user or its delegate (four eyes).",
+        "Ask another WORKSPACE_ADMIN to approve it.",
+    ),
+    p(
+        "OVERRIDE_EXPIRED",
+        "Override window over",
+        "The override's validity window ended before it was approved.",
+        "Request a new override with a window in the future.",
+    ),
+    p(
+        "OVERRIDE_OVERLAP",
+        "Overlapping override",
+        "An approved override from the same user with the same type and target is valid during part of this one's window.",
+        "Revoke the other override first, or choose a window that does not overlap.",
+    ),
+    p(
+        "ABSENCE_OVERLAP",
+        "Overlapping absence",
+        "The user already has an absence overlapping this window; a user is absent at most once at any instant.",
+        "End or delete the other absence first, or choose a window that does not overlap.",
+    ),
+    p(
+        "ABSENCE_NOT_CURRENT",
+        "Absence not in force",
+        "Only an absence in force now is ended: this one has not started yet or is over.",
+        "Delete an absence that has not started; an absence that is over needs nothing.",
+    ),
+    p(
+        "ABSENCE_STARTED",
+        "Absence started",
+        "An absence that has started is not deleted, so the record of who stood in stays.",
+        "End it instead.",
+    ),
+    p(
         "OUT_OF_TURN",
         "Stage not active yet",
         "An earlier stage of the chain is undecided.",

@@ -10,4 +10,5 @@ pub(crate) static SNAPSHOTS: &[(i32, &str)] = &[
     (6, include_str!("v0006.txt")),
     (7, include_str!("v0007.txt")),
     (8, include_str!("v0008.txt")),
+    (9, include_str!("v0009.txt")),
 ];

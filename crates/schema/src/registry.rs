@@ -230,7 +230,30 @@ pub static MIGRATIONS: &[Migration] = &[
         ],
         down: down!("0008_atp_notifications"),
     },
+    Migration {
+        version: 9,
+        name: "atp_delegation",
+        up: &[
+            step!(
+                "0009_atp_delegation",
+                "01_evidence_before_and_overlap_guards.sql",
+                "evidence_before_overlap_guards"
+            ),
+            step!(
+                "0009_atp_delegation",
+                "02_validate_constraints.sql",
+                "validate_constraints"
+            ),
+            step!(
+                "0009_atp_delegation",
+                "03_indexes_concurrently.sql",
+                "indexes_concurrently",
+                concurrently
+            ),
+        ],
+        down: down!("0009_atp_delegation"),
+    },
 ];
 
 /// The newest schema version this binary knows.
-pub const HEAD_VERSION: i32 = 8;
+pub const HEAD_VERSION: i32 = 9;

@@ -163,6 +163,8 @@ fn check_cases() -> Vec<(&'static str, String)> {
         ("chk_punchlist_items_status", upd("punchlist_items", "status = 'FIXED'", 17)),
         ("chk_punchlist_items_closed_evidence", upd("punchlist_items", "evidence_document_id = NULL", 17)),
         ("chk_punchlist_items_rejection_reason", upd("punchlist_items", "status = 'REJECTED'", 17)),
+        // 0009
+        ("chk_punchlist_items_evidence_before", upd("punchlist_items", "evidence_before = created_at", 17)),
         ("chk_approver_overrides_override_type", upd("approver_overrides", "override_type = 'GLOBAL'", 12)),
         ("chk_approver_overrides_target", upd("approver_overrides", "override_type = 'SUBMISSION'", 12)),
         ("chk_approver_overrides_approval_status", upd("approver_overrides", "approval_status = 'MAYBE'", 12)),

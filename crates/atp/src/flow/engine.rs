@@ -21,6 +21,7 @@
 //! the rejecting stage (REJECTED / CANCELLED stages back to PENDING, earlier approvals kept; the history is in
 //! `workflow_stage_actions`, append-only).
 
+use super::delegation::{DELEGATION_JOINS, EFFECTIVE_APPROVER};
 use super::state::{Decision, QaDecision, StageStatus, SubmissionStatus};
 use super::submissions::{Submission, COLUMNS as SUBMISSION_COLUMNS};
 use super::{Decide, QaReview};
@@ -258,6 +259,8 @@ struct Routed {
     primary_user_id: Option<i64>,
     backup_user_id: Option<i64>,
     primary_absent: bool,
+    /// The absent primary's stand-in named by the absence (before the cluster's backup).
+    absence_delegate_id: Option<i64>,
     static_user_id: Option<i64>,
     rule_user_id: Option<i64>,
 }
@@ -287,6 +290,9 @@ async fn start(conn: &mut PgConnection, ws: Uuid, qa_user: i64, r: &ForReview) -
                 COALESCE(EXISTS (SELECT 1 FROM approver_absences ab WHERE ab.workspace_id = $1 \
                     AND ab.user_id = ca.primary_user_id AND now() >= ab.starts_at AND now() < ab.ends_at), false) \
                     AS primary_absent, \
+                (SELECT ab.delegate_user_id FROM approver_absences ab WHERE ab.workspace_id = $1 \
+                    AND ab.user_id = ca.primary_user_id AND now() >= ab.starts_at AND now() < ab.ends_at LIMIT 1) \
+                    AS absence_delegate_id, \
                 st.static_user_id, rule.user_id AS rule_user_id \
            FROM pol \
            JOIN approval_policy_stages st ON st.workspace_id = $1 AND st.policy_id = pol.id \
@@ -338,7 +344,10 @@ async fn start(conn: &mut PgConnection, ws: Uuid, qa_user: i64, r: &ForReview) -
                 AssignmentMode::Rule => (s.rule_user_id, "RULE"),
                 AssignmentMode::Cluster => match (s.primary_user_id, s.primary_absent) {
                     (Some(p), false) => (Some(p), "CLUSTER_PRIMARY"),
-                    (Some(_), true) => (s.backup_user_id, "CLUSTER_BACKUP"),
+                    (Some(_), true) => match s.absence_delegate_id {
+                        Some(d) => (Some(d), "ABSENCE_DELEGATE"),
+                        None => (s.backup_user_id, "CLUSTER_BACKUP"),
+                    },
                     (None, _) => (None, "CLUSTER"),
                 },
             }
@@ -553,8 +562,12 @@ struct Locked {
     stage_number: i32,
     stage_name: String,
     submission_id: Option<Uuid>,
-    /// The caller holds an APPROVED override from the assignee covering this stage, valid now.
-    delegated: bool,
+    /// Who decides it now: the assignee, or their delegate (override) / stand-in (absence) ([`super::delegation`]).
+    effective_approver_id: Option<i64>,
+    /// The override that delegates it now, if any.
+    override_id: Option<Uuid>,
+    /// The assignee's absence that hands it to a stand-in now, if any.
+    absence_id: Option<Uuid>,
 }
 
 /// Decide a stage: only its assigned approver or their active delegate (an APPROVED `approver_overrides` row
@@ -615,41 +628,41 @@ pub async fn decide_stage(
     };
     // the stage and its instance, locked: concurrent decisions of one instance are serialized here
     let l: Option<Locked> = sqlx::query_as(
-        "SELECT s.status, s.assigned_approver_id, s.workflow_instance_id, s.stage_number, s.stage_name, \
+        &format!(
+            "SELECT s.status, s.assigned_approver_id, s.workflow_instance_id, s.stage_number, s.stage_name, \
                 (SELECT r.id FROM atp_submissions r WHERE r.workspace_id = s.workspace_id \
                     AND r.workflow_instance_id = s.workflow_instance_id \
                   ORDER BY r.revision_number DESC LIMIT 1) AS submission_id, \
-                EXISTS (SELECT 1 FROM approver_overrides o \
-                         WHERE o.workspace_id = s.workspace_id AND o.approval_status = 'APPROVED' \
-                           AND o.from_user_id = s.assigned_approver_id AND o.to_user_id = $3 \
-                           AND now() >= o.valid_from AND (o.valid_to IS NULL OR now() < o.valid_to) \
-                           AND ((o.override_type = 'STAGE' AND o.workflow_stage_id = s.id) \
-                             OR (o.override_type = 'SUBMISSION' AND o.submission_id IN (SELECT r.id \
-                                  FROM atp_submissions r WHERE r.workspace_id = s.workspace_id \
-                                   AND r.workflow_instance_id = s.workflow_instance_id)) \
-                             OR (o.override_type = 'CLUSTER' AND o.cluster_id = i.cluster_id) \
-                             OR (o.override_type = 'REGION' AND o.region = i.routing_snapshot ->> 'region'))) \
-                    AS delegated \
+                {EFFECTIVE_APPROVER} AS effective_approver_id, ov.id AS override_id, \
+                CASE WHEN ov.id IS NULL AND ab.stand_in IS NOT NULL THEN ab.id END AS absence_id \
            FROM workflow_stages s JOIN workflow_instances i \
-             ON i.workspace_id = s.workspace_id AND i.id = s.workflow_instance_id \
-          WHERE s.workspace_id = $1 AND s.id = $2 FOR UPDATE OF s, i",
+             ON i.workspace_id = s.workspace_id AND i.id = s.workflow_instance_id {DELEGATION_JOINS} \
+          WHERE s.workspace_id = $1 AND s.id = $2 FOR UPDATE OF s, i"
+        ),
     )
     .bind(ws)
     .bind(id)
-    .bind(user)
     .fetch_optional(&mut *conn)
     .await?;
     let l = l.ok_or_else(|| ApiError::not_found("stage"))?;
-    if l.assigned_approver_id != Some(user) && !l.delegated {
+    if l.effective_approver_id != Some(user) {
+        let why = if l.assigned_approver_id == Some(user) {
+            "is delegated to another user while the override or absence lasts"
+        } else {
+            "is assigned to another approver (and no approved override or absence hands it to you)"
+        };
         return Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             "NOT_ASSIGNED",
-            format!(
-                "stage {} ({}) is assigned to another approver (and no approved override delegates it to you)",
-                l.stage_number, l.stage_name
-            ),
+            format!("stage {} ({}) {why}", l.stage_number, l.stage_name),
         ));
     }
+    // on behalf of whom, recorded with the decision
+    let payload = if l.effective_approver_id != l.assigned_approver_id {
+        json!({"on_behalf_of": l.assigned_approver_id, "override_id": l.override_id, "absence_id": l.absence_id})
+    } else {
+        json!({})
+    };
     match l.status {
         StageStatus::Active => {}
         StageStatus::Pending => {
@@ -681,8 +694,8 @@ pub async fn decide_stage(
         "WITH s AS (UPDATE workflow_stages SET status = $3, decision = $4, decided_by = $5, decided_at = now(), \
                            decision_comment = $6 WHERE workspace_id = $1 AND id = $2 RETURNING *), \
               a AS (INSERT INTO workflow_stage_actions (workspace_id, workflow_instance_id, workflow_stage_id, \
-                           action, actor_user_id, from_status, to_status, comment) \
-                    SELECT $1, workflow_instance_id, id, $4, $5, 'ACTIVE', $3, $6 FROM s) \
+                           action, actor_user_id, from_status, to_status, comment, payload) \
+                    SELECT $1, workflow_instance_id, id, $4, $5, 'ACTIVE', $3, $6, $7 FROM s) \
          SELECT {STAGE_COLUMNS} FROM s"
     ))
     .bind(ws)
@@ -691,6 +704,7 @@ pub async fn decide_stage(
     .bind(decision)
     .bind(user)
     .bind(comment.as_deref())
+    .bind(&payload)
     .fetch_one(&mut *conn)
     .await?;
     let instance = l.workflow_instance_id;

@@ -1,10 +1,12 @@
 //! ATP, part 2: the workflow runtime — submissions and their documents, the QA pre-approval, routing frozen at
-//! start, stage decisions, the timeline and the pending-approvals list (docs/atp-flow.md).
+//! start, stage decisions, the timeline and the pending-approvals list, punchlists, overrides and absences
+//! (docs/atp-flow.md).
 //!
 //! Every route is a workspace route behind [`crate::member::Member`]; the member policies of this part are here
 //! (the trait is part 1's, the sets are this part's). Who may decide a *stage* is not a member role but the
 //! stage's assignment, checked in the decision's transaction on the locked row.
 
+pub mod delegation;
 pub mod documents;
 pub mod engine;
 pub mod probe;
@@ -109,4 +111,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(punchlists::router())
         .merge(sla::router())
         .merge(webhooks::router())
+        .merge(delegation::router())
 }

@@ -44,6 +44,8 @@ pub struct NewItem {
     pub code: String,
     pub description: String,
     pub severity: Severity,
+    /// When the rectification's evidence is due (optional; in the future).
+    pub evidence_before: Option<DateTime<Utc>>,
 }
 
 /// The items of a decision, checked: required (1-100) for APPROVE_WITH_PUNCHLIST, refused for the others.
@@ -66,6 +68,7 @@ pub fn check_items(d: Decision, items: Option<&[NewItem]>) -> ApiResult<Vec<NewI
     }
     let mut errors = Vec::new();
     let mut seen = HashSet::new();
+    let now = Utc::now();
     for (i, it) in items.iter().enumerate() {
         let ok = !it.code.is_empty()
             && it.code.len() <= 50
@@ -88,6 +91,12 @@ pub fn check_items(d: Decision, items: Option<&[NewItem]>) -> ApiResult<Vec<NewI
                 "1-2000 characters",
             ));
         }
+        if it.evidence_before.is_some_and(|t| t <= now) {
+            errors.push(FieldError::new(
+                format!("items[{i}].evidence_before"),
+                "must be in the future",
+            ));
+        }
     }
     if !errors.is_empty() {
         return Err(ApiError::validation_many(errors));
@@ -107,14 +116,18 @@ pub async fn raise(
 ) -> ApiResult<()> {
     let rows: Vec<_> = items
         .iter()
-        .map(|i| json!({"item_code": i.code, "description": i.description.trim(), "severity": i.severity}))
+        .map(|i| {
+            json!({"item_code": i.code, "description": i.description.trim(), "severity": i.severity,
+                   "evidence_before": i.evidence_before})
+        })
         .collect();
     sqlx::query(
         "WITH p AS (INSERT INTO punchlists (workspace_id, workflow_instance_id, submission_id, status, raised_by) \
                     VALUES ($1, $2, $3, $4, $5) RETURNING id) \
-         INSERT INTO punchlist_items (workspace_id, punchlist_id, item_code, description, severity) \
-         SELECT $1, p.id, x.item_code, x.description, x.severity FROM p, \
-                jsonb_to_recordset($6) AS x(item_code text, description text, severity text)",
+         INSERT INTO punchlist_items (workspace_id, punchlist_id, item_code, description, severity, evidence_before) \
+         SELECT $1, p.id, x.item_code, x.description, x.severity, x.evidence_before FROM p, \
+                jsonb_to_recordset($6) AS x(item_code text, description text, severity text, \
+                                            evidence_before timestamptz)",
     )
     .bind(ws)
     .bind(instance)
@@ -136,6 +149,8 @@ pub struct Item {
     pub item_code: String,
     pub description: String,
     pub severity: Severity,
+    /// When the rectification's evidence is due (None: no date set).
+    pub evidence_before: Option<DateTime<Utc>>,
     pub status: ItemStatus,
     pub evidence_document_id: Option<Uuid>,
     pub rectified_at: Option<DateTime<Utc>>,
@@ -146,7 +161,7 @@ pub struct Item {
 }
 
 const ITEM_COLUMNS: &str = "it.id, it.punchlist_id, p.status AS punchlist_status, p.raised_by, it.item_code, \
-    it.description, it.severity, it.status, it.evidence_document_id, it.rectified_at, it.verified_by, it.verified_at, \
+    it.description, it.severity, it.evidence_before, it.status, it.evidence_document_id, it.rectified_at, it.verified_by, it.verified_at, \
     it.closed_at, it.rejection_reason";
 
 /// The punchlist items of a submission's workflow (every revision's), oldest punchlist first.

@@ -1,6 +1,7 @@
 //! Read models of the workflow: a submission's timeline and the caller's pending approvals. Each is ONE SQL
 //! statement (plus the request's fixed BEGIN / context / resolve / COMMIT: docs/atp-flow.md has the counts).
 
+use super::delegation::{DELEGATION_JOINS, EFFECTIVE_APPROVER};
 use super::ReadFlow;
 use crate::member::Member;
 use crate::state::AtpCategory;
@@ -132,9 +133,13 @@ pub struct PendingStage {
     /// Seconds until due (negative: overdue).
     pub seconds_left: i64,
     pub overdue: bool,
+    /// Set when the stage is the caller's through an override or an absence: its assignee.
+    pub on_behalf_of: Option<i64>,
 }
 
-/// My ACTIVE stages, soonest due first (keyset on (due_at, id), idx_workflow_stages_assigned_approver).
+/// My ACTIVE stages, soonest due first (keyset on (due_at, id), idx_workflow_stages_assigned_approver): those
+/// assigned to me that are not delegated away, and those an approved override or an absence hands to me now —
+/// the same rule as the decision's ([`super::delegation::EFFECTIVE_APPROVER`]).
 #[utoipa::path(
     get, path = "/workspaces/{ws}/approvals/pending", tag = "atp-workflow", security(("bearer" = [])),
     params(("ws" = String, Path, description = "Workspace code or id"), PendingFilter),
@@ -151,17 +156,27 @@ pub async fn pending(
     let page = List::<ByDueTime>::fixed(f.limit, f.cursor.as_deref())?;
     let (after_due, after_id) = (page.after_time(0), page.after_uuid(1)?);
     let rows: Vec<PendingStage> = sqlx::query_as(&format!(
-        "SELECT s.id AS stage_id, s.stage_number, s.stage_name, s.workflow_instance_id, sub.id AS submission_id, \
+        "WITH who AS ( \
+            SELECT $2::bigint AS uid \
+            UNION SELECT o.from_user_id FROM approver_overrides o \
+             WHERE o.workspace_id = $1 AND o.to_user_id = $2 AND o.approval_status = 'APPROVED' \
+               AND now() >= o.valid_from AND (o.valid_to IS NULL OR now() < o.valid_to) \
+            UNION SELECT a.user_id FROM approver_absences a \
+             WHERE a.workspace_id = $1 AND now() >= a.starts_at AND now() < a.ends_at \
+               AND (a.delegate_user_id IS NULL OR a.delegate_user_id = $2)) \
+         SELECT s.id AS stage_id, s.stage_number, s.stage_name, s.workflow_instance_id, sub.id AS submission_id, \
                 sub.submission_code, sub.revision_number, si.site_id, si.region, i.atp_category, s.activated_at, \
                 s.due_at, floor(extract(epoch FROM s.due_at - now()))::bigint AS seconds_left, \
-                s.due_at < now() AS overdue \
+                s.due_at < now() AS overdue, \
+                CASE WHEN s.assigned_approver_id <> $2 THEN s.assigned_approver_id END AS on_behalf_of \
            FROM workflow_stages s \
            JOIN workflow_instances i ON i.workspace_id = s.workspace_id AND i.id = s.workflow_instance_id \
            JOIN sites si ON si.workspace_id = i.workspace_id AND si.id = i.site_id \
            JOIN LATERAL (SELECT r.id, r.submission_code, r.revision_number FROM atp_submissions r \
                           WHERE r.workspace_id = s.workspace_id AND r.workflow_instance_id = i.id \
-                          ORDER BY r.revision_number DESC LIMIT 1) AS sub ON true \
-          WHERE s.workspace_id = $1 AND s.assigned_approver_id = $2 AND s.status = 'ACTIVE' \
+                          ORDER BY r.revision_number DESC LIMIT 1) AS sub ON true {DELEGATION_JOINS} \
+          WHERE s.workspace_id = $1 AND s.assigned_approver_id IN (SELECT uid FROM who) AND s.status = 'ACTIVE' \
+            AND {EFFECTIVE_APPROVER} = $2 \
             AND ($3::timestamptz IS NULL OR (s.due_at, s.id) > ($3, $4)) \
             AND ($5::text IS NULL OR i.atp_category = $5) AND ($6::text IS NULL OR si.region = $6) \
             AND ($7::bool IS NULL OR (s.due_at < now()) = $7) \

@@ -64,7 +64,7 @@ impl Flow {
         call(&self.app, m, token, &self.ws.path(rest), body).await
     }
 
-    async fn doc(
+    pub(crate) async fn doc(
         &self,
         token: &str,
         sub: &str,
@@ -91,11 +91,11 @@ impl Flow {
         into(res).await
     }
 
-    fn submitter(&self) -> &str {
+    pub(crate) fn submitter(&self) -> &str {
         self.ws.token(MemberRole::DocControl)
     }
 
-    fn qa(&self) -> &str {
+    pub(crate) fn qa(&self) -> &str {
         self.ws.token(MemberRole::Qa)
     }
 
@@ -151,7 +151,7 @@ impl Flow {
         .await
     }
 
-    async fn pending(&self, token: &str, query: &str) -> TestResponse {
+    pub(crate) async fn pending(&self, token: &str, query: &str) -> TestResponse {
         self.call(
             Method::GET,
             token,
@@ -174,7 +174,7 @@ impl Flow {
         .unwrap()
     }
 
-    async fn status(&self, sub: &str) -> String {
+    pub(crate) async fn status(&self, sub: &str) -> String {
         self.app
             .scalar(
                 "SELECT status FROM atp_submissions WHERE id = $1::uuid",

@@ -77,6 +77,26 @@ async fn a_member_of_a_gets_404_for_everything_of_b(pool: PgPool) {
     .await;
     hook.assert_status(201);
     let hook_id = hook.body["id"].as_str().unwrap().to_string();
+    // a PENDING override and a future absence of B: approvable / revocable / endable / deletable, so a leak shows
+    let b_override: String = sqlx::query_scalar(
+        "INSERT INTO approver_overrides (workspace_id, override_type, region, from_user_id, to_user_id, reason, \
+             requested_by) VALUES ($1::uuid, 'REGION', 'Jabodetabek', $2, $3, 'r', $2) RETURNING id::text",
+    )
+    .bind(&b.id)
+    .bind(b.members[4].1.id)
+    .bind(b.members[1].1.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let b_absence: String = sqlx::query_scalar(
+        "INSERT INTO approver_absences (workspace_id, user_id, starts_at, ends_at) \
+         VALUES ($1::uuid, $2, now() + interval '1 day', now() + interval '2 days') RETURNING id::text",
+    )
+    .bind(&b.id)
+    .bind(b.members[4].1.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     let before: (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM sites), (SELECT count(*) FROM config_versions WHERE status = 'DRAFT'), \
                 (SELECT count(*) FROM workspace_members WHERE is_active)",
@@ -104,6 +124,10 @@ async fn a_member_of_a_gets_404_for_everything_of_b(pool: PgPool) {
                     &site_id
                 } else if p.contains("/webhooks/") {
                     &hook_id
+                } else if p.contains("/overrides/") {
+                    &b_override
+                } else if p.contains("/absences/") {
+                    &b_absence
                 } else {
                     &version_id
                 };
@@ -191,6 +215,20 @@ async fn a_member_of_a_gets_404_for_everything_of_b(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(before, after, "B's data changed");
+    let b_delegation: (String, i64) = sqlx::query_as(
+        "SELECT (SELECT approval_status FROM approver_overrides WHERE id = $1::uuid), \
+                (SELECT count(*) FROM approver_absences WHERE id = $2::uuid)",
+    )
+    .bind(&b_override)
+    .bind(&b_absence)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        b_delegation,
+        ("PENDING".to_string(), 1),
+        "B's override / absence changed"
+    );
     let name: String = app
         .scalar("SELECT site_name FROM sites WHERE id = $1::uuid", site_id)
         .await;

@@ -17,6 +17,7 @@ const NONE: &[MemberRole] = &[];
 const SUBMIT: &[MemberRole] = &[DocControl, Vendor];
 const QA: &[MemberRole] = &[Qa];
 const SUPERVISORS: &[MemberRole] = &[WorkspaceAdmin, Qa, Viewer];
+const DELEGATE: &[MemberRole] = &[WorkspaceAdmin, Approver];
 
 /// (method, path, member roles admitted, a global ADMIN that is not a member admitted)
 const MATRIX: &[(&str, &str, &[MemberRole], bool)] = &[
@@ -166,6 +167,30 @@ const MATRIX: &[(&str, &str, &[MemberRole], bool)] = &[
     ("GET", "/api/v1/workspaces/{ws}/webhooks", WA, false),
     ("GET", "/api/v1/workspaces/{ws}/webhooks/{id}", WA, false),
     ("DELETE", "/api/v1/workspaces/{ws}/webhooks/{id}", WA, false),
+    // overrides and absences (docs/atp-flow.md)
+    ("POST", "/api/v1/workspaces/{ws}/overrides", DELEGATE, false),
+    ("GET", "/api/v1/workspaces/{ws}/overrides", ALL, false),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/overrides/{id}/approve",
+        WA,
+        false,
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/overrides/{id}/revoke",
+        DELEGATE,
+        false,
+    ),
+    ("POST", "/api/v1/workspaces/{ws}/absences", WA, false),
+    ("GET", "/api/v1/workspaces/{ws}/absences", ALL, false),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/absences/{id}/end",
+        WA,
+        false,
+    ),
+    ("DELETE", "/api/v1/workspaces/{ws}/absences/{id}", WA, false),
 ];
 
 fn concrete(path: &str, ws: &str) -> String {

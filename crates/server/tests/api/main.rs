@@ -3,6 +3,7 @@
 mod helpers;
 
 mod atp_config;
+mod atp_delegation;
 mod atp_flow;
 mod atp_isolation;
 mod atp_roles;

@@ -161,6 +161,10 @@ GET /api/v1/workspaces atp_workspaces_list
 POST /api/v1/workspaces atp_workspaces_create
 GET /api/v1/workspaces/{ws} atp_workspaces_get_one
 PATCH /api/v1/workspaces/{ws} atp_workspaces_update
+GET /api/v1/workspaces/{ws}/absences atp_delegation_list_absences
+POST /api/v1/workspaces/{ws}/absences atp_delegation_mark_absence
+DELETE /api/v1/workspaces/{ws}/absences/{id} atp_delegation_delete_absence
+POST /api/v1/workspaces/{ws}/absences/{id}/end atp_delegation_end_absence
 GET /api/v1/workspaces/{ws}/approvals/pending atp_workflow_pending
 GET /api/v1/workspaces/{ws}/config-versions atp_config_list
 POST /api/v1/workspaces/{ws}/config-versions atp_config_import
@@ -175,6 +179,10 @@ GET /api/v1/workspaces/{ws}/masters/{kind} atp_masters_list
 GET /api/v1/workspaces/{ws}/members atp_workspaces_list_members
 POST /api/v1/workspaces/{ws}/members atp_workspaces_add_member
 PATCH /api/v1/workspaces/{ws}/members/{user_id} atp_workspaces_update_member
+GET /api/v1/workspaces/{ws}/overrides atp_delegation_list_overrides
+POST /api/v1/workspaces/{ws}/overrides atp_delegation_request_override
+POST /api/v1/workspaces/{ws}/overrides/{id}/approve atp_delegation_approve_override
+POST /api/v1/workspaces/{ws}/overrides/{id}/revoke atp_delegation_revoke_override
 POST /api/v1/workspaces/{ws}/punchlist-items/{id}/close atp_punchlists_close
 POST /api/v1/workspaces/{ws}/punchlist-items/{id}/rectify atp_punchlists_rectify
 POST /api/v1/workspaces/{ws}/punchlist-items/{id}/verify atp_punchlists_verify

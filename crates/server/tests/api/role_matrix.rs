@@ -200,6 +200,26 @@ const MATRIX: &[(&str, &str, Option<&[Role]>)] = &[
     ("GET", "/api/v1/workspaces/{ws}/webhooks", Some(ANY)),
     ("GET", "/api/v1/workspaces/{ws}/webhooks/{id}", Some(ANY)),
     ("DELETE", "/api/v1/workspaces/{ws}/webhooks/{id}", Some(ANY)),
+    ("POST", "/api/v1/workspaces/{ws}/overrides", Some(ANY)),
+    ("GET", "/api/v1/workspaces/{ws}/overrides", Some(ANY)),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/overrides/{id}/approve",
+        Some(ANY),
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/overrides/{id}/revoke",
+        Some(ANY),
+    ),
+    ("POST", "/api/v1/workspaces/{ws}/absences", Some(ANY)),
+    ("GET", "/api/v1/workspaces/{ws}/absences", Some(ANY)),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/absences/{id}/end",
+        Some(ANY),
+    ),
+    ("DELETE", "/api/v1/workspaces/{ws}/absences/{id}", Some(ANY)),
 ];
 
 /// A concrete path for a template: well-formed values that name nothing, so allowed roles get 404/422, not 400.
