@@ -1,7 +1,8 @@
 //! The ATP demo: workspace XLSMART-AVIAT with one demo user per member role (and four cluster approvers), the
 //! shipped example configuration (crates/atp/config-example/*.csv) imported and activated through the same code
 //! the API uses (`config::import_version` / `config::activate_version`, so the demo obeys every validation rule),
-//! and the example sites.
+//! and the example sites, and one submission waiting at an overdue stage ([`overdue_submission`]) so the SLA
+//! report has something to show.
 //!
 //! Demo users: `atp.admin` (WORKSPACE_ADMIN), `atp.doccontrol` (DOC_CONTROL), `atp.vendor` (VENDOR), `atp.qa` (QA),
 //! `atp.approver.west1/west2/east1/east2` (APPROVER), `atp.viewer` (VIEWER); global role VIEWER except
@@ -238,13 +239,98 @@ pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<DemoLoaded>, ApiError
     }
     let (inserted, _) = sites::upsert_sites(&mut tx, ws, &rows).await?;
     tx.commit().await?;
+    let overdue = overdue_submission(pool, ws, id_of("atp.doccontrol"), id_of("atp.qa")).await?;
     Ok(Some(DemoLoaded {
         summary: format!(
-            "ATP demo: workspace {WORKSPACE} with {} members ({}), active {}, {inserted} sites",
+            "ATP demo: workspace {WORKSPACE} with {} members ({}), active {}, {inserted} sites, \
+             submission {overdue} in approval with an overdue stage",
             DEMO_USERS.len(),
             names.join(", "),
             activated.join(", ")
         ),
         password,
     }))
+}
+
+/// The demo's overdue stage: one RAN_MW submission of site JKT-0001 with its ATP report, submitted by
+/// `atp.doccontrol`, approved by QA through the engine itself (`flow::engine::review`: real routing with the
+/// example configuration), whose first approval stage became active its SLA hours and six more ago — six hours overdue — so the
+/// SLA sweep at the server's start breaches and escalates it and the SLA report shows it. Only the activation
+/// time is set back (the demo's one invented fact); everything else is what the flow writes. Returns its code.
+async fn overdue_submission(
+    pool: &PgPool,
+    ws: Uuid,
+    doc_control: i64,
+    qa: i64,
+) -> Result<String, ApiError> {
+    use crate::flow::engine::{review, QaBody};
+    use crate::flow::state::QaDecision;
+    use crate::state::AtpCategory;
+    use sha2::{Digest, Sha256};
+
+    let mut tx = context::begin(pool, &ctx(Some(doc_control), Some(ws))).await?;
+    let (site, scope): (Uuid, Uuid) = sqlx::query_as(
+        "SELECT si.id, sc.id FROM sites si \
+           JOIN config_versions c ON c.workspace_id = si.workspace_id AND c.source_type = 'SCOPE_CONFIG' \
+                                 AND c.status = 'ACTIVE' \
+           JOIN atp_scope_master sc ON sc.workspace_id = c.workspace_id AND sc.config_version_id = c.id \
+                                   AND sc.scope_code = 'MW' \
+          WHERE si.workspace_id = $1 AND si.site_id = 'JKT-0001'",
+    )
+    .bind(ws)
+    .fetch_one(&mut *tx)
+    .await?;
+    let code = crate::flow::submissions::submission_code(site, "MW", AtpCategory::RanMw);
+    let report: &[u8] = b"%PDF-1.4\n% NeuroHub demo ATP report: JKT-0001 microwave hop\n%%EOF\n";
+    let submission: Uuid = sqlx::query_scalar(
+        "WITH s AS (INSERT INTO atp_submissions (workspace_id, submission_code, site_id, scope_id, atp_category, \
+                           status, title, created_by, submitted_by, submitted_at) \
+                    VALUES ($1, $2, $3, $4, 'RAN_MW', 'QA_REVIEW', 'JKT-0001 MW hop ATP', $5, $5, \
+                            now() - interval '4 days') RETURNING id), \
+              d AS (INSERT INTO atp_submission_documents (workspace_id, submission_id, file_name, media_type, \
+                           size_bytes, sha256, content, uploaded_by) \
+                    SELECT $1, s.id, 'JKT-0001-atp-report.pdf', 'application/pdf', $6, $7, $8, $5 FROM s) \
+         SELECT id FROM s",
+    )
+    .bind(ws)
+    .bind(&code)
+    .bind(site)
+    .bind(scope)
+    .bind(doc_control)
+    .bind(report.len() as i64)
+    .bind(hex::encode(Sha256::digest(report)))
+    .bind(report)
+    .fetch_one(&mut *tx)
+    .await?;
+    context::set(&mut tx, &ctx(Some(qa), Some(ws))).await?;
+    review(
+        &mut tx,
+        ws,
+        qa,
+        submission,
+        &QaBody {
+            decision: QaDecision::Approve,
+            comment: None,
+        },
+    )
+    .await?;
+    // the active stage became active its SLA hours and six more ago: six hours overdue
+    let aged = sqlx::query(
+        "UPDATE workflow_stages st SET activated_at = st.activated_at - make_interval(hours => st.sla_hours + 6), \
+                due_at = st.due_at - make_interval(hours => st.sla_hours + 6) \
+           FROM atp_submissions s \
+          WHERE s.workspace_id = $1 AND s.id = $2 AND st.workspace_id = s.workspace_id \
+            AND st.workflow_instance_id = s.workflow_instance_id AND st.status = 'ACTIVE'",
+    )
+    .bind(ws)
+    .bind(submission)
+    .execute(&mut *tx)
+    .await?;
+    if aged.rows_affected() == 0 {
+        return Err(ApiError::internal(
+            "the demo submission has no active stage to make overdue",
+        ));
+    }
+    tx.commit().await?;
+    Ok(code)
 }

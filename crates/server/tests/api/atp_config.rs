@@ -745,4 +745,47 @@ async fn the_demo_loader_builds_the_example_workspace_once(pool: PgPool) {
     )
     .await;
     assert_eq!(versions.body["items"].as_array().unwrap().len(), 3);
+    // the demo submission went through QA with the engine and waits at an overdue stage: the first sweep
+    // breaches and escalates it, and the SLA report shows it
+    let swept = neurohub_atp::flow::sla::sweep(&app.pool, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(swept.breached_stages, 1, "{swept:?}");
+    let login = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(&json!({"username": "atp.admin", "password": password})),
+            &[],
+        )
+        .await;
+    login.assert_status(200);
+    let admin = login.body["access_token"].as_str().unwrap().to_string();
+    let report = call(
+        &app,
+        Method::GET,
+        &admin,
+        "/api/v1/workspaces/XLSMART-AVIAT/sla/report",
+        None,
+    )
+    .await;
+    report.assert_status(200);
+    let total = report.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["dimension"] == "total")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            total["open"].as_i64(),
+            total["overdue"].as_i64(),
+            total["escalated"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{}",
+        report.text
+    );
 }
