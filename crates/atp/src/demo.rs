@@ -1,7 +1,7 @@
 //! The ATP demo: workspace XLSMART-AVIAT with one demo user per member role (and four cluster approvers), the
 //! shipped example configuration (crates/atp/config-example/*.csv) imported and activated through the same code
 //! the API uses (`config::import_version` / `config::activate_version`, so the demo obeys every validation rule),
-//! and the example sites, and one submission waiting at an overdue stage ([`overdue_submission`]) so the SLA
+//! and the example sites, and one submission waiting at an overdue stage (`overdue_submission`) so the SLA
 //! report has something to show.
 //!
 //! Demo users: `atp.admin` (WORKSPACE_ADMIN), `atp.doccontrol` (DOC_CONTROL), `atp.vendor` (VENDOR), `atp.qa` (QA),
