@@ -58,16 +58,20 @@ export const operationIds: (keyof operations)[] = [
   "process_data_start",
   "units_get_serial",
   "operations_health",
+  "operations_readyz",
+  "operations_livez",
 ];
 
-// Every 4xx/5xx body of every operation is a Problem (GET /health's 503 is its health report, by design).
+// Every 4xx/5xx body of every operation is a Problem (GET /health's and GET /readyz's 503 are their 200's shape with
+// the failure filled in, by design: monitors read one shape).
 type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
 type ErrorBodies<Op> = Op extends { responses: infer R }
   ? { [S in keyof R & ErrorStatus]: R[S] extends { content: infer C } ? C[keyof C] : never }[keyof R & ErrorStatus]
   : never;
-type AnyErrorBody = { [K in Exclude<keyof operations, "operations_health">]: ErrorBodies<operations[K]> }[Exclude<
+type NotProblems = "operations_health" | "operations_readyz";
+type AnyErrorBody = { [K in Exclude<keyof operations, NotProblems>]: ErrorBodies<operations[K]> }[Exclude<
   keyof operations,
-  "operations_health"
+  NotProblems
 >];
 export const everyErrorIsAProblem = (body: AnyErrorBody): Problem => body;
 // ...and the check above is not vacuous: a Problem is one of those bodies (it would be `never` if none were).
