@@ -607,13 +607,19 @@ fn hand_over_password(
 }
 
 fn write_secret_file(file: &std::path::Path, secret: &str) -> std::io::Result<()> {
-    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
     // Remove first: an existing file may be readable by others, and `mode` applies only at creation.
     match std::fs::remove_file(file) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}
+    }
+    create_owner_only(file, secret)
+}
+
+/// Create `file` (and its folder) readable by the owner only, holding `secret` and a newline; fails when it
+/// exists. The one way this binary writes a secret to disk (handed-over passwords, `up`'s signing key).
+pub(crate) fn create_owner_only(file: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);

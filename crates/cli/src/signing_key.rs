@@ -13,7 +13,6 @@
 use crate::commands::CliError;
 use neurohub_core::auth::tokens::TokenKeys;
 use neurohub_core::config::ServeArgs;
-use std::io::Write;
 use std::path::Path;
 
 /// Shortest accepted secret, in bytes.
@@ -87,18 +86,9 @@ fn check(file: &Path, key: &str) -> Result<Vec<u8>, CliError> {
 
 /// Create `file` holding `key` (owner-only) unless it exists; never overwrites.
 fn create_once(file: &Path, key: &str) -> std::io::Result<()> {
-    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
     // a name of its own per attempt (threads of one process race too)
     let tmp = file.with_extension(format!("tmp-{}-{}", std::process::id(), &key[..16]));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(&tmp)?;
-    writeln!(f, "{key}")?;
-    f.sync_all()?;
+    crate::commands::create_owner_only(&tmp, key)?;
     let linked = std::fs::hard_link(&tmp, file);
     std::fs::remove_file(&tmp)?;
     match linked {
