@@ -75,6 +75,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     .map_err(|m| CliError::Config(format!("NEUROHUB_ADMIN_PASSWORD: {m}")))?;
             }
             let secret = signing_key(&serve, KeyMode::Up)?;
+            let tls = tls_config(&serve)?;
             probe(&url, true).await?;
             // deploy creates the database when it is missing, so the zone is checked right after it, before
             // anything is written with it
@@ -114,7 +115,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 }
                 load_atp_demo(&pool, &secret_out).await?;
             }
-            serve_on(&url, pool, &serve, &mes, secret, &gauges, &jobs).await
+            serve_on(&url, pool, &serve, tls, &mes, secret, &gauges, &jobs).await
         }
         Command::Serve {
             dev,
@@ -124,6 +125,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             jobs,
         } => {
             let secret = signing_key(&serve, KeyMode::Serve { dev })?;
+            let tls = tls_config(&serve)?;
             probe(&url, false).await?;
             let pool = db::connect(&url, &OWNER_POOL).await?;
             check_plant_time_zone(&pool, &mes).await?;
@@ -135,7 +137,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     neurohub_schema::HEAD_VERSION
                 )));
             }
-            serve_on(&url, pool, &serve, &mes, secret, &gauges, &jobs).await
+            serve_on(&url, pool, &serve, tls, &mes, secret, &gauges, &jobs).await
         }
         Command::Deploy {
             deploy,
@@ -488,12 +490,26 @@ const OWNER_POOL: db::PoolConfig = db::PoolConfig {
     statement_timeout: None,
 };
 
+/// The TLS configuration of `--tls-cert` / `--tls-key`, read and checked before anything else starts (a bad file
+/// is a configuration error, exit code 2); `None` serves plain HTTP.
+fn tls_config(serve: &ServeArgs) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, CliError> {
+    match (&serve.tls_cert, &serve.tls_key) {
+        (Some(cert), Some(key)) => neurohub_server::tls::load_server_config(cert, key)
+            .map(Some)
+            .map_err(CliError::Config),
+        // clap makes each flag require the other
+        _ => Ok(None),
+    }
+}
+
 /// Serve: the request pools (primary, and the read pool on `--database-read-url` or the primary) run as the
 /// request role; `owner` keeps the audit partitions in place.
+#[allow(clippy::too_many_arguments)] // each is one settings group of `up` / `serve`
 async fn serve_on(
     url: &str,
     owner: PgPool,
     serve: &ServeArgs,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     mes: &MesArgs,
     secret: Vec<u8>,
     gauges: &crate::GaugeArgs,
@@ -521,6 +537,7 @@ async fn serve_on(
         state,
         &neurohub_server::HttpOptions {
             request_timeout: serve.request_timeout,
+            tls: tls.is_some(),
         },
     );
     let listener = tokio::net::TcpListener::bind(serve.listen)
@@ -534,10 +551,13 @@ async fn serve_on(
     let addr = listener.local_addr().unwrap_or(serve.listen);
     let stop = neurohub_server::ShutdownSignal::install()
         .map_err(|e| CliError::Other(format!("cannot install signal handlers: {e}")))?;
-    println!("NeuroHub listening on http://{addr} (API docs at http://{addr}/docs)");
-    neurohub_server::serve(listener, app, stop.recv())
-        .await
-        .map_err(|e| CliError::Other(format!("server error: {e}")))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("NeuroHub listening on {scheme}://{addr} (API docs at {scheme}://{addr}/docs)");
+    match tls {
+        Some(config) => neurohub_server::tls::serve_tls(listener, config, app, stop.recv()).await,
+        None => neurohub_server::serve(listener, app, stop.recv()).await,
+    }
+    .map_err(|e| CliError::Other(format!("server error: {e}")))?;
     // stop a verify run in flight while the runtime is alive: its transaction is dropped (rolled back) here,
     // not during runtime shutdown
     if let Some(task) = gauge_task {

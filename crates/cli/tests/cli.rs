@@ -666,3 +666,61 @@ async fn unknown_plant_time_zone_is_exit_code_2_and_writes_nothing(pool: PgPool)
     .unwrap();
     assert!(same);
 }
+
+/// `--tls-cert` / `--tls-key` are read before anything else: an unreadable file or a key of another certificate
+/// stops `serve` with exit code 2 and a message naming the file, before the database is touched; one without the
+/// other is refused by the flag parser.
+#[test]
+fn unusable_tls_files_stop_serve_with_a_clear_message() {
+    let dir = std::env::temp_dir().join(format!("neurohub-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let b = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = dir.join("cert.pem");
+    let other_key = dir.join("other-key.pem");
+    std::fs::write(&cert, a.cert.pem()).unwrap();
+    std::fs::write(&other_key, b.key_pair.serialize_pem()).unwrap();
+    let serve = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_neurohub"))
+            .args(["serve", "--dev", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env(
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:1/nothing-listens-here",
+            )
+            .env("NEUROHUB_LOG", "warn")
+            .env_remove("NEUROHUB_TLS_CERT")
+            .env_remove("NEUROHUB_TLS_KEY")
+            .output()
+            .unwrap()
+    };
+    let missing = dir.join("missing-key.pem");
+    let out = serve(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot read the TLS key") && text(&out).contains("missing-key.pem"),
+        "{}",
+        text(&out)
+    );
+    let out = serve(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        other_key.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("does not belong to the certificate"),
+        "{}",
+        text(&out)
+    );
+    let out = serve(&["--tls-cert", cert.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--tls-key"), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -61,6 +61,13 @@ pub struct ServeArgs {
     /// Address the HTTP server listens on.
     #[arg(long, env = "NEUROHUB_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate first); needs `--tls-key`. With TLS
+    /// every answer carries `Strict-Transport-Security`.
+    #[arg(long, env = "NEUROHUB_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(long, env = "NEUROHUB_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Secret for signing access tokens (at least 32 bytes), the same on every node. `serve` refuses to start
     /// without it (unless `--dev`); `up` keeps one in `--jwt-secret-file` when it is unset.
     #[arg(long, env = "NEUROHUB_JWT_SECRET", hide_env_values = true)]

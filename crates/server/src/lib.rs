@@ -7,6 +7,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod problems;
 pub mod telemetry;
+pub mod tls;
 
 use axum::Router;
 use neurohub_core::AppState;
@@ -27,12 +28,17 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
     pub request_timeout: Duration,
+    /// The server answers over TLS (`--tls-cert`): every answer carries `Strict-Transport-Security`
+    /// ([`tls::HSTS`]); never over plain HTTP, where a browser would ignore it anyway and a proxy in front owns
+    /// the policy. Cookies, when the server sets any (none today), must be `Secure` when this is on.
+    pub tls: bool,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
         Self {
             request_timeout: Duration::from_secs(30),
+            tls: false,
         }
     }
 }
@@ -71,7 +77,7 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
     let _ = telemetry::metrics_handle();
     install_error_mappings();
     let (api_router, doc) = api();
-    api_router
+    let router = api_router
         .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", doc))
         .merge(problems::router())
         .fallback(middleware::not_found)
@@ -87,7 +93,13 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
-        .layer(axum::middleware::from_fn(middleware::server_request_id))
+        .layer(axum::middleware::from_fn(middleware::server_request_id));
+    if opts.tls {
+        // outermost, so every answer has it: problems, timeouts, panics, 413s included
+        router.layer(axum::middleware::map_response(middleware::hsts))
+    } else {
+        router
+    }
 }
 
 /// The domain code `neurohub verify` runs (the schema crate depends on no domain): C6 walks a scratch

@@ -151,3 +151,12 @@ pub async fn close_after_413(req: Request, next: Next) -> Response {
     }
     res
 }
+
+/// `Strict-Transport-Security` on an answer (the server is on TLS; see [`crate::HttpOptions::tls`]).
+pub async fn hsts(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        axum::http::header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static(crate::tls::HSTS),
+    );
+    res
+}

@@ -236,6 +236,30 @@ impl TestApp {
         addr
     }
 
+    /// Another listener over this app's state (same pools, throttle and token generations) with other HTTP
+    /// options, serving HTTPS when `tls` is given.
+    pub async fn serve_with(
+        &self,
+        opts: neurohub_server::HttpOptions,
+        tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    ) -> SocketAddr {
+        let app = neurohub_server::app(self.state.clone(), &opts);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = match tls {
+                Some(config) => {
+                    neurohub_server::tls::serve_tls(listener, config, app, std::future::pending())
+                        .await
+                }
+                None => neurohub_server::serve(listener, app, std::future::pending()).await,
+            };
+        });
+        addr
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -23,6 +23,7 @@ mod problem_types;
 mod process_data;
 mod revocation;
 mod role_matrix;
+mod tls;
 mod trace;
 mod units;
 mod users;
