@@ -538,6 +538,7 @@ async fn serve_on(
         &neurohub_server::HttpOptions {
             request_timeout: serve.request_timeout,
             tls: tls.is_some(),
+            trusted_proxies: serve.trusted_proxies(),
         },
     );
     let listener = tokio::net::TcpListener::bind(serve.listen)

@@ -724,3 +724,43 @@ fn unusable_tls_files_stop_serve_with_a_clear_message() {
     assert!(text(&out).contains("--tls-key"), "{}", text(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A `--trusted-proxies` entry that is no CIDR or address stops `serve` before anything starts (exit 2, naming it).
+#[test]
+fn an_invalid_trusted_proxy_cidr_stops_serve() {
+    for (flag, bad) in [
+        ("--trusted-proxies", "10.0.0.0/8,10.0.0.0/33"),
+        ("--trusted-proxies", "proxy.plant.local"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_neurohub"))
+            .args(["serve", "--dev", "--listen", "127.0.0.1:0", flag, bad])
+            .env(
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:1/nothing-listens-here",
+            )
+            .env("NEUROHUB_LOG", "warn")
+            .env_remove("NEUROHUB_TRUSTED_PROXIES")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let bad_one = bad.rsplit(',').next().unwrap();
+        assert!(
+            text(&out).contains(bad_one) && text(&out).contains("CIDR"),
+            "{}",
+            text(&out)
+        );
+    }
+    // the environment variable is checked the same way
+    let out = Command::new(env!("CARGO_BIN_EXE_neurohub"))
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0"])
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:1/nothing-listens-here",
+        )
+        .env("NEUROHUB_LOG", "warn")
+        .env("NEUROHUB_TRUSTED_PROXIES", "192.168.1.300")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("192.168.1.300"), "{}", text(&out));
+}

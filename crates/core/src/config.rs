@@ -68,6 +68,19 @@ pub struct ServeArgs {
     /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
     #[arg(long, env = "NEUROHUB_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Reverse proxies (comma-separated CIDRs or addresses, e.g. `10.0.0.0/8,192.168.1.10`) whose forwarding
+    /// header gives the client address for audit rows and login throttling; from any other peer the header is
+    /// ignored. Empty (the default): the TCP peer is the client.
+    #[arg(long, env = "NEUROHUB_TRUSTED_PROXIES", value_name = "CIDR,...", value_delimiter = ',', value_parser = crate::client_addr::parse_cidr)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header the trusted proxies write: `x-forwarded-for` or RFC 7239 `forwarded` (only that one is read).
+    #[arg(
+        long,
+        env = "NEUROHUB_PROXY_HEADER",
+        value_enum,
+        default_value = "x-forwarded-for"
+    )]
+    pub proxy_header: crate::client_addr::ProxyHeader,
     /// Secret for signing access tokens (at least 32 bytes), the same on every node. `serve` refuses to start
     /// without it (unless `--dev`); `up` keeps one in `--jwt-secret-file` when it is unset.
     #[arg(long, env = "NEUROHUB_JWT_SECRET", hide_env_values = true)]
@@ -124,6 +137,10 @@ impl ServeArgs {
                 rate_per_minute: self.auth_rate_per_minute,
             },
         }
+    }
+
+    pub fn trusted_proxies(&self) -> crate::client_addr::TrustedProxies {
+        crate::client_addr::TrustedProxies::new(self.trusted_proxies.clone(), self.proxy_header)
     }
 
     pub fn pool_config(&self) -> crate::db::PoolConfig {

@@ -4,6 +4,7 @@
 //! Nothing here knows a domain: the MES and the ATP build on it and never on each other.
 
 pub mod auth;
+pub mod client_addr;
 pub mod config;
 pub mod constraints;
 pub mod context;

@@ -32,6 +32,8 @@ pub struct HttpOptions {
     /// ([`tls::HSTS`]); never over plain HTTP, where a browser would ignore it anyway and a proxy in front owns
     /// the policy. Cookies, when the server sets any (none today), must be `Secure` when this is on.
     pub tls: bool,
+    /// Whose forwarding header gives the client address (`--trusted-proxies`); empty: the TCP peer.
+    pub trusted_proxies: neurohub_core::client_addr::TrustedProxies,
 }
 
 impl Default for HttpOptions {
@@ -39,6 +41,7 @@ impl Default for HttpOptions {
         Self {
             request_timeout: Duration::from_secs(30),
             tls: false,
+            trusted_proxies: Default::default(),
         }
     }
 }
@@ -83,6 +86,10 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::track))
+        .layer(axum::middleware::from_fn_with_state(
+            opts.trusted_proxies.clone(),
+            middleware::client_addr,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
         .layer(axum::middleware::from_fn(middleware::timeout_to_problem))

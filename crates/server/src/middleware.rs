@@ -160,3 +160,23 @@ pub async fn hsts(mut res: Response) -> Response {
     );
     res
 }
+
+/// Settle the request's client address once ([`neurohub_core::client_addr`]): the TCP peer, or — only when the
+/// peer is a trusted proxy — the right-most untrusted hop of its forwarding header. Audit rows, refresh tokens and
+/// login throttling all read this.
+pub async fn client_addr(
+    axum::extract::State(proxies): axum::extract::State<neurohub_core::client_addr::TrustedProxies>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|ci| ci.0.ip());
+    if let Some(peer) = peer {
+        let client = proxies.client_ip(peer, req.headers());
+        req.extensions_mut()
+            .insert(neurohub_core::client_addr::ClientAddr(client));
+    }
+    next.run(req).await
+}

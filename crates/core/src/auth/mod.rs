@@ -6,9 +6,8 @@ pub mod roles;
 pub mod throttle;
 pub mod tokens;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
-use std::net::SocketAddr;
 
 use crate::context::RequestContext;
 use crate::error::ApiError;
@@ -41,12 +40,10 @@ impl AuthUser {
     }
 }
 
-/// Client IP and request id of a request, for audit rows (also used by unauthenticated routes like login).
+/// Client IP and request id of a request, for audit rows (also used by unauthenticated routes like login). The
+/// IP is [`crate::client_addr::client_ip`]: the TCP peer, or what a trusted proxy reported.
 pub fn request_context(parts: &Parts, user_id: Option<i64>) -> RequestContext {
-    let client_ip = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip().to_string());
+    let client_ip = crate::client_addr::client_ip(&parts.extensions).map(|ip| ip.to_string());
     let request_id = parts
         .headers
         .get("x-request-id")

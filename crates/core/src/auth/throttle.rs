@@ -8,8 +8,9 @@
 //!   many usernames.
 //! - Backoff instead of a fixed lock: after `free_failures` failures every further one doubles the wait
 //!   (`backoff_base`, 2×, 4×, … up to `backoff_max`). A typo costs nothing; guessing becomes exponentially slow.
-//! - The address is the TCP peer (`ConnectInfo`), never `X-Forwarded-For`: the server has no trusted-proxy
-//!   setting, so any header would be the attacker's to choose. IPv6 addresses count per /64 (one host can hold a
+//! - The address is the request's client address ([`crate::client_addr`]): the TCP peer, and a forwarding header
+//!   only when the peer is one of `--trusted-proxies` (right-most untrusted hop). From any other peer the header
+//!   is ignored, so it is never the attacker's to choose. IPv6 addresses count per /64 (one host can hold a
 //!   whole /64).
 //! - State is in memory, per server process: a hostile attempt costs a hash-map lookup, not a database write on
 //!   the primary, and the check happens before the password hash is computed. With N API nodes an attacker gets at
@@ -20,10 +21,10 @@
 //! ([`AuthRate`], an extractor, so it refuses before the body is read). Everything answers 429 problem+json with
 //! `Retry-After`.
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -76,14 +77,9 @@ impl AddrKey {
         }))
     }
 
-    /// The key of a request: its TCP peer.
+    /// The key of a request: its client address (the TCP peer, or what a trusted proxy reported).
     pub fn of(parts: &Parts) -> Self {
-        Self::new(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ci| ci.0.ip()),
-        )
+        Self::new(crate::client_addr::client_ip(&parts.extensions))
     }
 }
 

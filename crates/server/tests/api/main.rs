@@ -21,6 +21,7 @@ mod openapi_contract;
 mod operations;
 mod problem_types;
 mod process_data;
+mod proxies;
 mod revocation;
 mod role_matrix;
 mod tls;
