@@ -118,13 +118,18 @@ pub fn verify_runtime() -> neurohub_schema::VerifyRuntime {
     }
 }
 
-/// Keep the coming months' audit partitions in place (at start, then every six hours).
+/// The advisory-lock name of the audit-partition job (one node at a time, [`neurohub_core::jobs`]).
+pub const PARTITION_JOB: &str = "neurohub.audit_partitions";
+
+/// Keep the coming months' audit partitions in place (at start, then every six hours), on one node at a time:
+/// two nodes creating the same partition at once would have one fail on the catalog.
 pub fn spawn_partition_maintenance(pool: sqlx::PgPool) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(6 * 3600));
-        loop {
-            tick.tick().await;
-            match neurohub_schema::ensure_audit_partitions(&pool, 3).await {
+    let every = Duration::from_secs(6 * 3600);
+    let p = pool.clone();
+    neurohub_core::jobs::spawn_periodic(pool, PARTITION_JOB, every, move || {
+        let p = p.clone();
+        async move {
+            match neurohub_schema::ensure_audit_partitions(&p, 3).await {
                 Ok(created) if !created.is_empty() => {
                     tracing::info!(?created, "created audit partitions")
                 }
@@ -133,8 +138,10 @@ pub fn spawn_partition_maintenance(pool: sqlx::PgPool) -> tokio::task::JoinHandl
                     tracing::warn!(error = %e, "could not create audit partitions; inserts go to the default partition")
                 }
             }
+            Ok::<_, std::convert::Infallible>(())
         }
     })
+    .expect("a non-zero interval spawns the job")
 }
 
 /// SIGINT / SIGTERM handlers, installed when this value is made.
