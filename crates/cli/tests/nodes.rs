@@ -3,6 +3,8 @@
 //! replays the stored answer; a user deactivated or demoted through one node loses access on the other at once
 //! (the token generation, LISTEN / NOTIFY); and the background jobs run on one node at a time (advisory locks).
 //!
+//! Node B serves HTTPS itself (`--tls-cert` / `--tls-key`), so the binary's TLS path is exercised too.
+//!
 //! Every child process is killed when its [`Node`] is dropped, so a failing assertion never leaves a server
 //! running.
 
@@ -62,7 +64,19 @@ struct Node {
 
 impl Node {
     fn start(name: &'static str, url: &str, env: &[(&str, &str)]) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_neurohub"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_neurohub"));
+        // Drop kills the child on every unwinding exit; should the test process itself die (an abort, a signal),
+        // the kernel kills the child with it.
+        #[cfg(target_os = "linux")]
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            command.pre_exec(|| {
+                // async-signal-safe: one syscall, no allocation
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
             .env("DATABASE_URL", url)
             .env("NEUROHUB_JWT_SECRET", SECRET)
@@ -82,10 +96,11 @@ impl Node {
             std::thread::spawn(move || {
                 let mut tx = Some(tx);
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if let Some(addr) = line.strip_prefix("NeuroHub listening on http://") {
+                    // `NeuroHub listening on http://127.0.0.1:PORT (API docs at ...)`, or https://
+                    if let Some(base) = line.strip_prefix("NeuroHub listening on ") {
                         if let Some(tx) = tx.take() {
                             let _ =
-                                tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
+                                tx.send(base.split_whitespace().next().unwrap_or("").to_string());
                         }
                     }
                     lines.lock().unwrap().push(line);
@@ -100,13 +115,21 @@ impl Node {
             lines,
         };
         match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) => node.base = format!("http://{addr}"),
-            Err(_) => panic!(
-                "node {name} did not start:\n{}",
-                node.lines.lock().unwrap().join("\n")
-            ),
+            Ok(base) => node.base = base,
+            Err(_) => {
+                let output = node.output();
+                panic!("node {name} did not start:\n{output}")
+            }
         }
         node
+    }
+
+    /// Everything it printed so far.
+    fn output(&self) -> String {
+        self.lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n")
     }
 
     fn url(&self, path: &str) -> String {
@@ -140,11 +163,7 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!(
-                "--- node {} output ---\n{}",
-                self.name,
-                self.lines.lock().unwrap().join("\n")
-            );
+            eprintln!("--- node {} output ---\n{}", self.name, self.output());
         }
     }
 }
@@ -238,12 +257,38 @@ async fn two_nodes_share_tokens_idempotent_answers_and_revocations(pool: PgPool)
     .await
     .unwrap();
 
+    // node B serves HTTPS itself (`--tls-cert` / `--tls-key`, a certificate made here), node A plain HTTP
+    let tls = std::env::temp_dir().join(format!("neurohub-nodes-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&tls).unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (tls.join("cert.pem"), tls.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
     let a = Node::start("A", &url, &[]);
-    let b = Node::start("B", &url, &[]);
+    let mut b = Node::start(
+        "B",
+        &url,
+        &[
+            ("NEUROHUB_TLS_CERT", cert.to_str().unwrap()),
+            ("NEUROHUB_TLS_KEY", key.to_str().unwrap()),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&tls);
+    let b_addr: std::net::SocketAddr = b.base.strip_prefix("https://").unwrap().parse().unwrap();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
+        .add_root_certificate(reqwest::Certificate::from_pem(ck.cert.pem().as_bytes()).unwrap())
+        .resolve("localhost", b_addr)
         .build()
         .unwrap();
+    // the certificate names `localhost`
+    b.base = format!("https://localhost:{}", b_addr.port());
+    assert!(a.base.starts_with("http://"), "{}", a.base);
+    let res = client.get(b.url("/livez")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().contains_key("strict-transport-security"));
+    let res = client.get(a.url("/livez")).send().await.unwrap();
+    assert!(!res.headers().contains_key("strict-transport-security"));
 
     // A token issued by node A is accepted by node B.
     let manager_token = login(&client, &a, "manager").await;
