@@ -15,6 +15,7 @@ use neurohub_mes::settings::MesArgs;
 use neurohub_schema::{DeployOptions, SchemaError, Timeouts};
 use sqlx::{Connection, PgPool};
 
+use crate::private_db;
 use crate::signing_key::{signing_key, Mode as KeyMode};
 use crate::{AdminAction, Cli, Command, DeployArgs, MigrateAction, ModuleArg, ReportFormat};
 
@@ -58,8 +59,18 @@ fn timeouts(t: &DeployTimeoutArgs) -> Timeouts {
 
 pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     neurohub_server::install_error_mappings();
-    let url = cli.db.database_url.clone();
-    match cli.command {
+    let Cli {
+        db: db_args,
+        pg,
+        command,
+        ..
+    } = cli;
+    let url = match &command {
+        Command::Up { .. } | Command::Db { .. } => String::new(),
+        _ => private_db::url_for_command(&db_args, &pg),
+    };
+    match command {
+        Command::Db { action } => private_db::db_command(&pg, action).await,
         Command::Up {
             serve,
             mes,
@@ -75,6 +86,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     .map_err(|m| CliError::Config(format!("NEUROHUB_ADMIN_PASSWORD: {m}")))?;
             }
             let secret = signing_key(&serve, KeyMode::Up)?;
+            // DATABASE_URL, or the private cluster (started here, and stopped when `up` returns, if it was not
+            // running), or the default address (docs/runbooks.md, "The private database")
+            let (url, _private) = private_db::url_for_up(&db_args, &pg).await?;
             probe(&url, true).await?;
             // deploy creates the database when it is missing, so the zone is checked right after it, before
             // anything is written with it

@@ -2,6 +2,7 @@
 //! load demo data.
 
 mod commands;
+mod private_db;
 mod signing_key;
 
 use clap::{Parser, Subcommand};
@@ -21,8 +22,32 @@ struct Cli {
     db: DatabaseArgs,
     #[command(flatten)]
     log: LogArgs,
+    #[command(flatten)]
+    pg: PgArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The private PostgreSQL cluster (`neurohub db`; `up` without DATABASE_URL when nothing answers at the default
+/// address). docs/runbooks.md, "The private database".
+#[derive(Debug, Clone, clap::Args)]
+pub struct PgArgs {
+    /// Folder of the private PostgreSQL cluster (data, Unix socket, server log), created on first use and reused.
+    #[arg(
+        long,
+        env = "NEUROHUB_PG_DATA_DIR",
+        default_value = "var/postgres",
+        global = true
+    )]
+    pub pg_data_dir: PathBuf,
+    /// Folder with the PostgreSQL server binaries (initdb, pg_ctl, postgres); searched for when unset
+    /// (pg_config --bindir, PATH, /usr/lib/postgresql/*/bin, /usr/local/pgsql/bin, Homebrew, ...).
+    #[arg(long, env = "NEUROHUB_PG_BIN_DIR", global = true)]
+    pub pg_bin_dir: Option<PathBuf>,
+    /// Let the private cluster also listen on TCP 127.0.0.1:PORT (password auth there; trust is only on its Unix
+    /// socket). Unset: no TCP port at all.
+    #[arg(long, env = "NEUROHUB_PG_PORT", global = true)]
+    pub pg_port: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +158,24 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// The private PostgreSQL cluster in --pg-data-dir (the one `up` starts when DATABASE_URL is not set and
+    /// nothing answers at the default address).
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum DbAction {
+    /// Initialize the folder if needed (initdb), start the cluster, create the `neurohub` database; print its URL.
+    Start,
+    /// Stop the cluster cleanly (`pg_ctl stop -m fast`); the data stays in the folder.
+    Stop,
+    /// Running, stopped or not initialized (exit 0 running, 3 otherwise); the URL when running.
+    Status,
+    /// Print the URL of the private cluster's `neurohub` database (Unix socket).
+    Url,
 }
 
 /// The ATP background jobs (docs/atp-flow.md, "SLA" and "Notifications"): every node runs them, one node at a time
