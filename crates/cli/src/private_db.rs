@@ -100,6 +100,33 @@ pub fn url_for_command(db: &DatabaseArgs, pg: &PgArgs) -> String {
     db.default_database_url.clone()
 }
 
+/// `<folder>/started-by-up.pid`: the `up` that started the running cluster and will stop it. A cluster started by
+/// `neurohub db start` has none, and keeps running; one whose `up` died is taken over by the next `up`.
+fn marker(c: &Cluster) -> std::path::PathBuf {
+    c.root().join("started-by-up.pid")
+}
+
+fn marker_pid(c: &Cluster) -> Option<u32> {
+    std::fs::read_to_string(marker(c)).ok()?.trim().parse().ok()
+}
+
+fn write_marker(c: &Cluster) {
+    let _ = std::fs::write(marker(c), format!("{}\n", std::process::id()));
+}
+
+fn remove_marker(c: &Cluster) {
+    let _ = std::fs::remove_file(marker(c));
+}
+
+fn alive(pid: u32) -> bool {
+    std::process::Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
 /// The private cluster while `up` uses it: stopped (cleanly) on drop when `up` started it.
 pub struct UpDatabase {
     cluster: Option<Cluster>,
@@ -109,7 +136,10 @@ impl Drop for UpDatabase {
     fn drop(&mut self) {
         if let Some(c) = self.cluster.take() {
             match c.stop(StopMode::Fast) {
-                Ok(()) => println!("Private PostgreSQL in {} stopped", c.root().display()),
+                Ok(()) => {
+                    remove_marker(&c);
+                    println!("Private PostgreSQL in {} stopped", c.root().display())
+                }
                 Err(e) => eprintln!("error: could not stop the private PostgreSQL: {e}"),
             }
         }
@@ -150,14 +180,30 @@ pub async fn url_for_up(
     let c = cluster(pg)?;
     let status = c.status().map_err(pg_error)?;
     let guard = if status == Status::Running {
-        println!(
-            "Using the private PostgreSQL already running in {} (left running on exit)",
-            c.root().display()
-        );
-        none
+        match marker_pid(&c) {
+            Some(pid) if !alive(pid) => {
+                // an earlier `up` died without stopping it (SIGKILL, SIGHUP, a crash): this one takes it over
+                write_marker(&c);
+                println!(
+                    "Using the private PostgreSQL in {} left running by an earlier `up` (pid {pid}) that did not stop it; stopped when up exits",
+                    c.root().display()
+                );
+                UpDatabase {
+                    cluster: Some(c.clone()),
+                }
+            }
+            _ => {
+                println!(
+                    "Using the private PostgreSQL already running in {} (left running on exit)",
+                    c.root().display()
+                );
+                none
+            }
+        }
     } else {
         let c2 = c.clone();
         blocking(move || c2.start()).await?;
+        write_marker(&c);
         println!(
             "Private PostgreSQL started in {} (Unix socket only{}; stopped when up exits)",
             c.root().display(),
@@ -183,6 +229,8 @@ pub async fn db_command(pg: &PgArgs, action: DbAction) -> Result<ExitCode, CliEr
             if created {
                 println!("initialized a private PostgreSQL in {}", c.root().display());
             }
+            // started by hand, it keeps running whatever `up` does
+            remove_marker(&c);
             if c.status().map_err(pg_error)? == Status::Running {
                 println!("already running in {}", c.root().display());
             } else {
@@ -199,6 +247,7 @@ pub async fn db_command(pg: &PgArgs, action: DbAction) -> Result<ExitCode, CliEr
                 Status::Running => {
                     let c2 = c.clone();
                     blocking(move || c2.stop(StopMode::Fast)).await?;
+                    remove_marker(&c);
                     println!("stopped the private PostgreSQL in {}", c.root().display());
                 }
                 s => println!("{} in {}: nothing to stop", s.label(), c.root().display()),

@@ -251,6 +251,22 @@ async fn up_without_a_database_creates_serves_stops_and_reuses_a_private_cluster
     assert_eq!(again, users);
     up.stop();
     assert_eq!(env.status().0, Some(3));
+
+    // an `up` that dies without stopping the cluster (SIGKILL): the next `up` takes the cluster over and stops it
+    let mut up = spawn_up(&env);
+    up.child.kill().unwrap();
+    up.child.wait().unwrap();
+    assert_eq!(env.status().0, Some(0), "the cluster outlives a killed up");
+    let up = spawn_up(&env);
+    assert!(
+        up.output.contains("left running by an earlier `up`"),
+        "{}",
+        up.output
+    );
+    assert_eq!(login(&up.addr, &password).await, 200);
+    let rest = up.stop();
+    assert!(rest.contains("Private PostgreSQL in"), "{rest}");
+    assert_eq!(env.status().0, Some(3));
     shared_server_still_answers().await;
 }
 
@@ -322,6 +338,21 @@ async fn db_start_status_stop_and_other_commands_use_the_running_cluster() {
     let out = env.run(&["migrate", "status"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("pending"), "{}", text(&out));
+
+    // an `up` on a cluster started by hand uses it and leaves it running
+    let up = spawn_up(&env);
+    assert!(
+        up.output.contains("already running") && up.output.contains("left running on exit"),
+        "{}",
+        up.output
+    );
+    let rest = up.stop();
+    assert!(!rest.contains("Private PostgreSQL in"), "{rest}");
+    assert_eq!(
+        env.status().0,
+        Some(0),
+        "up stopped a cluster it did not start"
+    );
 
     let out = env.run(&["db", "stop"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
