@@ -15,8 +15,11 @@ use neurohub_mes::settings::MesArgs;
 use neurohub_schema::{DeployOptions, SchemaError, Timeouts};
 use sqlx::{Connection, PgPool};
 
+use crate::private_db;
 use crate::signing_key::{signing_key, Mode as KeyMode};
-use crate::{AdminAction, Cli, Command, DeployArgs, MigrateAction, ModuleArg, ReportFormat};
+use crate::{
+    AdminAction, AuditAction, Cli, Command, DeployArgs, MigrateAction, ModuleArg, ReportFormat,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -58,8 +61,19 @@ fn timeouts(t: &DeployTimeoutArgs) -> Timeouts {
 
 pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     neurohub_server::install_error_mappings();
-    let url = cli.db.database_url.clone();
-    match cli.command {
+    let Cli {
+        db: db_args,
+        pg,
+        command,
+        ..
+    } = cli;
+    let url = match &command {
+        Command::Up { .. } | Command::Db { .. } => String::new(),
+        _ => private_db::url_for_command(&db_args, &pg),
+    };
+    match command {
+        Command::Db { action } => private_db::db_command(&pg, action).await,
+        Command::Audit { action } => audit(&url, action).await,
         Command::Up {
             serve,
             mes,
@@ -76,6 +90,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
             let secret = signing_key(&serve, KeyMode::Up)?;
             let tls = tls_config(&serve)?;
+            // DATABASE_URL, or the private cluster (started here, and stopped when `up` returns, if it was not
+            // running), or the default address (docs/runbooks.md, "The private database")
+            let (url, _private) = private_db::url_for_up(&db_args, &pg).await?;
             probe(&url, true).await?;
             // deploy creates the database when it is missing, so the zone is checked right after it, before
             // anything is written with it
@@ -260,6 +277,50 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `neurohub audit archive | restore` (docs/runbooks.md, "Audit retention").
+async fn audit(url: &str, action: AuditAction) -> Result<ExitCode, CliError> {
+    use neurohub_schema::audit_archive;
+    probe(url, false).await?;
+    let pool = db::connect(url, &Default::default()).await?;
+    let result = match action {
+        AuditAction::Archive { before, dir } => {
+            let done =
+                audit_archive::archive_before(url, &pool, before, &dir.audit_archive_dir).await;
+            done.map(|months| {
+                if months.is_empty() {
+                    println!(
+                        "no audit month before {} left to archive",
+                        before.format("%Y-%m")
+                    );
+                }
+                for m in months {
+                    println!(
+                        "archived {} ({} rows) to {} (sha256 {}, restore verified); dropped from the database",
+                        m.partition,
+                        m.rows,
+                        m.file.display(),
+                        m.sha256
+                    );
+                }
+            })
+        }
+        AuditAction::Restore { file } => audit_archive::restore_archive(url, &pool, &file)
+            .await
+            .map(|m| {
+                println!(
+                    "restored {} ({} rows, sha256 {} verified) from {}; append-only as before",
+                    m.partition,
+                    m.rows,
+                    m.sha256,
+                    file.display()
+                )
+            }),
+    };
+    pool.close().await;
+    result?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `verify`'s exit code: the decision's, or 3 when the database cannot be reached (a connection or
@@ -528,11 +589,12 @@ async fn serve_on(
     let _revocation = neurohub_server::spawn_revocation_listener(&state);
     let gauge_task =
         neurohub_server::gauges::spawn_verify_gauges(owner.clone(), gauges.verify_interval);
-    let atp_jobs = neurohub_atp::flow::spawn_background_jobs(
+    let mut atp_jobs = neurohub_atp::flow::spawn_background_jobs(
         owner.clone(),
         jobs.sla_sweep_interval,
         jobs.webhook_delivery_interval,
     );
+    atp_jobs.extend(spawn_audit_retention(url, &owner, jobs));
     let app = neurohub_server::app(
         state,
         &neurohub_server::HttpOptions {
@@ -574,6 +636,42 @@ async fn serve_on(
     owner.close().await;
     println!("NeuroHub stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// With `--audit-retention-months N`: every `--audit-archive-interval`, on one node at a time, archive the audit
+/// months older than N months (docs/runbooks.md, "Audit retention"). Nothing without the setting.
+fn spawn_audit_retention(
+    url: &str,
+    owner: &PgPool,
+    jobs: &crate::JobArgs,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let months = jobs.audit_retention_months?;
+    let url = url.to_string();
+    let dir = jobs.audit_archive.audit_archive_dir.clone();
+    let pool = owner.clone();
+    neurohub_core::jobs::spawn_periodic(
+        owner.clone(),
+        "audit_retention",
+        jobs.audit_archive_interval,
+        move || {
+            let (url, dir, pool) = (url.clone(), dir.clone(), pool.clone());
+            async move {
+                let before = neurohub_schema::audit_archive::months_before_now(months);
+                let done =
+                    neurohub_schema::audit_archive::archive_before(&url, &pool, before, &dir)
+                        .await?;
+                for m in done {
+                    tracing::info!(
+                        partition = %m.partition,
+                        rows = m.rows,
+                        file = %m.file.display(),
+                        "audit month archived (retention {months} months)"
+                    );
+                }
+                Ok::<(), neurohub_schema::SchemaError>(())
+            }
+        },
+    )
 }
 
 /// Load the ATP demo workspace (once) and hand its demo users' password over like the admin's, into a file beside

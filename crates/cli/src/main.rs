@@ -2,6 +2,7 @@
 //! load demo data.
 
 mod commands;
+mod private_db;
 mod signing_key;
 
 use clap::{Parser, Subcommand};
@@ -21,8 +22,32 @@ struct Cli {
     db: DatabaseArgs,
     #[command(flatten)]
     log: LogArgs,
+    #[command(flatten)]
+    pg: PgArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The private PostgreSQL cluster (`neurohub db`; `up` without DATABASE_URL when nothing answers at the default
+/// address). docs/runbooks.md, "The private database".
+#[derive(Debug, Clone, clap::Args)]
+pub struct PgArgs {
+    /// Folder of the private PostgreSQL cluster (data, Unix socket, server log), created on first use and reused.
+    #[arg(
+        long,
+        env = "NEUROHUB_PG_DATA_DIR",
+        default_value = "var/postgres",
+        global = true
+    )]
+    pub pg_data_dir: PathBuf,
+    /// Folder with the PostgreSQL server binaries (initdb, pg_ctl, postgres); searched for when unset
+    /// (pg_config --bindir, PATH, /usr/lib/postgresql/*/bin, /usr/local/pgsql/bin, Homebrew, ...).
+    #[arg(long, env = "NEUROHUB_PG_BIN_DIR", global = true)]
+    pub pg_bin_dir: Option<PathBuf>,
+    /// Let the private cluster also listen on TCP 127.0.0.1:PORT (password auth there; trust is only on its Unix
+    /// socket). Unset: no TCP port at all.
+    #[arg(long, env = "NEUROHUB_PG_PORT", global = true)]
+    pub pg_port: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +158,59 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Audit retention: move old months of the audit log to files and back (docs/runbooks.md, "Audit retention").
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// The private PostgreSQL cluster in --pg-data-dir (the one `up` starts when DATABASE_URL is not set and
+    /// nothing answers at the default address).
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Archive every monthly audit partition before MONTH: detach it, pg_dump it to `<dir>/<db>-<partition>.dump`
+    /// (SHA-256 in `<file>.sha256`), prove the file restores, then drop it and record it in audit_archives.
+    Archive {
+        /// The first month to keep (YYYY-MM, at most the current UTC month); every older month is archived.
+        #[arg(long, value_parser = neurohub_schema::audit_archive::parse_month)]
+        before: chrono::NaiveDate,
+        #[command(flatten)]
+        dir: AuditArchiveDirArgs,
+    },
+    /// Put an archived month back (checksum verified; the month's partition re-created as the partition job does,
+    /// so the rows are append-only again).
+    Restore {
+        /// A `.dump` of `neurohub audit archive` (its `.sha256` beside it).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuditArchiveDirArgs {
+    /// Folder for audit archive files (keep it on storage that is backed up: the files are the only copy).
+    #[arg(
+        long = "audit-archive-dir",
+        env = "NEUROHUB_AUDIT_ARCHIVE_DIR",
+        default_value = "archives/audit"
+    )]
+    pub audit_archive_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum DbAction {
+    /// Initialize the folder if needed (initdb), start the cluster, create the `neurohub` database; print its URL.
+    Start,
+    /// Stop the cluster cleanly (`pg_ctl stop -m fast`); the data stays in the folder.
+    Stop,
+    /// Running, stopped or not initialized (exit 0 running, 3 otherwise); the URL when running.
+    Status,
+    /// Print the URL of the private cluster's `neurohub` database (Unix socket).
+    Url,
 }
 
 /// The ATP background jobs (docs/atp-flow.md, "SLA" and "Notifications"): every node runs them, one node at a time
@@ -145,6 +223,15 @@ pub struct JobArgs {
     /// How often the webhook worker sends due deliveries; 0 turns it off.
     #[arg(long, env = "NEUROHUB_WEBHOOK_DELIVERY_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
     pub webhook_delivery_interval: std::time::Duration,
+    /// Archive audit months older than this many months (`neurohub audit archive` in the background, one node at a
+    /// time). Unset: nothing is ever archived automatically (regulated plants keep records for the product's life).
+    #[arg(long, env = "NEUROHUB_AUDIT_RETENTION_MONTHS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub audit_retention_months: Option<u32>,
+    /// How often the retention job looks for months to archive (with --audit-retention-months).
+    #[arg(long, env = "NEUROHUB_AUDIT_ARCHIVE_INTERVAL", default_value = "1d", value_parser = humantime::parse_duration)]
+    pub audit_archive_interval: std::time::Duration,
+    #[command(flatten)]
+    pub audit_archive: AuditArchiveDirArgs,
 }
 
 /// The verify gauges on /metrics (docs/verify.md, "Monitoring").

@@ -9,9 +9,14 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/neuro
 
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// PostgreSQL URL of the NeuroHub database (created by `up` / `deploy` when missing).
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true, hide_env_values = true)]
-    pub database_url: String,
+    /// PostgreSQL URL of the NeuroHub database (created by `up` / `deploy` when missing). Unset: the private
+    /// cluster of `--pg-data-dir` when there is one, else the default address, else (`up`) a new private cluster.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The address tried when DATABASE_URL is not set; when nothing answers there, `up` starts a private
+    /// PostgreSQL of its own (see `neurohub db`).
+    #[arg(long, env = "NEUROHUB_DEFAULT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true, hide_env_values = true)]
+    pub default_database_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

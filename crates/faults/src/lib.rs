@@ -1,6 +1,6 @@
 //! Stations under faults (issue 13, "The test programs").
 //!
-//! [`run`] starts a private PostgreSQL cluster ([`cluster::Cluster`]), deploys the schema, starts the real server
+//! [`run`] starts a private PostgreSQL cluster ([`Cluster`], from `neurohub-pgcluster`), deploys the schema, starts the real server
 //! in process (the same router, pools, revocation listener and request role as `neurohub serve`) on loopback, and
 //! lets N simulated stations walk their units through the 8 processes over HTTP. Every write carries an
 //! `Idempotency-Key` that its retries reuse; a station retries on a transport error or a 503 and records each
@@ -9,8 +9,6 @@
 //! the acknowledged writes pass 1/3 and 2/3 of the run. Afterwards [`check`] proves the invariants on the
 //! database: every acknowledged write present exactly once, no duplicate numbers, no two open records per unit
 //! and process, no record whose predecessor lacks a PASS, lot counts equal their units; and no 500 was answered.
-
-pub mod cluster;
 
 use anyhow::{anyhow, bail, Context, Result};
 use neurohub_core::auth::tokens::TokenKeys;
@@ -22,7 +20,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use cluster::Cluster;
+use neurohub_pgcluster::StopMode;
+/// The throw-away cluster of a run (a temporary folder, a free loopback port, deleted on drop).
+pub use neurohub_pgcluster::TempCluster as Cluster;
 
 /// The size of a run.
 #[derive(Debug, Clone)]
@@ -370,9 +370,9 @@ pub async fn run(config: Config) -> Result<Report> {
                     && acked * (config.restarts as u64 + 1) >= expected * (restarted as u64 + 1);
                 if due {
                     let mode = if restarted % 2 == 0 {
-                        "fast"
+                        StopMode::Fast
                     } else {
-                        "immediate"
+                        StopMode::Immediate
                     };
                     let c = cluster.clone();
                     match tokio::task::spawn_blocking(move || c.restart(mode)).await {
@@ -380,8 +380,8 @@ pub async fn run(config: Config) -> Result<Report> {
                             restarted += 1;
                             figures.restarts.fetch_add(1, Relaxed);
                         }
-                        Ok(Err(e)) => errors.push(format!("restart ({mode}): {e}")),
-                        Err(e) => errors.push(format!("restart ({mode}): {e}")),
+                        Ok(Err(e)) => errors.push(format!("restart ({mode:?}): {e}")),
+                        Err(e) => errors.push(format!("restart ({mode:?}): {e}")),
                     }
                     continue;
                 }

@@ -58,7 +58,7 @@ pub async fn sha256_file(file: &Path) -> Result<String, SchemaError> {
 
 /// Split a database URL into (URL without password, password). The password goes to pg_dump through
 /// PGPASSWORD, never on its command line (visible to `ps`) and never in messages.
-fn split_password(database_url: &str) -> Result<(String, Option<String>), SchemaError> {
+pub(crate) fn split_password(database_url: &str) -> Result<(String, Option<String>), SchemaError> {
     let mut url =
         url::Url::parse(database_url).map_err(|e| SchemaError::InvalidUrl(e.to_string()))?;
     let password = url.password().map(|p| {
@@ -71,7 +71,7 @@ fn split_password(database_url: &str) -> Result<(String, Option<String>), Schema
     Ok((url.to_string(), password))
 }
 
-fn redact(text: &str, password: Option<&str>) -> String {
+pub(crate) fn redact(text: &str, password: Option<&str>) -> String {
     match password {
         Some(p) if !p.is_empty() => text.replace(p, "***"),
         _ => text.to_string(),
@@ -167,14 +167,8 @@ pub struct RestoreInfo {
     pub duration: Duration,
 }
 
-/// Restore `file` into the new database `new_db` on the server of `database_url`: the checksum file must be
-/// present and match, `new_db` must not exist (a restore never overwrites), then `pg_restore --exit-on-error`.
-pub async fn restore(
-    database_url: &str,
-    file: &Path,
-    new_db: &str,
-) -> Result<RestoreInfo, SchemaError> {
-    let started = Instant::now();
+/// Check `file` against the `<file>.sha256` beside it; its checksum when they match.
+pub async fn verify_checksum(file: &Path) -> Result<String, SchemaError> {
     let sums = checksum_path(file);
     let expected = tokio::fs::read_to_string(&sums).await.map_err(|e| {
         SchemaError::Backup(format!(
@@ -195,6 +189,18 @@ pub async fn restore(
             sums.display()
         )));
     }
+    Ok(actual)
+}
+
+/// Restore `file` into the new database `new_db` on the server of `database_url`: the checksum file must be
+/// present and match, `new_db` must not exist (a restore never overwrites), then `pg_restore --exit-on-error`.
+pub async fn restore(
+    database_url: &str,
+    file: &Path,
+    new_db: &str,
+) -> Result<RestoreInfo, SchemaError> {
+    let started = Instant::now();
+    let actual = verify_checksum(file).await?;
     let mut target =
         url::Url::parse(database_url).map_err(|e| SchemaError::InvalidUrl(e.to_string()))?;
     target.set_path(new_db);

@@ -78,7 +78,9 @@ impl DeployOutcome {
     }
 }
 
-fn connect_options(database_url: &str) -> Result<(PgConnectOptions, String), SchemaError> {
+pub(crate) fn connect_options(
+    database_url: &str,
+) -> Result<(PgConnectOptions, String), SchemaError> {
     let opts = PgConnectOptions::from_str(database_url)
         .map_err(|e| SchemaError::InvalidUrl(e.to_string()))?;
     let db = opts

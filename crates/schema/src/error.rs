@@ -113,6 +113,9 @@ pub enum SchemaError {
     /// pg_dump / pg_restore failed or is missing.
     #[error("backup failed: {0}. Nothing was deployed")]
     Backup(String),
+    /// Audit retention (`neurohub audit archive | restore`) failed; the message says what was left as it was.
+    #[error("{0}")]
+    Archive(String),
     /// A feature needs a newer schema version.
     #[error("{what} needs schema version {needed:04} or later (the database is at {current:04})")]
     NeedsVersion {

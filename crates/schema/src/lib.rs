@@ -13,6 +13,7 @@
 //!   line, used to prove downs are exact and to verify against [`expected_catalog`], the snapshot of each version
 //!   that the migrations produce (checked in under `snapshots/`, embedded).
 
+pub mod audit_archive;
 mod backup;
 mod catalog;
 mod deploy;

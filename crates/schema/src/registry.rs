@@ -253,7 +253,17 @@ pub static MIGRATIONS: &[Migration] = &[
         ],
         down: down!("0009_atp_delegation"),
     },
+    Migration {
+        version: 10,
+        name: "audit_retention",
+        up: &[step!(
+            "0010_audit_retention",
+            "01_audit_archives.sql",
+            "audit_archives"
+        )],
+        down: down!("0010_audit_retention"),
+    },
 ];
 
 /// The newest schema version this binary knows.
-pub const HEAD_VERSION: i32 = 9;
+pub const HEAD_VERSION: i32 = 10;

@@ -208,6 +208,10 @@ const BAD: &[(&str, &str)] = &[
     ("chk_process_data_completion", "INSERT INTO process_data (lot_id, process_id, operator_id, data_level, result) VALUES (1, 4, 2, 'LOT', 'PASS')"),
     ("chk_process_data_defects_by_result", "INSERT INTO process_data (lot_id, process_id, operator_id, data_level, result, defects, completed_at) VALUES (1, 4, 2, 'LOT', 'FAIL', '[]', now())"),
     ("chk_process_data_attempt", "INSERT INTO process_data (lot_id, process_id, operator_id, data_level, attempt) VALUES (1, 4, 2, 'LOT', 0)"),
+    ("chk_audit_archives_partition_name", "INSERT INTO audit_archives (partition_name, month_start, file_name, sha256, row_count) VALUES ('audit_logs_default', '2025-11-01', 'f', repeat('a', 64), 0)"),
+    ("chk_audit_archives_month_start", "INSERT INTO audit_archives (partition_name, month_start, file_name, sha256, row_count) VALUES ('audit_logs_y2025m11', '2025-11-02', 'f', repeat('a', 64), 0)"),
+    ("chk_audit_archives_sha256", "INSERT INTO audit_archives (partition_name, month_start, file_name, sha256, row_count) VALUES ('audit_logs_y2025m11', '2025-11-01', 'f', 'XYZ', 0)"),
+    ("chk_audit_archives_row_count", "INSERT INTO audit_archives (partition_name, month_start, file_name, sha256, row_count) VALUES ('audit_logs_y2025m11', '2025-11-01', 'f', repeat('a', 64), -1)"),
 ];
 
 #[sqlx::test(migrations = false)]

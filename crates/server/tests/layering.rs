@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 const ALLOWED: &[(&str, &[&str])] = &[
     ("neurohub-core", &[]),
     ("neurohub-schema", &[]),
+    // shared: a private PostgreSQL cluster (initdb / pg_ctl), for `up` / `db` and the fault tests
+    ("neurohub-pgcluster", &[]),
     ("neurohub-identity", &["neurohub-core"]),
     ("neurohub-mes", &["neurohub-core", "neurohub-identity"]),
     ("neurohub-atp", &["neurohub-core", "neurohub-identity"]),
@@ -32,6 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "neurohub-mes",
             "neurohub-atp",
             "neurohub-server",
+            "neurohub-pgcluster",
         ],
     ),
     (
@@ -41,6 +44,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "neurohub-schema",
             "neurohub-mes",
             "neurohub-server",
+            "neurohub-pgcluster",
         ],
     ),
 ];

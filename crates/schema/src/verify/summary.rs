@@ -331,6 +331,22 @@ pub async fn verify_summary(pool: &PgPool) -> Result<Summary, SchemaError> {
         )
         .fetch_all(pool)
         .await?;
+        // months archived by `neurohub audit archive` (and not restored) are gone on purpose
+        let archived: Vec<String> = if sqlx::query_scalar::<_, bool>(
+            "SELECT to_regclass('public.audit_archives') IS NOT NULL",
+        )
+        .fetch_one(pool)
+        .await?
+        {
+            sqlx::query_scalar(
+                "SELECT partition_name::text FROM audit_archives WHERE restored_at IS NULL",
+            )
+            .fetch_all(pool)
+            .await?
+        } else {
+            Vec::new()
+        };
+        expected_parts.retain(|p| !archived.contains(p));
         expected_parts.push(DEFAULT_PARTITION.to_string());
     }
     if has_audit {
