@@ -10,6 +10,7 @@ pub mod config;
 pub mod constraints;
 pub mod csvin;
 pub mod demo;
+pub mod fuzz;
 pub mod flow;
 pub mod masters;
 pub mod member;
