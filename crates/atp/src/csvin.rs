@@ -444,7 +444,14 @@ mod tests {
     #[test]
     fn nul_in_a_cell_or_header_is_reported_not_read() {
         let mut r = Report::default();
-        assert!(Table::read("f", b"code,name\nA,x\nB,y\0z\n", &["code", "name"], &[], &mut r).is_none());
+        assert!(Table::read(
+            "f",
+            b"code,name\nA,x\nB,y\0z\n",
+            &["code", "name"],
+            &[],
+            &mut r
+        )
+        .is_none());
         assert_eq!(
             (r.0[0].row, r.0[0].column.as_str(), r.0[0].reason.as_str()),
             (3, "name", NUL_REASON)
@@ -452,7 +459,10 @@ mod tests {
         let mut r = Report::default();
         assert!(Table::read("f", b"code,na\0me\nA,x\n", &["code"], &["name"], &mut r).is_none());
         assert_eq!((r.0[0].row, r.0[0].column.as_str()), (1, "na\u{FFFD}me"));
-        assert!(!r.0.iter().any(|i| i.column.contains('\0') || i.reason.contains('\0')));
+        assert!(!r
+            .0
+            .iter()
+            .any(|i| i.column.contains('\0') || i.reason.contains('\0')));
     }
 
     #[test]

@@ -16,7 +16,11 @@ fn storable(issues: &[Issue], bytes: &[u8]) {
             !i.file.contains('\0') && !i.column.contains('\0') && !i.reason.contains('\0'),
             "{i:?}"
         );
-        assert!(i.row <= lines, "row {} of a {lines}-line file: {i:?}", i.row);
+        assert!(
+            i.row <= lines,
+            "row {} of a {lines}-line file: {i:?}",
+            i.row
+        );
     }
     serde_json::to_string(issues).expect("a report serializes");
 }
@@ -86,7 +90,10 @@ mod tests {
     fn spoil(csv: &[u8], row: usize, col: usize, cell: &[u8]) -> Vec<u8> {
         let mut lines: Vec<Vec<u8>> = csv.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
         let row = row % lines.len();
-        let mut cells: Vec<Vec<u8>> = lines[row].split(|b| *b == b',').map(<[u8]>::to_vec).collect();
+        let mut cells: Vec<Vec<u8>> = lines[row]
+            .split(|b| *b == b',')
+            .map(<[u8]>::to_vec)
+            .collect();
         let col = col % cells.len();
         cells[col] = cell.to_vec();
         lines[row] = cells.join(&b',');

@@ -19,7 +19,13 @@ pub fn numbers(data: &[u8]) {
         assert!((1..=12).contains(&lot.month()) && (1..=99).contains(&lot.seq()));
         assert!((2000..=2099).contains(&lot.year()));
         assert_eq!(
-            format!("{}{}{}{}", lot.country(), lot.line(), lot.model(), lot.year_month()),
+            format!(
+                "{}{}{}{}",
+                lot.country(),
+                lot.line(),
+                lot.model(),
+                lot.year_month()
+            ),
             s[..11]
         );
         assert_eq!(kind, Some(CodeKind::Lot), "{s:?} is a lot number");
@@ -35,7 +41,11 @@ pub fn numbers(data: &[u8]) {
         assert_eq!(kind, Some(CodeKind::Serial));
     }
     if kind.is_none() {
-        assert!(LotNumber::parse(s).is_err() && WipId::parse(s).is_err() && SerialNumber::parse(s).is_err());
+        assert!(
+            LotNumber::parse(s).is_err()
+                && WipId::parse(s).is_err()
+                && SerialNumber::parse(s).is_err()
+        );
     }
 }
 
@@ -59,7 +69,11 @@ pub fn criteria(data: &[u8]) {
         Some(c) => {
             let passed = out.passed.expect("criteria given: passed is set");
             assert_eq!(passed, out.missing.is_empty() && out.violations.is_empty());
-            let check = out.check.as_ref().and_then(Value::as_object).expect("a check object");
+            let check = out
+                .check
+                .as_ref()
+                .and_then(Value::as_object)
+                .expect("a check object");
             assert_eq!(check.len(), c.len());
             for name in c.keys() {
                 assert!(check[name]["passed"].is_boolean() || check[name]["passed"].is_null());
@@ -92,7 +106,9 @@ mod tests {
             Just("1e400".to_string()),
             Just("-0".to_string()),
             Just("9223372036854775808".to_string()),
-            any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(|x| x.to_string()),
+            any::<f64>()
+                .prop_filter("finite", |x| x.is_finite())
+                .prop_map(|x| x.to_string()),
             any::<i64>().prop_map(|x| x.to_string()),
             Just("true".to_string()),
             Just("\"x\"".to_string()),
