@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 EXAMPLES="${1:-15}"
 PROFILE="${FUZZ_PROFILE:-release}"
 PHASES="${FUZZ_PHASES:-examples,coverage,fuzzing}"
-PORT="${FUZZ_PORT:-18181}"
+# a free port unless one is given (several runs may share the machine)
+PORT="${FUZZ_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 BASE="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/neurohub}"
 DB="neurohub_fuzz_$$"
 URL="${BASE%/*}/$DB"
@@ -26,7 +27,7 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check 'schemathesis>=4,<5'
 fi
-ST="$VENV/bin/schemathesis"
+ST=("$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml)
 if [ "$PROFILE" = release ]; then cargo build --release -q -p neurohub-cli; else cargo build -q -p neurohub-cli; fi
 BIN="$TARGET_DIR/$PROFILE/neurohub"
 ADMIN_DB="${BASE%/*}/postgres"
@@ -55,11 +56,12 @@ TOKEN=$(curl -sf "$API/api/v1/auth/login" -H 'content-type: application/json' \
 COMMON=(--checks not_a_server_error --max-examples "$EXAMPLES" --phases "$PHASES" --seed 13
         --suppress-health-check all --no-color ${FUZZ_MAX_TIME:+--max-time "$FUZZ_MAX_TIME"})
 status=0
+started=$(date +%s)
 # With the admin's token: every operation but logout (it would end the session the run uses) and sign-in.
-"$ST" run "$API/api/v1/openapi.json" --url "$API" -H "Authorization: Bearer $TOKEN" "${COMMON[@]}" \
+"${ST[@]}" run "$API/api/v1/openapi.json" --url "$API" -H "Authorization: Bearer $TOKEN" "${COMMON[@]}" \
   --exclude-path-regex '/auth/(logout|login|refresh)' || status=$?
 # Without a token: every operation (sign-in and refresh are the unauthenticated ones; the rest must answer 401).
-"$ST" run "$API/api/v1/openapi.json" --url "$API" "${COMMON[@]}" || status=$?
+"${ST[@]}" run "$API/api/v1/openapi.json" --url "$API" "${COMMON[@]}" || status=$?
 # The server's own count of what it answered (every request reaches the metrics layer).
 curl -sf "$API/metrics" -H "Authorization: Bearer $TOKEN" | python3 -c '
 import json, re, sys
@@ -73,6 +75,7 @@ total = sum(by.values())
 print(f"schemathesis run: {total} requests answered: {by}")
 json.dump({"requests": total, "by_status_class": by, "5xx": by.get("5xx", 0)}, open(sys.argv[1], "w"), indent=2)
 ' "$TARGET_DIR/fuzz-api.json"
+echo "schemathesis runs took $(( $(date +%s) - started )) s"
 five=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["5xx"])' "$TARGET_DIR/fuzz-api.json")
 [ "$five" = 0 ] || { echo "the server answered $five server error(s)" >&2; status=1; }
 exit $status
