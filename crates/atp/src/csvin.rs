@@ -253,6 +253,14 @@ impl<'a> Row<'a> {
     }
 }
 
+/// The reason reported for a cell or header holding U+0000.
+pub const NUL_REASON: &str = neurohub_core::extract::NUL_MESSAGE;
+
+/// `s` with every NUL shown as U+FFFD (for naming a header that holds one).
+fn nul_free(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
+}
+
 /// `A-Z0-9_-`, 1 to 50 characters.
 pub fn is_code(s: &str) -> bool {
     !s.is_empty()
@@ -301,6 +309,11 @@ impl Table {
                 return None;
             }
         };
+        // PostgreSQL text (and jsonb, where reports are kept) cannot hold NUL: refused here, for every importer
+        if let Some(i) = headers.iter().position(|h| h.contains('\0')) {
+            r.error(file, 1, &nul_free(&headers[i]), NUL_REASON);
+            return None;
+        }
         if headers.iter().all(|h| h.is_empty()) {
             r.error(file, 1, "", "the file is empty: it needs a header row");
             return None;
@@ -344,6 +357,12 @@ impl Table {
                         .position()
                         .map(|p| line_at(bytes, p.byte()))
                         .unwrap_or(i + 2);
+                    if let Some(c) = rec.iter().position(|c| c.contains('\0')) {
+                        let column = headers.get(c).map(String::as_str).unwrap_or("");
+                        r.error(file, line, column, NUL_REASON);
+                        ok = false;
+                        continue;
+                    }
                     records.push((line, rec.iter().map(str::to_string).collect()));
                 }
                 Err(e) => {
@@ -420,6 +439,30 @@ mod tests {
         let mut r = Report::default();
         assert!(Table::read("f", b"", &["code"], &[], &mut r).is_none());
         assert_eq!(r.0.len(), 1);
+    }
+
+    #[test]
+    fn nul_in_a_cell_or_header_is_reported_not_read() {
+        let mut r = Report::default();
+        assert!(Table::read(
+            "f",
+            b"code,name\nA,x\nB,y\0z\n",
+            &["code", "name"],
+            &[],
+            &mut r
+        )
+        .is_none());
+        assert_eq!(
+            (r.0[0].row, r.0[0].column.as_str(), r.0[0].reason.as_str()),
+            (3, "name", NUL_REASON)
+        );
+        let mut r = Report::default();
+        assert!(Table::read("f", b"code,na\0me\nA,x\n", &["code"], &["name"], &mut r).is_none());
+        assert_eq!((r.0[0].row, r.0[0].column.as_str()), (1, "na\u{FFFD}me"));
+        assert!(!r
+            .0
+            .iter()
+            .any(|i| i.column.contains('\0') || i.reason.contains('\0')));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod constraints;
 pub mod csvin;
 pub mod demo;
 pub mod flow;
+pub mod fuzz;
 pub mod masters;
 pub mod member;
 pub mod sites;

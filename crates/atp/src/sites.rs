@@ -543,6 +543,7 @@ pub async fn import(
         )
     })? {
         let name = field.name().unwrap_or("").to_string();
+        neurohub_core::extract::check_text("", &name)?;
         if name != "sites" {
             return Err(ApiError::validation(
                 name,

@@ -240,16 +240,49 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if let Ok(raw) = axum::extract::RawPathParams::from_request_parts(parts, state).await {
-            if let Some((k, _)) = raw.iter().find(|(_, v)| v.contains('\0')) {
-                return Err(nul_error(k));
-            }
-        }
+        // NUL and invalid UTF-8 in any segment were refused for every route by [`check_path_params`].
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
             Err(rej) => Err(ApiError::bad_request("INVALID_PATH", rej.body_text())),
         }
     }
+}
+
+/// The boundary check of every route's path parameters, run once per request by the server's route layer before
+/// any extractor (so it covers `ApiPath`, the ATP's `{ws}` resolution and any other reader of the segments alike):
+/// a segment that is not UTF-8 after percent-decoding → 400 `INVALID_PATH`; a NUL in it → 422 naming the
+/// parameter (PostgreSQL text cannot hold it).
+pub async fn check_path_params(parts: &mut Parts) -> Result<(), ApiError> {
+    use axum::extract::rejection::RawPathParamsRejection;
+    match axum::extract::RawPathParams::from_request_parts(parts, &()).await {
+        Ok(raw) => match raw.iter().find(|(_, v)| v.contains('\0')) {
+            Some((k, _)) => Err(nul_error(k)),
+            None => Ok(()),
+        },
+        Err(RawPathParamsRejection::InvalidUtf8InPathParam(e)) => {
+            Err(ApiError::bad_request("INVALID_PATH", e.body_text()))
+        }
+        // no parameters (a route without any, or the fallback): nothing to check
+        Err(_) => Ok(()),
+    }
+}
+
+/// A text part of a multipart form (or any text a client uploads outside JSON), checked like JSON strings are:
+/// UTF-8 (else 422 naming `field`) and no NUL (422 naming `field`).
+pub fn upload_text(field: &str, bytes: &[u8]) -> Result<String, ApiError> {
+    let s = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::validation(field, "must be UTF-8 text"))?;
+    check_text(field, s)?;
+    Ok(s.to_string())
+}
+
+/// Refuse a NUL in text that did not come through [`ApiJson`] / [`ApiQuery`] / the path check (multipart part
+/// names, file names): 422 naming `field`.
+pub fn check_text(field: &str, s: &str) -> Result<(), ApiError> {
+    if s.contains('\0') {
+        return Err(nul_error(field.replace('\0', "\u{FFFD}")));
+    }
+    Ok(())
 }
 
 /// Deserialize helpers for query strings: numbers arrive as text.

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod equipment;
 pub mod flow;
+pub mod fuzz;
 pub mod lots;
 pub mod numbers;
 pub mod policy;

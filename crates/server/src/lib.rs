@@ -83,6 +83,7 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
     let router = api_router
         .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", doc))
         .merge(problems::router())
+        .route_layer(axum::middleware::from_fn(middleware::check_path_params))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::track))

@@ -180,3 +180,13 @@ pub async fn client_addr(
     }
     next.run(req).await
 }
+
+/// Route layer of every API route: the path parameters' boundary check ([`neurohub_core::extract::check_path_params`])
+/// before any extractor runs.
+pub async fn check_path_params(req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    if let Err(e) = neurohub_core::extract::check_path_params(&mut parts).await {
+        return e.into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}

@@ -16,6 +16,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::Multipart;
 use axum::http::{header, HeaderValue, StatusCode};
 use chrono::{DateTime, Utc};
+use neurohub_core::extract::{check_text, upload_text};
 use neurohub_core::pagination::{Key, List, Page};
 use neurohub_core::response::{created, Created};
 use neurohub_core::states::StateMachine;
@@ -479,17 +480,21 @@ async fn read_upload(mut mp: Multipart) -> ApiResult<Upload> {
         }
         let name = field.name().unwrap_or("").to_string();
         let file_name = field.file_name().map(str::to_string);
+        check_text("", &name)?;
+        if let Some(f) = &file_name {
+            check_text(&name, f)?;
+        }
         let bytes = field.bytes().await.map_err(bad)?;
         match name.as_str() {
             "source_type" => {
-                let s = String::from_utf8_lossy(&bytes).trim().to_string();
+                let s = upload_text("source_type", &bytes)?.trim().to_string();
                 source_type = Some(
                     s.parse::<SourceType>()
                         .map_err(|m| ApiError::validation("source_type", m))?,
                 );
             }
             "description" => {
-                let s = String::from_utf8_lossy(&bytes).trim().to_string();
+                let s = upload_text("description", &bytes)?.trim().to_string();
                 if s.chars().count() > 2000 {
                     return Err(ApiError::validation(
                         "description",

@@ -162,6 +162,7 @@ pub async fn upload(
     let mut document_type = DocumentType::AtpReport;
     let mut file: Option<(String, Vec<u8>)> = None;
     while let Some(field) = mp.next_field().await.map_err(bad)? {
+        neurohub_core::extract::check_text("", field.name().unwrap_or(""))?;
         match field.name().unwrap_or("") {
             "document_type" => {
                 let t = field.text().await.map_err(bad)?;
@@ -178,6 +179,7 @@ pub async fn upload(
                     .ok_or_else(|| {
                         ApiError::validation("file", "needs a file name of 1-255 characters")
                     })?;
+                neurohub_core::extract::check_text("file", &name)?;
                 let bytes = field.bytes().await.map_err(bad)?;
                 file = Some((name, bytes.to_vec()));
             }

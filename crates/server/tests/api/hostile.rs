@@ -83,3 +83,115 @@ async fn too_large_bodies_are_413_and_close_the_connection(pool: PgPool) {
     let ok = app.get(Role::Admin, "/api/v1/product-models").await;
     ok.assert_status(200);
 }
+
+/// The path check is one route layer for every route, so it also covers segments no `ApiPath` reads: the ATP's
+/// `{ws}` (resolved by the `Member` extractor, which answered 500 for a NUL before: PostgreSQL refused the text).
+#[sqlx::test(migrations = false)]
+async fn nul_and_invalid_utf8_in_any_path_segment_are_refused_before_sql(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let ws = crate::atp_support::workspace(&app, "NULWS", false).await;
+    for path in [
+        "/api/v1/workspaces/NUL%00WS",
+        "/api/v1/workspaces/NUL%00WS/sites",
+        "/api/v1/workspaces/%00/members",
+    ] {
+        app.request(Method::GET, path, Some(ws.admin()), None, &[])
+            .await
+            .assert_fields(422, "VALIDATION_FAILED", &["ws"]);
+    }
+    app.request(
+        Method::GET,
+        "/api/v1/workspaces/NUL%FFWS/sites",
+        Some(ws.admin()),
+        None,
+        &[],
+    )
+    .await
+    .assert_problem(400, "INVALID_PATH");
+    // a well-formed segment still resolves
+    app.request(Method::GET, &ws.path("/sites"), Some(ws.admin()), None, &[])
+        .await
+        .assert_status(200);
+}
+
+/// Uploaded text outside JSON: a NUL in a CSV cell is a reported problem of its row and column (it answered 500:
+/// the cell went into an INSERT), and a NUL in a multipart text part or file name is a 422 naming it.
+#[sqlx::test(migrations = false)]
+async fn nul_in_uploaded_csv_and_multipart_text_is_refused(pool: PgPool) {
+    use crate::atp_support::{example_files, upload};
+    use neurohub_atp::state::SourceType;
+    let app = TestApp::spawn(pool).await;
+    let ws = crate::atp_support::workspace(&app, "NULCSV", false).await;
+    let sites = b"site_id,site_name\nJKT-1,Menteng\nJKT-2,Tanah\0Abang\n".to_vec();
+    let res = upload(
+        &app,
+        ws.admin(),
+        &ws.path("/sites/import"),
+        None,
+        &[("sites".into(), sites)],
+    )
+    .await;
+    res.assert_fields(422, "IMPORT_INVALID", &["sites:3:site_name"]);
+    assert_eq!(
+        res.body["errors"][0]["message"],
+        neurohub_core::extract::NUL_MESSAGE
+    );
+    assert_eq!(app.count("sites").await, 0);
+    // a configuration file: an INVALID version whose stored report names the cell
+    let mut files = example_files(SourceType::ScopeConfig);
+    files[0].1 =
+        b"scope_code,scope_name,scope_group,atp_category\nRAN,Radio\0Access,RAN,RAN_MW\n".to_vec();
+    let res = upload(
+        &app,
+        ws.admin(),
+        &ws.path("/config-versions"),
+        Some("SCOPE_CONFIG"),
+        &files,
+    )
+    .await;
+    res.assert_status(201);
+    assert_eq!(res.body["validation_status"], "INVALID", "{}", res.text);
+    let reasons: Vec<String> = res.body["validation_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}:{}:{} {}", e["file"], e["row"], e["column"], e["reason"]))
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("\"scopes\":2:\"scope_name\"") && r.contains("U+0000")),
+        "{reasons:?}"
+    );
+    // a text part and a part name
+    let form = reqwest::multipart::Form::new()
+        .text("source_type", "SCOPE_CONFIG")
+        .text("description", "bad\0description");
+    let res = app
+        .client
+        .post(app.url(&ws.path("/config-versions")))
+        .bearer_auth(ws.admin())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let res = crate::helpers::into_test_response(res).await;
+    res.assert_fields(422, "VALIDATION_FAILED", &["description"]);
+    let form = reqwest::multipart::Form::new()
+        .text("source_type", "SCOPE_CONFIG")
+        .part(
+            "sco\0pes",
+            reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("s.csv"),
+        );
+    let res = app
+        .client
+        .post(app.url(&ws.path("/config-versions")))
+        .bearer_auth(ws.admin())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::into_test_response(res)
+        .await
+        .assert_problem(422, "VALIDATION_FAILED");
+}

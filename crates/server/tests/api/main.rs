@@ -15,6 +15,7 @@ mod auth;
 mod dashboard;
 mod flow;
 mod hostile;
+mod hostile_corpus;
 mod lots;
 mod masters;
 mod openapi_contract;
