@@ -11,4 +11,5 @@ pub(crate) static SNAPSHOTS: &[(i32, &str)] = &[
     (7, include_str!("v0007.txt")),
     (8, include_str!("v0008.txt")),
     (9, include_str!("v0009.txt")),
+    (10, include_str!("v0010.txt")),
 ];

@@ -253,7 +253,13 @@ pub static MIGRATIONS: &[Migration] = &[
         ],
         down: down!("0009_atp_delegation"),
     },
+    Migration {
+        version: 10,
+        name: "mes_counters",
+        up: &[step!("0010_mes_counters", "01_counters.sql", "counters")],
+        down: down!("0010_mes_counters"),
+    },
 ];
 
 /// The newest schema version this binary knows.
-pub const HEAD_VERSION: i32 = 9;
+pub const HEAD_VERSION: i32 = 10;
