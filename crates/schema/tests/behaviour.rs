@@ -208,6 +208,10 @@ const BAD: &[(&str, &str)] = &[
     ("chk_process_data_completion", "INSERT INTO process_data (lot_id, process_id, operator_id, data_level, result) VALUES (1, 4, 2, 'LOT', 'PASS')"),
     ("chk_process_data_defects_by_result", "INSERT INTO process_data (lot_id, process_id, operator_id, data_level, result, defects, completed_at) VALUES (1, 4, 2, 'LOT', 'FAIL', '[]', now())"),
     ("chk_process_data_attempt", "INSERT INTO process_data (lot_id, process_id, operator_id, data_level, attempt) VALUES (1, 4, 2, 'LOT', 0)"),
+    ("chk_lot_unit_counts_non_negative", "UPDATE lot_unit_counts SET wip_created = -1"),
+    ("chk_lot_process_wip_non_negative", "UPDATE lot_process_wip SET waiting = -1"),
+    ("chk_unit_wip_positions_state", "UPDATE unit_wip_positions SET state = 'GONE'"),
+    ("chk_unit_wip_positions_unit_kind", "UPDATE unit_wip_positions SET unit_kind = 'LOT'"),
 ];
 
 #[sqlx::test(migrations = false)]
