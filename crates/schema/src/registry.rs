@@ -263,7 +263,13 @@ pub static MIGRATIONS: &[Migration] = &[
         )],
         down: down!("0010_audit_retention"),
     },
+    Migration {
+        version: 11,
+        name: "mes_counters",
+        up: &[step!("0011_mes_counters", "01_counters.sql", "counters")],
+        down: down!("0011_mes_counters"),
+    },
 ];
 
 /// The newest schema version this binary knows.
-pub const HEAD_VERSION: i32 = 10;
+pub const HEAD_VERSION: i32 = 11;

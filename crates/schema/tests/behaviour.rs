@@ -212,6 +212,10 @@ const BAD: &[(&str, &str)] = &[
     ("chk_audit_archives_month_start", "INSERT INTO audit_archives (partition_name, month_start, file_name, sha256, row_count) VALUES ('audit_logs_y2025m11', '2025-11-02', 'f', repeat('a', 64), 0)"),
     ("chk_audit_archives_sha256", "INSERT INTO audit_archives (partition_name, month_start, file_name, sha256, row_count) VALUES ('audit_logs_y2025m11', '2025-11-01', 'f', 'XYZ', 0)"),
     ("chk_audit_archives_row_count", "INSERT INTO audit_archives (partition_name, month_start, file_name, sha256, row_count) VALUES ('audit_logs_y2025m11', '2025-11-01', 'f', repeat('a', 64), -1)"),
+    ("chk_lot_unit_counts_non_negative", "UPDATE lot_unit_counts SET wip_created = -1"),
+    ("chk_lot_process_wip_non_negative", "UPDATE lot_process_wip SET waiting = -1"),
+    ("chk_unit_wip_positions_state", "UPDATE unit_wip_positions SET state = 'GONE'"),
+    ("chk_unit_wip_positions_unit_kind", "UPDATE unit_wip_positions SET unit_kind = 'LOT'"),
 ];
 
 #[sqlx::test(migrations = false)]

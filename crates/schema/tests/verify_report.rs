@@ -125,6 +125,7 @@ async fn a_fresh_deployment_is_go_and_verify_leaves_nothing_behind(pool: PgPool)
         "INV4",
         "ORPHANS",
         "MES-CHECKS",
+        "MES-COUNTERS",
     ] {
         assert_eq!(status(&r, id), Status::Passed, "{id}");
     }

@@ -10,32 +10,27 @@ use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use super::LotDetail;
 use crate::numbers::LotNumber;
 
-/// Columns of [`Lot`] over `l` (a lots row), `pm`, `pl`, `wc`, `sc` (see [`LOT_JOINS`]).
+/// Columns of [`Lot`] over `l` (a lots row), `pm`, `pl`, `c` (see [`LOT_JOINS`]).
 pub(super) const LOT_COLUMNS: &str = "l.id, l.lot_number, l.product_model_id, pm.model_code, pm.model_name, l.production_line_id, \
      pl.country_code::text AS country_code, pl.line_code::text AS line_code, l.production_date, l.shift, \
      l.target_quantity, l.status, l.notes, l.started_at, l.completed_at, l.closed_at, l.created_at, l.updated_at, \
-     wc.wip_total AS wip_count, wc.wip_total, wc.wip_created, wc.wip_in_progress, wc.wip_failed, wc.wip_converted, \
-     wc.wip_scrapped, sc.serial_total, sc.serial_created, sc.serial_in_progress, sc.serial_failed, \
-     sc.serial_completed, sc.serial_scrapped";
+     COALESCE(c.wip_created + c.wip_in_progress + c.wip_failed + c.wip_converted + c.wip_scrapped, 0) AS wip_count, \
+     COALESCE(c.wip_created + c.wip_in_progress + c.wip_failed + c.wip_converted + c.wip_scrapped, 0) AS wip_total, \
+     COALESCE(c.wip_created, 0) AS wip_created, COALESCE(c.wip_in_progress, 0) AS wip_in_progress, \
+     COALESCE(c.wip_failed, 0) AS wip_failed, COALESCE(c.wip_converted, 0) AS wip_converted, \
+     COALESCE(c.wip_scrapped, 0) AS wip_scrapped, \
+     COALESCE(c.serial_created + c.serial_in_progress + c.serial_failed + c.serial_completed + c.serial_scrapped, 0) \
+         AS serial_total, \
+     COALESCE(c.serial_created, 0) AS serial_created, COALESCE(c.serial_in_progress, 0) AS serial_in_progress, \
+     COALESCE(c.serial_failed, 0) AS serial_failed, COALESCE(c.serial_completed, 0) AS serial_completed, \
+     COALESCE(c.serial_scrapped, 0) AS serial_scrapped";
 
-/// Model, line and the per-status unit counts of `l`: index-backed by `idx_wip_items_lot_status` and
-/// `idx_serials_lot_status` (lot_id, status), computed only for the rows of the page.
+/// Model, line and the per-status unit counts of `l`: one primary-key probe of `lot_unit_counts`, kept by the
+/// triggers of migration 0011 in the transaction of every unit's status change (a lot without units has no
+/// row, hence the COALESCEs of [`LOT_COLUMNS`]).
 pub(super) const LOT_JOINS: &str = " JOIN product_models pm ON pm.id = l.product_model_id \
      LEFT JOIN production_lines pl ON pl.id = l.production_line_id \
-     CROSS JOIN LATERAL (SELECT count(*) AS wip_total, \
-         count(*) FILTER (WHERE w.status = 'CREATED') AS wip_created, \
-         count(*) FILTER (WHERE w.status = 'IN_PROGRESS') AS wip_in_progress, \
-         count(*) FILTER (WHERE w.status = 'FAILED') AS wip_failed, \
-         count(*) FILTER (WHERE w.status = 'CONVERTED') AS wip_converted, \
-         count(*) FILTER (WHERE w.status = 'SCRAPPED') AS wip_scrapped \
-       FROM wip_items w WHERE w.lot_id = l.id) wc \
-     CROSS JOIN LATERAL (SELECT count(*) AS serial_total, \
-         count(*) FILTER (WHERE s.status = 'CREATED') AS serial_created, \
-         count(*) FILTER (WHERE s.status = 'IN_PROGRESS') AS serial_in_progress, \
-         count(*) FILTER (WHERE s.status = 'FAILED') AS serial_failed, \
-         count(*) FILTER (WHERE s.status = 'COMPLETED') AS serial_completed, \
-         count(*) FILTER (WHERE s.status = 'SCRAPPED') AS serial_scrapped \
-       FROM serials s WHERE s.lot_id = l.id) sc";
+     LEFT JOIN lot_unit_counts c ON c.lot_id = l.id";
 
 /// Per-process unit counts of lot `l` as a JSON array over every process: a unit's latest record at a process
 /// (by started_at, id) decides; a unit is its WIP item, or its serial for serial-only records. LOT-level records
