@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 const ALLOWED: &[(&str, &[&str])] = &[
     ("neurohub-core", &[]),
     ("neurohub-schema", &[]),
+    // the load driver talks to the server over HTTP and to PostgreSQL as a client, never through our crates
+    ("neurohub-bench", &[]),
     ("neurohub-identity", &["neurohub-core"]),
     ("neurohub-mes", &["neurohub-core", "neurohub-identity"]),
     ("neurohub-atp", &["neurohub-core", "neurohub-identity"]),
