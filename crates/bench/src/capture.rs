@@ -6,10 +6,15 @@
 //! Capture: `log_min_duration_statement = 0` is switched on with `ALTER SYSTEM` + reload only around two
 //! requests of the scenario (logging every statement during the measured windows would slow the server down),
 //! and the last request's statements — as many as its `x-db-queries` header counts — are taken from the
-//! csvlog: the `execute` entries of connections named `neurohub`, with the bound parameters from their DETAIL.
+//! csvlog: the `execute` entries of request-pool connections (`application_name` `neurohub-request`; background
+//! jobs and gauges run on the owner pool, named `neurohub`), with the bound parameters from their DETAIL.
 //! Two requests, because a backend that is idle when the reload arrives applies it one protocol message late.
 
 use crate::Args;
+
+/// `neurohub_core::db::REQUEST_APPLICATION_NAME` (the bench depends on no workspace crate; a test below keeps
+/// the two equal).
+pub const REQUEST_APPLICATION_NAME: &str = "neurohub-request";
 use anyhow::{anyhow, bail, Context, Result};
 use sqlx::{PgPool, Row};
 use std::future::Future;
@@ -69,7 +74,7 @@ where
     for rec in rd.records() {
         let rec = rec?;
         // csvlog columns: 13 message, 14 detail, 22 application_name
-        if rec.get(22) != Some("neurohub") {
+        if rec.get(22) != Some(REQUEST_APPLICATION_NAME) {
             continue;
         }
         let Some(sql) = rec.get(13).and_then(executed_sql) else {
@@ -319,6 +324,17 @@ pub async fn explain_slowest(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_request_connections_name_is_the_servers() {
+        let db = include_str!("../../core/src/db.rs");
+        assert!(
+            db.contains(&format!(
+                "REQUEST_APPLICATION_NAME: &str = \"{REQUEST_APPLICATION_NAME}\""
+            )),
+            "crates/core/src/db.rs names request connections differently"
+        );
+    }
 
     #[test]
     fn parameters_are_read_back_with_quotes_and_nulls() {

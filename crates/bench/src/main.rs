@@ -166,7 +166,15 @@ async fn main() -> Result<()> {
     }
     let explains = capture::explain_slowest(&db, &captured, 5).await?;
     let peak_rss_kb = procstat::peak_rss_kb(args.server_pid).unwrap_or(0);
-    let results = report::Results::new(&args, &sample, runs, skipped, explains, peak_rss_kb);
+    let results = report::Results::new(
+        &args,
+        &sample,
+        runs,
+        skipped,
+        explains,
+        captured,
+        peak_rss_kb,
+    );
     let written = results.write(&args.out)?;
     for p in written {
         println!("{}", p.display());

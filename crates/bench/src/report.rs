@@ -2,7 +2,7 @@
 //! statements with their plans) and `<date>.svg` (throughput at concurrency 10 beside pgbench, and p99 per
 //! concurrency), written side by side; the Markdown links the chart.
 
-use crate::capture::Explained;
+use crate::capture::{Explained, Statement};
 use crate::load::Run;
 use crate::scenario::{Kind, Sample};
 use crate::Args;
@@ -59,6 +59,8 @@ pub struct Results {
     pub runs: Vec<RunOut>,
     pub not_run: Vec<(String, String)>,
     pub slowest_statements: Vec<Explained>,
+    /// What pgbench replayed for each scenario.
+    pub replayed: Vec<(String, Vec<Statement>)>,
     pub server_peak_rss_kb: u64,
     pub rss_target: Target,
 }
@@ -78,6 +80,7 @@ impl Results {
         runs: Vec<Run>,
         not_run: Vec<(String, String)>,
         slowest_statements: Vec<Explained>,
+        replayed: Vec<(String, Vec<Statement>)>,
         server_peak_rss_kb: u64,
     ) -> Self {
         let rps_at = |name: &str, c: usize| {
@@ -166,6 +169,7 @@ impl Results {
             runs: out,
             not_run,
             slowest_statements,
+            replayed,
             server_peak_rss_kb,
             rss_target: Target {
                 name: "server RSS < 50 MB".into(),

@@ -115,7 +115,7 @@ impl Sample {
             .checked_add_months(chrono::Months::new(1))
             .ok_or_else(|| anyhow!("month overflow"))?;
         let (product_model_id, production_line_id): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT min(id) FROM product_models WHERE is_active), \
+            "SELECT (SELECT min(id) FROM product_models WHERE status = 'ACTIVE'), \
                     (SELECT min(id) FROM production_lines WHERE is_active)",
         )
         .fetch_one(db)
