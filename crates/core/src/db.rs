@@ -16,6 +16,11 @@ use std::time::Duration;
 /// superuser nor BYPASSRLS).
 pub const REQUEST_ROLE: &str = "neurohub_app";
 
+/// The `application_name` of request-pool connections; owner-pool connections (deploy, verify, background jobs,
+/// gauges) are `neurohub`. `pg_stat_activity` and the statement log tell API traffic from background work by it
+/// (the load driver's statement capture relies on that: a gauge query must not pass for a request's).
+pub const REQUEST_APPLICATION_NAME: &str = "neurohub-request";
+
 /// Pool sizing. Acquire waits are bounded so overload becomes a 503, not a pile-up.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
@@ -111,7 +116,9 @@ async fn open(
         // A startup parameter rather than a `SET ROLE` after connecting: no extra statement per new connection,
         // and a connection can never be handed out before the switch. The role is a constant, never user input;
         // the connection fails (and so does the pool) when the schema that creates the role is not deployed.
-        opts = opts.options([("role", REQUEST_ROLE)]);
+        opts = opts
+            .options([("role", REQUEST_ROLE)])
+            .application_name(REQUEST_APPLICATION_NAME);
     }
     let pool = PgPoolOptions::new()
         .max_connections(cfg.max_connections)

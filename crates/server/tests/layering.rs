@@ -12,6 +12,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("neurohub-schema", &[]),
     // shared: a private PostgreSQL cluster (initdb / pg_ctl), for `up` / `db` and the fault tests
     ("neurohub-pgcluster", &[]),
+    // the load driver talks to the server over HTTP and to PostgreSQL as a client, never through our crates
+    ("neurohub-bench", &[]),
     ("neurohub-identity", &["neurohub-core"]),
     ("neurohub-mes", &["neurohub-core", "neurohub-identity"]),
     ("neurohub-atp", &["neurohub-core", "neurohub-identity"]),

@@ -416,6 +416,12 @@ async fn requests_run_as_a_role_that_cannot_bypass_rls(pool: PgPool) {
         .await
         .unwrap();
         assert_eq!(user, neurohub_core::db::REQUEST_ROLE);
+        // ... and is named apart from background work (pg_stat_activity; the bench's statement capture)
+        let name: String = sqlx::query_scalar("SELECT current_setting('application_name')")
+            .fetch_one(p)
+            .await
+            .unwrap();
+        assert_eq!(name, neurohub_core::db::REQUEST_APPLICATION_NAME);
         assert!(
             !superuser && !bypass,
             "{user}: super={superuser} bypassrls={bypass}"

@@ -1,0 +1,404 @@
+//! The statements the server runs for one request, read back from PostgreSQL's own statement log (so the bench
+//! never keeps a second copy of the application's SQL that could drift from it), and what is done with them:
+//! replayed by `pgbench -M prepared` at the same concurrency (the database's ceiling for that request), and
+//! explained with `EXPLAIN (ANALYZE, BUFFERS)` to find the slowest.
+//!
+//! Capture: `log_min_duration_statement = 0` is switched on with `ALTER SYSTEM` + reload only around two
+//! requests of the scenario (logging every statement during the measured windows would slow the server down),
+//! and the last request's statements — as many as its `x-db-queries` header counts — are taken from the
+//! csvlog: the `execute` entries of request-pool connections (`application_name` `neurohub-request`; background
+//! jobs and gauges run on the owner pool, named `neurohub`), with the bound parameters from their DETAIL.
+//! Two requests, because a backend that is idle when the reload arrives applies it one protocol message late.
+
+use crate::Args;
+
+/// `neurohub_core::db::REQUEST_APPLICATION_NAME` (the bench depends on no workspace crate; a test below keeps
+/// the two equal).
+pub const REQUEST_APPLICATION_NAME: &str = "neurohub-request";
+use anyhow::{anyhow, bail, Context, Result};
+use sqlx::{PgPool, Row};
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+/// One statement as the server ran it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Statement {
+    pub sql: String,
+    /// `$1`, `$2` … in order; `None` is SQL NULL.
+    pub params: Vec<Option<String>>,
+}
+
+/// Capture the statements of one request of the scenario `op` runs.
+pub async fn capture<F, Fut>(db: &PgPool, pg_data: &Path, op: F) -> Result<Vec<Statement>>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<u64>>,
+{
+    sqlx::query("ALTER SYSTEM SET log_min_duration_statement = 0")
+        .execute(db)
+        .await?;
+    sqlx::query("SELECT pg_reload_conf()").execute(db).await?;
+    sqlx::query("SELECT pg_rotate_logfile()")
+        .execute(db)
+        .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let result = async {
+        op().await?;
+        let k = op().await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok::<u64, anyhow::Error>(k)
+    }
+    .await;
+    sqlx::query("ALTER SYSTEM RESET log_min_duration_statement")
+        .execute(db)
+        .await?;
+    sqlx::query("SELECT pg_reload_conf()").execute(db).await?;
+    let k = result? as usize;
+    if k == 0 {
+        bail!("the request ran no statement (x-db-queries 0)");
+    }
+    let file: Option<String> = sqlx::query_scalar("SELECT pg_current_logfile('csvlog')")
+        .fetch_one(db)
+        .await?;
+    let file = file.ok_or_else(|| {
+        anyhow!("PostgreSQL writes no csvlog (bench/run starts it with log_destination = csvlog)")
+    })?;
+    let path = pg_data.join(&file);
+    let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+    let mut statements = Vec::new();
+    let mut rd = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_slice());
+    for rec in rd.records() {
+        let rec = rec?;
+        // csvlog columns: 13 message, 14 detail, 22 application_name
+        if rec.get(22) != Some(REQUEST_APPLICATION_NAME) {
+            continue;
+        }
+        let Some(sql) = rec.get(13).and_then(executed_sql) else {
+            continue;
+        };
+        let params = rec
+            .get(14)
+            .map(parse_params)
+            .transpose()?
+            .unwrap_or_default();
+        statements.push(Statement {
+            sql: sql.to_string(),
+            params,
+        });
+    }
+    if statements.len() < k {
+        bail!(
+            "the log holds {} statements of the server, the request ran {k}",
+            statements.len()
+        );
+    }
+    Ok(statements.split_off(statements.len() - k))
+}
+
+/// The SQL of a `duration: … ms  execute <name>: SQL` (extended protocol) or `statement: SQL` (simple) entry.
+fn executed_sql(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("duration: ")?;
+    let (_, rest) = rest.split_once(" ms  ")?;
+    if let Some(r) = rest.strip_prefix("execute ") {
+        return r.split_once(": ").map(|(_, sql)| sql);
+    }
+    rest.strip_prefix("statement: ")
+}
+
+/// `parameters: $1 = '5', $2 = NULL, $3 = 'it''s'` → [Some("5"), None, Some("it's")].
+fn parse_params(detail: &str) -> Result<Vec<Option<String>>> {
+    let Some(mut rest) = detail.strip_prefix("parameters: ") else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    loop {
+        let r = rest
+            .strip_prefix('$')
+            .ok_or_else(|| anyhow!("unexpected parameter list: {detail}"))?;
+        let (n, r) = r
+            .split_once(" = ")
+            .ok_or_else(|| anyhow!("unexpected parameter list: {detail}"))?;
+        let n: usize = n.parse()?;
+        if n != out.len() + 1 {
+            bail!("parameters out of order in: {detail}");
+        }
+        let r = if let Some(r) = r.strip_prefix("NULL") {
+            out.push(None);
+            r
+        } else {
+            let mut chars = r
+                .strip_prefix('\'')
+                .ok_or_else(|| anyhow!("unquoted parameter in: {detail}"))?
+                .char_indices();
+            let body = &r[1..];
+            let mut value = String::new();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                if c == '\'' {
+                    if body[i + 1..].starts_with('\'') {
+                        value.push('\'');
+                        chars.next();
+                    } else {
+                        end = Some(i + 1);
+                        break;
+                    }
+                } else {
+                    value.push(c);
+                }
+            }
+            let end = end.ok_or_else(|| anyhow!("unterminated parameter in: {detail}"))?;
+            out.push(Some(value));
+            &body[end..]
+        };
+        match r.strip_prefix(", ") {
+            Some(more) => rest = more,
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Replace `$n` by `f(n)`, longest numbers first is not needed: the digits are read whole.
+fn substitute(sql: &str, mut f: impl FnMut(usize) -> String) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let b = sql.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'$' && i + 1 < b.len() && b[i + 1].is_ascii_digit() {
+            let mut j = i + 1;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let n: usize = sql[i + 1..j].parse().unwrap_or(0);
+            out.push_str(&f(n));
+            i = j;
+        } else {
+            let c = sql[i..].chars().next().expect("in bounds");
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+fn quote(v: &str) -> String {
+    format!("'{}'", v.replace('\'', "''"))
+}
+
+/// The statement with its parameters written in as literals (for EXPLAIN).
+pub fn inline(s: &Statement) -> String {
+    substitute(&s.sql, |n| match s.params.get(n - 1) {
+        Some(Some(v)) => quote(v),
+        _ => "NULL".into(),
+    })
+}
+
+/// A pgbench script replaying `stmts` (parameters as pgbench variables, so `-M prepared` binds them as the
+/// server did) and the `-D` definitions it needs.
+pub fn pgbench_script(stmts: &[Statement]) -> (String, Vec<String>) {
+    let mut script = String::new();
+    let mut defs = Vec::new();
+    for (i, s) in stmts.iter().enumerate() {
+        let sql = substitute(&s.sql, |n| match s.params.get(n - 1) {
+            Some(Some(v)) => {
+                defs.push(format!("s{i}p{n}={v}"));
+                format!(":s{i}p{n}")
+            }
+            _ => "NULL".into(),
+        });
+        script.push_str(sql.trim_end().trim_end_matches(';'));
+        script.push_str(";\n");
+    }
+    (script, defs)
+}
+
+/// pgbench -M prepared at concurrency `c` for `duration`: transactions (one replayed request each) per second.
+pub async fn pgbench(
+    args: &Args,
+    stmts: &[Statement],
+    c: usize,
+    duration: Duration,
+) -> Result<f64> {
+    let (script, defs) = pgbench_script(stmts);
+    let dir = std::env::temp_dir().join(format!("neurohub-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("replay.sql");
+    std::fs::write(&file, &script)?;
+    let mut cmd = tokio::process::Command::new(args.pg_bin.join("pgbench"));
+    cmd.args(["-n", "-M", "prepared", "-f"])
+        .arg(&file)
+        .arg("-c")
+        .arg(c.to_string())
+        .arg("-j")
+        .arg(c.min(2).to_string())
+        .arg("-T")
+        .arg(duration.as_secs().max(1).to_string());
+    for d in &defs {
+        cmd.arg("-D").arg(d);
+    }
+    cmd.arg(&args.database_url)
+        .env("PGOPTIONS", &args.pg_options);
+    let out = cmd.output().await.context("run pgbench")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!(
+            "pgbench exited with {}: {}{}",
+            out.status,
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow!("no tps line in pgbench's output: {stdout}"))
+}
+
+/// One explained statement.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Explained {
+    pub scenario: String,
+    pub sql: String,
+    pub execution_ms: f64,
+    pub plan: String,
+}
+
+/// `EXPLAIN (ANALYZE, BUFFERS)` of every captured statement, as the request role, in a transaction that is
+/// rolled back; the `n` with the longest execution time (the third run, so caches are warm).
+pub async fn explain_slowest(
+    db: &PgPool,
+    captured: &[(String, Vec<Statement>)],
+    n: usize,
+) -> Result<Vec<Explained>> {
+    let mut out = Vec::new();
+    for (scenario, stmts) in captured {
+        for s in stmts {
+            let head = s.sql.trim_start().to_ascii_uppercase();
+            if !(head.starts_with("SELECT") || head.starts_with("WITH")) {
+                continue;
+            }
+            let sql = inline(s);
+            let mut plan = String::new();
+            for _ in 0..3 {
+                let mut tx = db.begin().await?;
+                sqlx::query("SET LOCAL role = neurohub_app")
+                    .execute(&mut *tx)
+                    .await?;
+                // the SQL is the server's own statement with its logged parameters written in as quoted literals
+                let explain = format!("EXPLAIN (ANALYZE, BUFFERS) {sql}");
+                let rows = sqlx::query(&explain)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .with_context(|| format!("EXPLAIN {sql}"))?;
+                tx.rollback().await?;
+                plan = rows
+                    .iter()
+                    .map(|r| r.get::<String, _>(0))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+            let execution_ms = plan
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("Execution Time: "))
+                .and_then(|v| v.trim_end_matches(" ms").parse().ok())
+                .unwrap_or(0.0);
+            out.push(Explained {
+                scenario: scenario.clone(),
+                sql: s.sql.clone(),
+                execution_ms,
+                plan,
+            });
+        }
+    }
+    out.sort_by(|a, b| b.execution_ms.total_cmp(&a.execution_ms));
+    out.truncate(n);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_connections_name_is_the_servers() {
+        let db = include_str!("../../core/src/db.rs");
+        assert!(
+            db.contains(&format!(
+                "REQUEST_APPLICATION_NAME: &str = \"{REQUEST_APPLICATION_NAME}\""
+            )),
+            "crates/core/src/db.rs names request connections differently"
+        );
+    }
+
+    #[test]
+    fn parameters_are_read_back_with_quotes_and_nulls() {
+        let p = parse_params("parameters: $1 = '5', $2 = NULL, $3 = 'it''s, ok', $4 = ''").unwrap();
+        assert_eq!(
+            p,
+            vec![
+                Some("5".into()),
+                None,
+                Some("it's, ok".into()),
+                Some(String::new())
+            ]
+        );
+        assert!(parse_params("parameters: $2 = '5'").is_err());
+        assert_eq!(parse_params("").unwrap(), Vec::<Option<String>>::new());
+    }
+
+    #[test]
+    fn executed_sql_is_taken_from_execute_and_statement_entries_only() {
+        assert_eq!(
+            executed_sql("duration: 0.120 ms  execute sqlx_s_3: SELECT 1"),
+            Some("SELECT 1")
+        );
+        assert_eq!(
+            executed_sql("duration: 0.120 ms  execute <unnamed>: SELECT $1"),
+            Some("SELECT $1")
+        );
+        assert_eq!(
+            executed_sql("duration: 0.1 ms  statement: BEGIN"),
+            Some("BEGIN")
+        );
+        assert_eq!(
+            executed_sql("duration: 0.1 ms  parse sqlx_s_3: SELECT 1"),
+            None
+        );
+        assert_eq!(executed_sql("connection received"), None);
+    }
+
+    #[test]
+    fn parameters_become_pgbench_variables_and_literals() {
+        let s = Statement {
+            sql: "SELECT $1::bigint, $2, $10, '$x', a::text FROM t WHERE b = $2".into(),
+            params: vec![
+                Some("7".into()),
+                Some("o'k".into()),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some("ten".into()),
+            ],
+        };
+        assert_eq!(
+            inline(&s),
+            "SELECT '7'::bigint, 'o''k', 'ten', '$x', a::text FROM t WHERE b = 'o''k'"
+        );
+        let (script, defs) = pgbench_script(&[s]);
+        assert_eq!(
+            script,
+            "SELECT :s0p1::bigint, :s0p2, :s0p10, '$x', a::text FROM t WHERE b = :s0p2;\n"
+        );
+        assert!(defs.contains(&"s0p2=o'k".to_string()), "{defs:?}");
+    }
+}

@@ -1,0 +1,315 @@
+//! The closed loop: `c` workers, each sending its next operation when the previous one answered, for a warm-up
+//! (not recorded) and then the measured window. Latencies go into one HDR histogram per worker (microseconds,
+//! 3 significant digits), merged at the end; statements per request come from the server's `x-db-queries`.
+
+use crate::procstat::Usage;
+use crate::scenario::{Op, Scenario, UnitPool};
+use anyhow::{bail, Result};
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// One scenario at one concurrency.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub scenario: String,
+    pub kind: crate::scenario::Kind,
+    pub concurrency: usize,
+    pub elapsed: Duration,
+    pub hist: Histogram<u64>,
+    pub ok: u64,
+    pub errors: u64,
+    /// The first few error answers, verbatim.
+    pub error_samples: Vec<String>,
+    /// HTTP requests sent (a station operation is two).
+    pub requests: u64,
+    pub statements: u64,
+    pub resources: Usage,
+    pub pgbench_tps: Option<f64>,
+}
+
+impl Run {
+    /// Operations per second over the measured window.
+    pub fn rps(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// A percentile in milliseconds.
+    pub fn p(&self, q: f64) -> f64 {
+        self.hist.value_at_quantile(q / 100.0) as f64 / 1000.0
+    }
+
+    pub fn max_ms(&self) -> f64 {
+        self.hist.max() as f64 / 1000.0
+    }
+
+    pub fn statements_per_request(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.statements as f64 / self.requests as f64
+        }
+    }
+}
+
+struct Worker {
+    hist: Histogram<u64>,
+    ok: u64,
+    errors: u64,
+    error_samples: Vec<String>,
+    requests: u64,
+    statements: u64,
+    /// The unit this worker walks and the next process number (station operations).
+    unit: Option<(String, i32)>,
+    n: u64,
+}
+
+/// What one HTTP request answered.
+struct Answer {
+    status: u16,
+    statements: u64,
+    body: String,
+}
+
+async fn send(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<Answer> {
+    let mut req = http
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .json(b);
+    }
+    let res = req.send().await?;
+    let status = res.status().as_u16();
+    let statements = res
+        .headers()
+        .get("x-db-queries")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let body = res.text().await?;
+    Ok(Answer {
+        status,
+        statements,
+        body,
+    })
+}
+
+/// Measurements a station completes with (inside every process's criteria).
+fn good(process: i32) -> Value {
+    match process {
+        1 => json!({"marking_depth_um": 30, "legibility_score": 95}),
+        2 => json!({"torque_nm": 2.0, "gap_mm": 0.1}),
+        3 => json!({"offset_mv": 0, "noise_mv": 1}),
+        4 => json!({"checksum_ok": true}),
+        5 => json!({"screw_torque_nm": 1.0}),
+        6 => json!({"max_speed_rpm": 3000, "current_a": 1.2}),
+        7 => json!({"barcode_grade": 4}),
+        _ => json!({"visual_defects": 0}),
+    }
+}
+
+impl Worker {
+    fn new() -> Self {
+        Self {
+            hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+            ok: 0,
+            errors: 0,
+            error_samples: Vec::new(),
+            requests: 0,
+            statements: 0,
+            unit: None,
+            n: 0,
+        }
+    }
+
+    fn answered(&mut self, a: &Answer, what: &str) -> bool {
+        self.requests += 1;
+        self.statements += a.statements;
+        if (200..300).contains(&a.status) {
+            true
+        } else {
+            if self.error_samples.len() < 3 {
+                self.error_samples.push(format!(
+                    "{what}: {} {}",
+                    a.status,
+                    a.body.chars().take(300).collect::<String>()
+                ));
+            }
+            false
+        }
+    }
+
+    /// One start + complete pair on this worker's unit (a fresh unit after process 8).
+    async fn station(
+        &mut self,
+        http: &reqwest::Client,
+        base: &str,
+        token: &str,
+        pool: &UnitPool,
+    ) -> Result<bool> {
+        if self.unit.as_ref().is_none_or(|(_, p)| *p > 8) {
+            let Some(code) = pool.take() else {
+                bail!(
+                    "the station write ran out of fresh units ({} made)",
+                    pool.len()
+                );
+            };
+            self.unit = Some((code.to_string(), 1));
+        }
+        let (wip, p) = self.unit.clone().expect("unit set above");
+        let start = json!({"process_number": p, "unit": {"wip_id": wip}});
+        let a = send(
+            http,
+            base,
+            token,
+            reqwest::Method::POST,
+            "/api/v1/process-data/start",
+            Some(&start),
+        )
+        .await?;
+        if !self.answered(&a, "start") {
+            // a refused start leaves the unit where it was: take a fresh one next time
+            self.unit = None;
+            return Ok(false);
+        }
+        let id = serde_json::from_str::<Value>(&a.body)?["id"]
+            .as_i64()
+            .unwrap_or(0);
+        let done = json!({"result": "PASS", "measurements": good(p)});
+        let path = format!("/api/v1/process-data/{id}/complete");
+        let a = send(http, base, token, reqwest::Method::POST, &path, Some(&done)).await?;
+        let ok = self.answered(&a, "complete");
+        self.unit = if ok { Some((wip, p + 1)) } else { None };
+        Ok(ok)
+    }
+
+    async fn get(
+        &mut self,
+        http: &reqwest::Client,
+        base: &str,
+        token: &str,
+        path: &str,
+    ) -> Result<bool> {
+        let a = send(http, base, token, reqwest::Method::GET, path, None).await?;
+        Ok(self.answered(&a, path))
+    }
+
+    async fn op(&mut self, http: &reqwest::Client, base: &str, scn: &Scenario) -> Result<bool> {
+        self.n += 1;
+        match &scn.op {
+            Op::Get(path) => self.get(http, base, &scn.token, path).await,
+            Op::Station(pool) => self.station(http, base, &scn.token, pool).await,
+            Op::Mixed(paths, pool) => {
+                if self.n % 10 < 2 {
+                    self.station(http, base, &scn.token, pool).await
+                } else {
+                    let path = &paths[(self.n as usize) % paths.len()];
+                    self.get(http, base, &scn.token, path).await
+                }
+            }
+        }
+    }
+}
+
+/// One operation, for the statement capture: the statements its requests ran (`x-db-queries`).
+pub async fn one(http: &reqwest::Client, base: &str, scn: &Scenario) -> Result<u64> {
+    let mut w = Worker::new();
+    if !w.op(http, base, scn).await? {
+        bail!("{}: {}", scn.name, w.error_samples.join("; "));
+    }
+    Ok(w.statements)
+}
+
+/// Run `scn` with `c` workers: `warmup` unrecorded, then `duration` measured.
+pub async fn run(
+    http: &reqwest::Client,
+    base: &str,
+    scn: &Scenario,
+    c: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Run {
+    let begin = Instant::now();
+    let measure_from = begin + warmup;
+    let end = measure_from + duration;
+    let mut tasks = Vec::with_capacity(c);
+    for _ in 0..c {
+        let http = http.clone();
+        let base = base.to_string();
+        let scn = scn.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut w = Worker::new();
+            let mut recorded = Worker::new();
+            loop {
+                let t0 = Instant::now();
+                if t0 >= end {
+                    break;
+                }
+                let (req0, st0, err0) = (w.requests, w.statements, w.error_samples.len());
+                let ok = match w.op(&http, &base, &scn).await {
+                    Ok(ok) => ok,
+                    Err(e) => {
+                        if w.error_samples.len() < 3 {
+                            w.error_samples.push(format!("transport: {e:#}"));
+                        }
+                        false
+                    }
+                };
+                let t1 = Instant::now();
+                if t0 >= measure_from && t1 <= end {
+                    let us = (t1 - t0).as_micros().max(1) as u64;
+                    let _ = recorded.hist.record(us.min(60_000_000));
+                    recorded.requests += w.requests - req0;
+                    recorded.statements += w.statements - st0;
+                    if ok {
+                        recorded.ok += 1;
+                    } else {
+                        recorded.errors += 1;
+                        recorded
+                            .error_samples
+                            .extend(w.error_samples[err0..].iter().cloned());
+                    }
+                }
+            }
+            recorded
+        }));
+    }
+    let mut all = Worker::new();
+    for t in tasks {
+        if let Ok(w) = t.await {
+            let _ = all.hist.add(&w.hist);
+            all.ok += w.ok;
+            all.errors += w.errors;
+            all.requests += w.requests;
+            all.statements += w.statements;
+            for e in w.error_samples {
+                if all.error_samples.len() < 5 {
+                    all.error_samples.push(e);
+                }
+            }
+        }
+    }
+    Run {
+        scenario: scn.name.clone(),
+        kind: scn.kind,
+        concurrency: c,
+        elapsed: duration,
+        hist: all.hist,
+        ok: all.ok,
+        errors: all.errors,
+        error_samples: all.error_samples,
+        requests: all.requests,
+        statements: all.statements,
+        resources: Usage::default(),
+        pgbench_tps: None,
+    }
+}
