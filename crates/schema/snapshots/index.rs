@@ -12,4 +12,5 @@ pub(crate) static SNAPSHOTS: &[(i32, &str)] = &[
     (8, include_str!("v0008.txt")),
     (9, include_str!("v0009.txt")),
     (10, include_str!("v0010.txt")),
+    (11, include_str!("v0011.txt")),
 ];
