@@ -348,10 +348,15 @@ async fn two_nodes_share_tokens_idempotent_answers_and_revocations(pool: PgPool)
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    let changed = Instant::now();
     until("B refuses the demoted manager's token", || async {
         me(&client, &b, &manager_token).await.0 == 401
     })
     .await;
+    eprintln!(
+        "demotion via A refused on B after {:?} (PATCH answered → first 401 on B)",
+        changed.elapsed()
+    );
     let (status, body) = me(&client, &b, &manager_token).await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -390,10 +395,15 @@ async fn two_nodes_share_tokens_idempotent_answers_and_revocations(pool: PgPool)
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    let changed = Instant::now();
     until("B refuses the deactivated operator's token", || async {
         me(&client, &b, &operator_token).await.0 == 401
     })
     .await;
+    eprintln!(
+        "deactivation via A refused on B after {:?} (PATCH answered → first 401 on B)",
+        changed.elapsed()
+    );
     let (status, _, _) = post(
         &client,
         &b,
