@@ -311,6 +311,23 @@ async fn two_nodes_share_tokens_idempotent_answers_and_revocations(pool: PgPool)
     // the certificate names `localhost`
     b.base = format!("https://localhost:{}", b_addr.port());
     assert!(a.base.starts_with("http://"), "{}", a.base);
+    // POST /lots (a MANAGER route) with `token` on `node`: (status, body)
+    let create_lot = |node: &Node, token: &str| {
+        let body =
+            json!({"product_model_id": model, "production_line_id": line, "target_quantity": 1});
+        let (client, url, token) = (client.clone(), node.url("/api/v1/lots"), token.to_string());
+        async move {
+            let res = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap_or_default())
+        }
+    };
     let res = client.get(b.url("/livez")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers().contains_key("strict-transport-security"));
@@ -320,15 +337,7 @@ async fn two_nodes_share_tokens_idempotent_answers_and_revocations(pool: PgPool)
     // A token issued by node A is accepted by node B.
     let manager_token = login(&client, &a, "manager").await;
     assert_eq!(me(&client, &b, &manager_token).await.0, 200);
-    let (status, _, lot) = post(
-        &client,
-        &b,
-        "/api/v1/lots",
-        &manager_token,
-        &json!({"product_model_id": model, "production_line_id": line, "target_quantity": 1}),
-        None,
-    )
-    .await;
+    let (status, lot) = create_lot(&b, &manager_token).await;
     assert_eq!(status, 201, "{lot}");
     let lot_number = lot["lot_number"].as_str().unwrap().to_string();
 
@@ -376,27 +385,11 @@ async fn two_nodes_share_tokens_idempotent_answers_and_revocations(pool: PgPool)
         &manager_token,
     )
     .await;
-    let (status, _, body) = post(
-        &client,
-        &b,
-        "/api/v1/lots",
-        &manager_token,
-        &json!({"product_model_id": model, "production_line_id": line, "target_quantity": 1}),
-        None,
-    )
-    .await;
+    let (status, body) = create_lot(&b, &manager_token).await;
     assert_eq!(status, 401, "{body}");
     // signing in again (on B) gives the new role: a VIEWER may not create lots
     let viewer_token = login(&client, &b, "manager").await;
-    let (status, _, body) = post(
-        &client,
-        &a,
-        "/api/v1/lots",
-        &viewer_token,
-        &json!({"product_model_id": model, "production_line_id": line, "target_quantity": 1}),
-        None,
-    )
-    .await;
+    let (status, body) = create_lot(&a, &viewer_token).await;
     assert_eq!(status, 403, "{body}");
 
     // Deactivated through node A: node B refuses the operator's token, and its idempotent retry is no way in.
