@@ -1,5 +1,8 @@
 //! The `neurohub` binary as an operator runs it, against real PostgreSQL databases.
 
+mod common;
+
+use common::url_of;
 use sqlx::PgPool;
 use std::process::{Command, Output};
 
@@ -22,19 +25,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// The URL of the test's own database (sqlx::test made it), for the binary to use.
-fn url_of(pool: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let db = pool
-        .connect_options()
-        .get_database()
-        .expect("database name")
-        .to_string();
-    let mut u = url::Url::parse(&base).expect("url");
-    u.set_path(&db);
-    u.to_string()
 }
 
 #[test]

@@ -8,6 +8,9 @@
 //! Every child process is killed when its [`Node`] is dropped, so a failing assertion never leaves a server
 //! running.
 
+mod common;
+
+use common::url_of;
 use neurohub_core::auth::password::hash_password;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -18,19 +21,6 @@ use std::time::{Duration, Instant};
 
 const SECRET: &str = "two nodes, one signing key, at least 32 bytes long";
 const PASSWORD: &str = "several nodes test password";
-
-/// The URL of the test's own database (sqlx::test made it), for the binary to use.
-fn url_of(pool: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let db = pool
-        .connect_options()
-        .get_database()
-        .expect("database name")
-        .to_string();
-    let mut u = url::Url::parse(&base).expect("url");
-    u.set_path(&db);
-    u.to_string()
-}
 
 /// Run the binary to completion (deploy, seed), asserting success.
 fn neurohub(url: &str, args: &[&str]) -> String {
@@ -237,6 +227,43 @@ async fn post(
     (status, headers, res.json().await.unwrap_or_default())
 }
 
+/// `PATCH /users/{id}` with `change` through `via` as the admin, then wait (bounded) until `on` refuses `token`
+/// with 401 TOKEN_REVOKED; prints how long that took after the PATCH was answered.
+async fn change_user_and_wait_for_revocation(
+    client: &reqwest::Client,
+    via: &Node,
+    on: &Node,
+    admin_token: &str,
+    (user, change): (i64, &Value),
+    token: &str,
+) {
+    let res = client
+        .patch(via.url(&format!("/api/v1/users/{user}")))
+        .bearer_auth(admin_token)
+        .json(change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let changed = Instant::now();
+    until(
+        &format!("{} refuses the token after {change}", on.name),
+        || async { me(client, on, token).await.0 == 401 },
+    )
+    .await;
+    eprintln!(
+        "{change} via {} refused on {} after {:?} (PATCH answered -> first 401)",
+        via.name,
+        on.name,
+        changed.elapsed()
+    );
+    let (status, body) = me(client, on, token).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("TOKEN_REVOKED"))
+    );
+}
+
 #[sqlx::test(migrations = false)]
 async fn two_nodes_share_tokens_idempotent_answers_and_revocations(pool: PgPool) {
     let url = url_of(&pool);
@@ -284,6 +311,23 @@ async fn two_nodes_share_tokens_idempotent_answers_and_revocations(pool: PgPool)
     // the certificate names `localhost`
     b.base = format!("https://localhost:{}", b_addr.port());
     assert!(a.base.starts_with("http://"), "{}", a.base);
+    // POST /lots (a MANAGER route) with `token` on `node`: (status, body)
+    let create_lot = |node: &Node, token: &str| {
+        let body =
+            json!({"product_model_id": model, "production_line_id": line, "target_quantity": 1});
+        let (client, url, token) = (client.clone(), node.url("/api/v1/lots"), token.to_string());
+        async move {
+            let res = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap_or_default())
+        }
+    };
     let res = client.get(b.url("/livez")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers().contains_key("strict-transport-security"));
@@ -293,15 +337,7 @@ async fn two_nodes_share_tokens_idempotent_answers_and_revocations(pool: PgPool)
     // A token issued by node A is accepted by node B.
     let manager_token = login(&client, &a, "manager").await;
     assert_eq!(me(&client, &b, &manager_token).await.0, 200);
-    let (status, _, lot) = post(
-        &client,
-        &b,
-        "/api/v1/lots",
-        &manager_token,
-        &json!({"product_model_id": model, "production_line_id": line, "target_quantity": 1}),
-        None,
-    )
-    .await;
+    let (status, lot) = create_lot(&b, &manager_token).await;
     assert_eq!(status, 201, "{lot}");
     let lot_number = lot["lot_number"].as_str().unwrap().to_string();
 
@@ -340,59 +376,32 @@ async fn two_nodes_share_tokens_idempotent_answers_and_revocations(pool: PgPool)
 
     // Demoted through node A: node B refuses the manager's old token at once (no wait for its expiry).
     let admin_token = login(&client, &a, "admin").await;
-    let res = client
-        .patch(a.url(&format!("/api/v1/users/{manager}")))
-        .bearer_auth(&admin_token)
-        .json(&json!({"role": "VIEWER"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    until("B refuses the demoted manager's token", || async {
-        me(&client, &b, &manager_token).await.0 == 401
-    })
-    .await;
-    let (status, body) = me(&client, &b, &manager_token).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (401, Some("TOKEN_REVOKED"))
-    );
-    let (status, _, body) = post(
+    change_user_and_wait_for_revocation(
         &client,
+        &a,
         &b,
-        "/api/v1/lots",
+        &admin_token,
+        (manager, &json!({"role": "VIEWER"})),
         &manager_token,
-        &json!({"product_model_id": model, "production_line_id": line, "target_quantity": 1}),
-        None,
     )
     .await;
+    let (status, body) = create_lot(&b, &manager_token).await;
     assert_eq!(status, 401, "{body}");
     // signing in again (on B) gives the new role: a VIEWER may not create lots
     let viewer_token = login(&client, &b, "manager").await;
-    let (status, _, body) = post(
-        &client,
-        &a,
-        "/api/v1/lots",
-        &viewer_token,
-        &json!({"product_model_id": model, "production_line_id": line, "target_quantity": 1}),
-        None,
-    )
-    .await;
+    let (status, body) = create_lot(&a, &viewer_token).await;
     assert_eq!(status, 403, "{body}");
 
     // Deactivated through node A: node B refuses the operator's token, and its idempotent retry is no way in.
     assert_eq!(me(&client, &b, &operator_token).await.0, 200);
-    let res = client
-        .patch(a.url(&format!("/api/v1/users/{operator}")))
-        .bearer_auth(&admin_token)
-        .json(&json!({"is_active": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    until("B refuses the deactivated operator's token", || async {
-        me(&client, &b, &operator_token).await.0 == 401
-    })
+    change_user_and_wait_for_revocation(
+        &client,
+        &a,
+        &b,
+        &admin_token,
+        (operator, &json!({"is_active": false})),
+        &operator_token,
+    )
     .await;
     let (status, _, _) = post(
         &client,
