@@ -1,41 +1,10 @@
 //! The `neurohub` binary as an operator runs it, against real PostgreSQL databases.
 
+mod common;
+
+use common::{neurohub, text, url_of, Up};
 use sqlx::PgPool;
-use std::process::{Command, Output};
-
-fn neurohub(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_neurohub"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("NEUROHUB_LOG", "warn")
-        .env(
-            "NEUROHUB_BACKUP_DIR",
-            std::env::temp_dir().join("neurohub-cli-test-backups"),
-        )
-        .output()
-        .expect("run neurohub")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// The URL of the test's own database (sqlx::test made it), for the binary to use.
-fn url_of(pool: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let db = pool
-        .connect_options()
-        .get_database()
-        .expect("database name")
-        .to_string();
-    let mut u = url::Url::parse(&base).expect("url");
-    u.set_path(&db);
-    u.to_string()
-}
+use std::process::Command;
 
 #[test]
 fn unreachable_database_is_one_clear_line_and_exit_code_3_for_verify() {
@@ -254,14 +223,6 @@ async fn backup_restore_verify_is_go(pool: PgPool) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A running `neurohub up` (stdout piped, so not a terminal), read until it listens.
-struct Up {
-    child: std::process::Child,
-    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
-    output: String,
-    addr: String,
-}
-
 fn spawn_up(url: &str, password_file: &std::path::Path) -> Up {
     spawn_up_with(url, password_file, &[], &[("NEUROHUB_LOG", "warn")])
 }
@@ -272,10 +233,8 @@ fn spawn_up_with(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Up {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_neurohub"))
-        .args(["up", "--listen", "127.0.0.1:0"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_neurohub"));
+    cmd.args(["up", "--listen", "127.0.0.1:0"])
         .args(args)
         .env("DATABASE_URL", url)
         .env("NEUROHUB_ADMIN_PASSWORD_FILE", password_file)
@@ -286,49 +245,8 @@ fn spawn_up_with(
         )
         .env_remove("NEUROHUB_ADMIN_PASSWORD")
         .env_remove("NEUROHUB_JWT_SECRET")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut output = String::new();
-    let mut addr = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        output.push_str(&line);
-        output.push('\n');
-        if let Some(a) = line.strip_prefix("NeuroHub listening on http://") {
-            addr = a.split_whitespace().next().map(str::to_string);
-            break;
-        }
-    }
-    let addr = addr.unwrap_or_else(|| panic!("server did not start:\n{output}"));
-    Up {
-        child,
-        lines,
-        output,
-        addr,
-    }
-}
-
-impl Up {
-    /// SIGTERM, then the rest of its output; asserts a clean stop.
-    fn stop(mut self) -> Vec<String> {
-        let killed = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        let rest: Vec<String> = self.lines.map_while(Result::ok).collect();
-        let status = self.child.wait().unwrap();
-        assert_eq!(status.code(), Some(0), "{}", rest.join("\n"));
-        assert!(
-            rest.iter().any(|l| l.contains("NeuroHub stopped")),
-            "{rest:?}"
-        );
-        rest
-    }
+        .envs(env.iter().copied());
+    Up::spawn(cmd)
 }
 
 /// The quick start's first command, end to end: a database that does not exist yet is created and deployed, the
