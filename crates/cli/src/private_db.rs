@@ -54,6 +54,19 @@ pub fn cluster(pg: &PgArgs) -> Result<Cluster, CliError> {
     Ok(c)
 }
 
+/// Put the private cluster's binaries first on PATH, so the `pg_dump` / `pg_restore` this process runs (backup
+/// before a deploy, `backup`, `audit archive`) are of the server's own version even when they are not on PATH
+/// (Homebrew's keg-only `postgresql@16`, a second major version on Debian). Set before any of them runs.
+fn tools_first_on_path(c: &Cluster) {
+    let mut dirs = vec![c.bin_dir().to_path_buf()];
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    if let Ok(joined) = std::env::join_paths(dirs) {
+        std::env::set_var("PATH", joined);
+    }
+}
+
 /// The URL the user asked for: DATABASE_URL, unless unset or equal to the default address.
 fn explicit_url(db: &DatabaseArgs) -> Option<String> {
     db.database_url
@@ -93,6 +106,7 @@ pub fn url_for_command(db: &DatabaseArgs, pg: &PgArgs) -> String {
     if initialized(pg) {
         if let Ok(c) = cluster(pg) {
             if c.status().ok() == Some(Status::Running) {
+                tools_first_on_path(&c);
                 return c.url(DB_NAME);
             }
         }
@@ -216,6 +230,7 @@ pub async fn url_for_up(
             cluster: Some(c.clone()),
         }
     };
+    tools_first_on_path(&c);
     Ok((c.url(DB_NAME), guard))
 }
 

@@ -3,42 +3,12 @@
 //! tampered file is refused, verify does not miss archived months, and the retention setting archives in the
 //! background.
 
+mod common;
+
+use common::{neurohub, text, url_of};
 use sqlx::PgPool;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn url_of(pool: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let db = pool
-        .connect_options()
-        .get_database()
-        .expect("database name")
-        .to_string();
-    let mut u = url::Url::parse(&base).expect("url");
-    u.set_path(&db);
-    u.to_string()
-}
-
-fn neurohub(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_neurohub"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("NEUROHUB_LOG", "warn")
-        .env(
-            "NEUROHUB_BACKUP_DIR",
-            std::env::temp_dir().join("neurohub-cli-test-backups"),
-        )
-        .output()
-        .expect("run neurohub")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use std::process::Command;
 
 fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("neurohub-{name}-{}", std::process::id()));

@@ -2,30 +2,9 @@
 
 mod common;
 
-use common::url_of;
+use common::{neurohub, text, url_of, Up};
 use sqlx::PgPool;
-use std::process::{Command, Output};
-
-fn neurohub(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_neurohub"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("NEUROHUB_LOG", "warn")
-        .env(
-            "NEUROHUB_BACKUP_DIR",
-            std::env::temp_dir().join("neurohub-cli-test-backups"),
-        )
-        .output()
-        .expect("run neurohub")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use std::process::Command;
 
 #[test]
 fn unreachable_database_is_one_clear_line_and_exit_code_3_for_verify() {
@@ -244,14 +223,6 @@ async fn backup_restore_verify_is_go(pool: PgPool) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A running `neurohub up` (stdout piped, so not a terminal), read until it listens.
-struct Up {
-    child: std::process::Child,
-    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
-    output: String,
-    addr: String,
-}
-
 fn spawn_up(url: &str, password_file: &std::path::Path) -> Up {
     spawn_up_with(url, password_file, &[], &[("NEUROHUB_LOG", "warn")])
 }
@@ -262,10 +233,8 @@ fn spawn_up_with(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Up {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_neurohub"))
-        .args(["up", "--listen", "127.0.0.1:0"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_neurohub"));
+    cmd.args(["up", "--listen", "127.0.0.1:0"])
         .args(args)
         .env("DATABASE_URL", url)
         .env("NEUROHUB_ADMIN_PASSWORD_FILE", password_file)
@@ -276,49 +245,8 @@ fn spawn_up_with(
         )
         .env_remove("NEUROHUB_ADMIN_PASSWORD")
         .env_remove("NEUROHUB_JWT_SECRET")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut output = String::new();
-    let mut addr = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        output.push_str(&line);
-        output.push('\n');
-        if let Some(a) = line.strip_prefix("NeuroHub listening on http://") {
-            addr = a.split_whitespace().next().map(str::to_string);
-            break;
-        }
-    }
-    let addr = addr.unwrap_or_else(|| panic!("server did not start:\n{output}"));
-    Up {
-        child,
-        lines,
-        output,
-        addr,
-    }
-}
-
-impl Up {
-    /// SIGTERM, then the rest of its output; asserts a clean stop.
-    fn stop(mut self) -> Vec<String> {
-        let killed = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        let rest: Vec<String> = self.lines.map_while(Result::ok).collect();
-        let status = self.child.wait().unwrap();
-        assert_eq!(status.code(), Some(0), "{}", rest.join("\n"));
-        assert!(
-            rest.iter().any(|l| l.contains("NeuroHub stopped")),
-            "{rest:?}"
-        );
-        rest
-    }
+        .envs(env.iter().copied());
+    Up::spawn(cmd)
 }
 
 /// The quick start's first command, end to end: a database that does not exist yet is created and deployed, the
@@ -655,102 +583,4 @@ async fn unknown_plant_time_zone_is_exit_code_2_and_writes_nothing(pool: PgPool)
     .await
     .unwrap();
     assert!(same);
-}
-
-/// `--tls-cert` / `--tls-key` are read before anything else: an unreadable file or a key of another certificate
-/// stops `serve` with exit code 2 and a message naming the file, before the database is touched; one without the
-/// other is refused by the flag parser.
-#[test]
-fn unusable_tls_files_stop_serve_with_a_clear_message() {
-    let dir = std::env::temp_dir().join(format!("neurohub-cli-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let a = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let b = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let cert = dir.join("cert.pem");
-    let other_key = dir.join("other-key.pem");
-    std::fs::write(&cert, a.cert.pem()).unwrap();
-    std::fs::write(&other_key, b.key_pair.serialize_pem()).unwrap();
-    let serve = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_neurohub"))
-            .args(["serve", "--dev", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env(
-                "DATABASE_URL",
-                "postgres://postgres@127.0.0.1:1/nothing-listens-here",
-            )
-            .env("NEUROHUB_LOG", "warn")
-            .env_remove("NEUROHUB_TLS_CERT")
-            .env_remove("NEUROHUB_TLS_KEY")
-            .output()
-            .unwrap()
-    };
-    let missing = dir.join("missing-key.pem");
-    let out = serve(&[
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        missing.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("cannot read the TLS key") && text(&out).contains("missing-key.pem"),
-        "{}",
-        text(&out)
-    );
-    let out = serve(&[
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        other_key.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("does not belong to the certificate"),
-        "{}",
-        text(&out)
-    );
-    let out = serve(&["--tls-cert", cert.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("--tls-key"), "{}", text(&out));
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A `--trusted-proxies` entry that is no CIDR or address stops `serve` before anything starts (exit 2, naming it).
-#[test]
-fn an_invalid_trusted_proxy_cidr_stops_serve() {
-    for (flag, bad) in [
-        ("--trusted-proxies", "10.0.0.0/8,10.0.0.0/33"),
-        ("--trusted-proxies", "proxy.plant.local"),
-    ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_neurohub"))
-            .args(["serve", "--dev", "--listen", "127.0.0.1:0", flag, bad])
-            .env(
-                "DATABASE_URL",
-                "postgres://postgres@127.0.0.1:1/nothing-listens-here",
-            )
-            .env("NEUROHUB_LOG", "warn")
-            .env_remove("NEUROHUB_TRUSTED_PROXIES")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-        let bad_one = bad.rsplit(',').next().unwrap();
-        assert!(
-            text(&out).contains(bad_one) && text(&out).contains("CIDR"),
-            "{}",
-            text(&out)
-        );
-    }
-    // the environment variable is checked the same way
-    let out = Command::new(env!("CARGO_BIN_EXE_neurohub"))
-        .args(["serve", "--dev", "--listen", "127.0.0.1:0"])
-        .env(
-            "DATABASE_URL",
-            "postgres://postgres@127.0.0.1:1/nothing-listens-here",
-        )
-        .env("NEUROHUB_LOG", "warn")
-        .env("NEUROHUB_TRUSTED_PROXIES", "192.168.1.300")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("192.168.1.300"), "{}", text(&out));
 }

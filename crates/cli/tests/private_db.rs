@@ -3,18 +3,12 @@
 //! and reuses it (data kept) the next time; `neurohub db` controls it. Real processes: the binary, initdb, pg_ctl,
 //! postgres. The machine's PostgreSQL (DATABASE_URL of the test run) is only checked to still answer.
 
-use sqlx::{Connection, PgConnection};
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::{text, Up};
+use sqlx::{Connection, PgConnection};
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -89,56 +83,8 @@ impl Drop for Env {
     }
 }
 
-/// A running `up`, read until it listens.
-struct Up {
-    child: std::process::Child,
-    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
-    output: String,
-    addr: String,
-}
-
 fn spawn_up(env: &Env) -> Up {
-    let mut child = env
-        .command(&["up", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut output = String::new();
-    let mut addr = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        output.push_str(&line);
-        output.push('\n');
-        if let Some(a) = line.strip_prefix("NeuroHub listening on http://") {
-            addr = a.split_whitespace().next().map(str::to_string);
-            break;
-        }
-    }
-    let addr = addr.unwrap_or_else(|| panic!("server did not start:\n{output}"));
-    Up {
-        child,
-        lines,
-        output,
-        addr,
-    }
-}
-
-impl Up {
-    /// SIGTERM; the rest of the output once it exited cleanly.
-    fn stop(mut self) -> String {
-        let killed = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        let rest: Vec<String> = self.lines.map_while(Result::ok).collect();
-        let status = self.child.wait().unwrap();
-        let rest = rest.join("\n");
-        assert_eq!(status.code(), Some(0), "{rest}");
-        rest
-    }
+    Up::spawn(env.command(&["up", "--listen", "127.0.0.1:0"]))
 }
 
 async fn login(addr: &str, password: &str) -> reqwest::StatusCode {
@@ -224,7 +170,7 @@ async fn up_without_a_database_creates_serves_stops_and_reuses_a_private_cluster
     conn.close().await.unwrap();
 
     // SIGTERM: up stops cleanly and stops the cluster it started
-    let rest = up.stop();
+    let rest = up.stop().join("\n");
     assert!(rest.contains("NeuroHub stopped"), "{rest}");
     assert!(rest.contains("Private PostgreSQL in"), "{rest}");
     let (code, _, t) = env.status();
@@ -264,7 +210,7 @@ async fn up_without_a_database_creates_serves_stops_and_reuses_a_private_cluster
         up.output
     );
     assert_eq!(login(&up.addr, &password).await, 200);
-    let rest = up.stop();
+    let rest = up.stop().join("\n");
     assert!(rest.contains("Private PostgreSQL in"), "{rest}");
     assert_eq!(env.status().0, Some(3));
     shared_server_still_answers().await;
@@ -346,7 +292,7 @@ async fn db_start_status_stop_and_other_commands_use_the_running_cluster() {
         "{}",
         up.output
     );
-    let rest = up.stop();
+    let rest = up.stop().join("\n");
     assert!(!rest.contains("Private PostgreSQL in"), "{rest}");
     assert_eq!(
         env.status().0,

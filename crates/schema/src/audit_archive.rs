@@ -439,7 +439,9 @@ pub async fn restore_archive(
         tx.commit().await?;
         return Err(e);
     }
-    let rows = fingerprint(pool, &name).await?.0;
+    let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM public.\"{name}\""))
+        .fetch_one(pool)
+        .await?;
     if let Some(n) = expected.filter(|n| *n != rows) {
         return Err(err(format!(
             "{name} restored with {rows} rows, but {n} were archived"
