@@ -55,7 +55,10 @@ async fn audit_rows_can_never_be_updated_deleted_or_truncated(pool: PgPool) {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert!(roles.contains(&owner) && roles.iter().any(|r| r == "neurohub_app"), "{roles:?}");
+    assert!(
+        roles.contains(&owner) && roles.iter().any(|r| r == "neurohub_app"),
+        "{roles:?}"
+    );
     for role in &roles {
         for sql in [
             "UPDATE audit_logs SET action = 'DELETE'",

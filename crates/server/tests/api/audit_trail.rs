@@ -65,13 +65,27 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
     let call = |m: Method, token: &str, rest: &str, body: Option<Value>| {
         let token = token.to_string();
         let path = ws_path(rest);
-        async move { app.request(m, &path, Some(&token), body.as_ref(), &[]).await }
+        async move {
+            app.request(m, &path, Some(&token), body.as_ref(), &[])
+                .await
+        }
     };
     // the workspace and a member
-    call(Method::PATCH, app.token(Role::Admin), "", Some(json!({"name": "Audit rollout"})))
-        .await
-        .assert_status(200);
-    let viewer_member = f.ws.members.iter().find(|m| m.0 == MemberRole::Viewer).unwrap().1.id;
+    call(
+        Method::PATCH,
+        app.token(Role::Admin),
+        "",
+        Some(json!({"name": "Audit rollout"})),
+    )
+    .await
+    .assert_status(200);
+    let viewer_member =
+        f.ws.members
+            .iter()
+            .find(|m| m.0 == MemberRole::Viewer)
+            .unwrap()
+            .1
+            .id;
     call(
         Method::PATCH,
         &admin,
@@ -90,9 +104,14 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
     .await;
     s.assert_status(201);
     let site = id(&s.body);
-    call(Method::PATCH, &admin, &format!("/sites/{site}"), Some(json!({"site_name": "Renamed"})))
-        .await
-        .assert_status(200);
+    call(
+        Method::PATCH,
+        &admin,
+        &format!("/sites/{site}"),
+        Some(json!({"site_name": "Renamed"})),
+    )
+    .await
+    .assert_status(200);
     call(Method::DELETE, &admin, &format!("/sites/{site}"), None)
         .await
         .assert_status(204);
@@ -110,40 +129,66 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
     .await;
     v.assert_status(201);
     let v2 = id(&v.body);
-    call(Method::PATCH, &admin, &format!("/config-versions/{v2}"), Some(json!({"description": "edited"})))
-        .await
-        .assert_status(200);
-    call(Method::POST, &admin, &format!("/config-versions/{v2}/activate"), None)
-        .await
-        .assert_status(200);
+    call(
+        Method::PATCH,
+        &admin,
+        &format!("/config-versions/{v2}"),
+        Some(json!({"description": "edited"})),
+    )
+    .await
+    .assert_status(200);
+    call(
+        Method::POST,
+        &admin,
+        &format!("/config-versions/{v2}/activate"),
+        None,
+    )
+    .await
+    .assert_status(200);
     let v1: String = app
         .scalar(
             "SELECT id::text FROM config_versions WHERE source_type = $1 AND status = 'SUPERSEDED'",
             "CLUSTER_MAPPING".to_string(),
         )
         .await;
-    call(Method::POST, &admin, &format!("/config-versions/{v1}/rollback"), None)
-        .await
-        .assert_status(200);
-    call(Method::POST, &admin, &format!("/config-versions/{v2}/archive"), None)
-        .await
-        .assert_status(200);
+    call(
+        Method::POST,
+        &admin,
+        &format!("/config-versions/{v1}/rollback"),
+        None,
+    )
+    .await
+    .assert_status(200);
+    call(
+        Method::POST,
+        &admin,
+        &format!("/config-versions/{v2}/archive"),
+        None,
+    )
+    .await
+    .assert_status(200);
     let d = crate::atp_support::upload(
         app,
         &admin,
         &ws_path("/config-versions"),
         Some("SCOPE_CONFIG"),
         &{
-            let mut x = crate::atp_support::example_files(neurohub_atp::state::SourceType::ScopeConfig);
+            let mut x =
+                crate::atp_support::example_files(neurohub_atp::state::SourceType::ScopeConfig);
             x[0].1.extend_from_slice(b"\n\n");
             x
         },
     )
     .await;
     d.assert_status(201);
-    call(Method::DELETE, &admin, &format!("/config-versions/{}", id(&d.body)), None)
-        .await
-        .assert_status(204);
+    call(
+        Method::DELETE,
+        &admin,
+        &format!("/config-versions/{}", id(&d.body)),
+        None,
+    )
+    .await
+    .assert_status(204);
     // a submission through QA to its first approval stage, documents, a decision
     let sub = f.submitted("JKT-0001", "MW", "RAN_MW").await;
     f.qa_approve(&sub).await.assert_status(200);
@@ -155,18 +200,30 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
         Method::POST,
         &w1,
         "/overrides",
-        Some(json!({"override_type": "SUBMISSION", "submission_id": sub, "to_user_id": e1_id,
-                    "reason": "site visit", "valid_to": at(24)})),
+        Some(
+            json!({"override_type": "SUBMISSION", "submission_id": sub, "to_user_id": e1_id,
+                    "reason": "site visit", "valid_to": at(24)}),
+        ),
     )
     .await;
     o.assert_status(201);
     let o = id(&o.body);
-    call(Method::POST, &admin, &format!("/overrides/{o}/approve"), None)
-        .await
-        .assert_status(200);
-    call(Method::POST, &admin, &format!("/overrides/{o}/revoke"), None)
-        .await
-        .assert_status(200);
+    call(
+        Method::POST,
+        &admin,
+        &format!("/overrides/{o}/approve"),
+        None,
+    )
+    .await
+    .assert_status(200);
+    call(
+        Method::POST,
+        &admin,
+        &format!("/overrides/{o}/revoke"),
+        None,
+    )
+    .await
+    .assert_status(200);
     let a = call(
         Method::POST,
         &admin,
@@ -187,9 +244,14 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
     )
     .await;
     a2.assert_status(201);
-    call(Method::DELETE, &admin, &format!("/absences/{}", id(&a2.body)), None)
-        .await
-        .assert_status(204);
+    call(
+        Method::DELETE,
+        &admin,
+        &format!("/absences/{}", id(&a2.body)),
+        None,
+    )
+    .await
+    .assert_status(204);
     // the chain's first approval stage (after QA), assigned to west1
     assert_eq!(stages[1].2, Some(w1_id));
     call(
@@ -201,13 +263,29 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
     )
     .await
     .assert_status(200);
-    f.decide(&w1, &stages[2].3, "APPROVE", None).await.assert_status(200);
-    f.decide(&w1, &stages[3].3, "APPROVE", None).await.assert_status(200);
+    f.decide(&w1, &stages[2].3, "APPROVE", None)
+        .await
+        .assert_status(200);
+    f.decide(&w1, &stages[3].3, "APPROVE", None)
+        .await
+        .assert_status(200);
     // its punchlist item: rectified with evidence, verified, closed
-    let items = call(Method::GET, &admin, &format!("/submissions/{sub}/punchlist-items"), None).await;
+    let items = call(
+        Method::GET,
+        &admin,
+        &format!("/submissions/{sub}/punchlist-items"),
+        None,
+    )
+    .await;
     let item = items.body[0]["id"].as_str().unwrap().to_string();
     let ev = f
-        .doc(f.submitter(), &sub, "fix.jpg", vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2], Some("EVIDENCE"))
+        .doc(
+            f.submitter(),
+            &sub,
+            "fix.jpg",
+            vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2],
+            Some("EVIDENCE"),
+        )
         .await;
     ev.assert_status(201);
     call(
@@ -218,12 +296,22 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
     )
     .await
     .assert_status(200);
-    call(Method::POST, &w1, &format!("/punchlist-items/{item}/verify"), Some(json!({"accept": true})))
-        .await
-        .assert_status(200);
-    call(Method::POST, &w1, &format!("/punchlist-items/{item}/close"), None)
-        .await
-        .assert_status(200);
+    call(
+        Method::POST,
+        &w1,
+        &format!("/punchlist-items/{item}/verify"),
+        Some(json!({"accept": true})),
+    )
+    .await
+    .assert_status(200);
+    call(
+        Method::POST,
+        &w1,
+        &format!("/punchlist-items/{item}/close"),
+        None,
+    )
+    .await
+    .assert_status(200);
     // webhooks
     let wh = call(
         Method::POST,
@@ -233,9 +321,14 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
     )
     .await;
     wh.assert_status(201);
-    call(Method::DELETE, &admin, &format!("/webhooks/{}", id(&wh.body)), None)
-        .await
-        .assert_status(204);
+    call(
+        Method::DELETE,
+        &admin,
+        &format!("/webhooks/{}", id(&wh.body)),
+        None,
+    )
+    .await
+    .assert_status(204);
 
     // ---------------------------------------------------------------- MES
     let (lot_id, lot_number) = new_lot(app, 4).await;
@@ -245,12 +338,20 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
     let line: i64 = app
         .scalar("SELECT production_line_id FROM lots WHERE id = $1", lot_id)
         .await;
-    app.patch(Role::Manager, &format!("/api/v1/product-models/{model}"), &json!({"model_name": "Renamed"}))
-        .await
-        .assert_status(200);
-    app.patch(Role::Manager, &format!("/api/v1/production-lines/{line}"), &json!({"name": "Renamed"}))
-        .await
-        .assert_status(200);
+    app.patch(
+        Role::Manager,
+        &format!("/api/v1/product-models/{model}"),
+        &json!({"model_name": "Renamed"}),
+    )
+    .await
+    .assert_status(200);
+    app.patch(
+        Role::Manager,
+        &format!("/api/v1/production-lines/{line}"),
+        &json!({"name": "Renamed"}),
+    )
+    .await
+    .assert_status(200);
     let e = app
         .post(
             Role::Manager,
@@ -259,28 +360,50 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
         )
         .await;
     e.assert_status(201);
-    app.patch(Role::Manager, &format!("/api/v1/equipment/{}", id(&e.body)), &json!({"name": "Torque driver"}))
-        .await
-        .assert_status(200);
-    app.patch(Role::Admin, "/api/v1/processes/8", &json!({"estimated_duration_seconds": 90}))
-        .await
-        .assert_status(200);
+    app.patch(
+        Role::Manager,
+        &format!("/api/v1/equipment/{}", id(&e.body)),
+        &json!({"name": "Torque driver"}),
+    )
+    .await
+    .assert_status(200);
+    app.patch(
+        Role::Admin,
+        "/api/v1/processes/8",
+        &json!({"estimated_duration_seconds": 90}),
+    )
+    .await
+    .assert_status(200);
     // units: a PASS (start + complete), a FAIL reworked, a FAIL scrapped, the serial's rework / scrap, a batch
     pass(app, 1, json!({"wip_id": wip(&lot_number, 1)})).await;
     fail(app, 1, json!({"wip_id": wip(&lot_number, 2)}), "AUD").await;
     let wip2: i64 = app
-        .scalar("SELECT id FROM wip_items WHERE wip_id = $1", wip(&lot_number, 2))
+        .scalar(
+            "SELECT id FROM wip_items WHERE wip_id = $1",
+            wip(&lot_number, 2),
+        )
         .await;
-    app.post(Role::Manager, &format!("/api/v1/wip-items/{wip2}/rework"), &json!({}))
-        .await
-        .assert_status(200);
+    app.post(
+        Role::Manager,
+        &format!("/api/v1/wip-items/{wip2}/rework"),
+        &json!({}),
+    )
+    .await
+    .assert_status(200);
     fail(app, 1, json!({"wip_id": wip(&lot_number, 3)}), "AUD").await;
     let wip3: i64 = app
-        .scalar("SELECT id FROM wip_items WHERE wip_id = $1", wip(&lot_number, 3))
+        .scalar(
+            "SELECT id FROM wip_items WHERE wip_id = $1",
+            wip(&lot_number, 3),
+        )
         .await;
-    app.post(Role::Manager, &format!("/api/v1/wip-items/{wip3}/scrap"), &json!({"reason": "cracked"}))
-        .await
-        .assert_status(200);
+    app.post(
+        Role::Manager,
+        &format!("/api/v1/wip-items/{wip3}/scrap"),
+        &json!({"reason": "cracked"}),
+    )
+    .await
+    .assert_status(200);
     crate::flow::pass_range(app, &wip(&lot_number, 4), 1, 8).await;
     app.post(
         Role::Operator,
@@ -289,7 +412,11 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
     )
     .await;
     let m2 = app
-        .post(Role::Manager, "/api/v1/product-models", &json!({"model_code": "AUD", "model_name": "Audited"}))
+        .post(
+            Role::Manager,
+            "/api/v1/product-models",
+            &json!({"model_code": "AUD", "model_name": "Audited"}),
+        )
         .await;
     m2.assert_status(201);
     let l2 = app
@@ -300,7 +427,14 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
         )
         .await;
     l2.assert_status(201);
-    let lot2 = crate::lots::create(app, m2.body["id"].as_i64().unwrap(), l2.body["id"].as_i64().unwrap(), 1, None).await;
+    let lot2 = crate::lots::create(
+        app,
+        m2.body["id"].as_i64().unwrap(),
+        l2.body["id"].as_i64().unwrap(),
+        1,
+        None,
+    )
+    .await;
     // (fixtures: its unit scrapped and the lot COMPLETED without the flow)
     sqlx::query("UPDATE wip_items SET status = 'SCRAPPED' WHERE lot_id = $1")
         .bind(lot2["id"].as_i64())
@@ -312,9 +446,13 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
         .execute(&app.pool)
         .await
         .unwrap();
-    app.post(Role::Manager, &format!("/api/v1/lots/{}/close", lot2["id"]), &json!({}))
-        .await
-        .assert_status(200);
+    app.post(
+        Role::Manager,
+        &format!("/api/v1/lots/{}/close", lot2["id"]),
+        &json!({}),
+    )
+    .await
+    .assert_status(200);
     // serials: a CREATED one scrapped, a FAILED one reworked (fixtures)
     for (seq, status) in [(900, "CREATED"), (901, "FAILED")] {
         let sid: i64 = sqlx::query_scalar(
@@ -332,13 +470,21 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
         } else {
             ("scrap", json!({"reason": "dropped"}))
         };
-        app.post(Role::Manager, &format!("/api/v1/serials/{sid}/{what}"), &body)
-            .await
-            .assert_status(200);
-    }
-    app.patch(Role::Manager, &format!("/api/v1/lots/{lot_id}/status"), &json!({"status": "ON_HOLD"}))
+        app.post(
+            Role::Manager,
+            &format!("/api/v1/serials/{sid}/{what}"),
+            &body,
+        )
         .await
         .assert_status(200);
+    }
+    app.patch(
+        Role::Manager,
+        &format!("/api/v1/lots/{lot_id}/status"),
+        &json!({"status": "ON_HOLD"}),
+    )
+    .await
+    .assert_status(200);
     // users
     let u = app
         .post(
@@ -349,9 +495,13 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
         )
         .await;
     u.assert_status(201);
-    app.patch(Role::Admin, &format!("/api/v1/users/{}", id(&u.body)), &json!({"department": "QA"}))
-        .await
-        .assert_status(200);
+    app.patch(
+        Role::Admin,
+        &format!("/api/v1/users/{}", id(&u.body)),
+        &json!({"department": "QA"}),
+    )
+    .await
+    .assert_status(200);
     // sign-in, refresh, sign-out
     let login = app
         .request(
@@ -401,7 +551,9 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
     let mut covered: BTreeMap<String, usize> = BTreeMap::new();
     let mut problems = Vec::new();
     for r in &recorded {
-        if !["POST", "PUT", "PATCH", "DELETE"].contains(&r.method.as_str()) || !(200..300).contains(&r.status) {
+        if !["POST", "PUT", "PATCH", "DELETE"].contains(&r.method.as_str())
+            || !(200..300).contains(&r.status)
+        {
             continue;
         }
         let Some(t) = template_of(&templates, &r.path) else {
@@ -419,7 +571,10 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
             .unwrap();
         let may_be_unaudited = NOT_AUDITED.iter().any(|(o, _)| *o == op);
         if rows.is_empty() && !may_be_unaudited {
-            problems.push(format!("{op} ({}) answered {} and left no audit row", r.path, r.status));
+            problems.push(format!(
+                "{op} ({}) answered {} and left no audit row",
+                r.path, r.status
+            ));
             continue;
         }
         *covered.entry(op.clone()).or_default() += 1;
@@ -432,26 +587,44 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
                 r.user_id
             };
             if *user != caller {
-                problems.push(format!("{op}: {table} {record} audited as user {user:?}, the caller is {caller:?}"));
+                problems.push(format!(
+                    "{op}: {table} {record} audited as user {user:?}, the caller is {caller:?}"
+                ));
             }
             if ip.as_deref() != Some("127.0.0.1") {
-                problems.push(format!("{op}: {table} {record} audited with client IP {ip:?}"));
+                problems.push(format!(
+                    "{op}: {table} {record} audited with client IP {ip:?}"
+                ));
             }
             assert_eq!(rid.as_deref(), Some(r.request_id.as_str()));
-            if !seen.insert((table.clone(), record.clone(), action.clone(), data.to_string())) {
-                problems.push(format!("{op}: {table} {record} {action} logged twice for one change"));
+            if !seen.insert((
+                table.clone(),
+                record.clone(),
+                action.clone(),
+                data.to_string(),
+            )) {
+                problems.push(format!(
+                    "{op}: {table} {record} {action} logged twice for one change"
+                ));
             }
         }
     }
     // the client's own request ids are in no audit row
-    let client_ids: Vec<String> = recorded.iter().map(|r| r.client_request_id.clone()).collect();
-    let forged: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE request_id = ANY($1)")
-        .bind(&client_ids)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let client_ids: Vec<String> = recorded
+        .iter()
+        .map(|r| r.client_request_id.clone())
+        .collect();
+    let forged: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE request_id = ANY($1)")
+            .bind(&client_ids)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(forged, 0, "audit rows carry a client's x-request-id");
-    let missing: Vec<&String> = writes.iter().filter(|w| !covered.contains_key(*w)).collect();
+    let missing: Vec<&String> = writes
+        .iter()
+        .filter(|w| !covered.contains_key(*w))
+        .collect();
     println!(
         "audit program: {} write operations, {} driven to a 2xx and checked ({} answers)",
         writes.len(),
@@ -459,5 +632,8 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
         covered.values().sum::<usize>()
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    assert!(missing.is_empty(), "write operations this test does not drive to a 2xx yet: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "write operations this test does not drive to a 2xx yet: {missing:#?}"
+    );
 }

@@ -388,13 +388,20 @@ impl TestApp {
 /// The recorder layer (outermost, where a client's headers arrive): sets a client `x-request-id` when the test sent
 /// none, and records the answer.
 async fn record(
-    axum::extract::State((rec, tokens)): axum::extract::State<(Recorder, std::sync::Arc<TokenKeys>)>,
+    axum::extract::State((rec, tokens)): axum::extract::State<(
+        Recorder,
+        std::sync::Arc<TokenKeys>,
+    )>,
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let n = rec.lock().unwrap().len();
     // a test's own x-request-id is left as it sent it
-    let client_request_id = match req.headers().get("x-request-id").and_then(|v| v.to_str().ok()) {
+    let client_request_id = match req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+    {
         Some(v) => v.to_string(),
         None => {
             let id = format!("client-{n}");
