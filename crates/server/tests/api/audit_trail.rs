@@ -26,6 +26,17 @@ const NOT_AUDITED: &[(&str, &str)] = &[
     ("POST /api/v1/auth/logout", "sessions only"),
 ];
 
+/// table, record, action, user id, client IP, request id, the row's data.
+type AuditRow = (
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Value,
+);
+
 fn at(offset_hours: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::hours(offset_hours)).to_rfc3339()
 }
@@ -560,7 +571,7 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
             continue;
         };
         let op = format!("{} {t}", r.method);
-        let rows: Vec<(String, String, String, Option<i64>, Option<String>, Option<String>, Value)> =
+        let rows: Vec<AuditRow> =
             sqlx::query_as(
                 "SELECT table_name, coalesce(record_id::text, new_data ->> 'id', old_data ->> 'id', ''), action, user_id, client_ip::text, request_id, \
                         coalesce(new_data, old_data) FROM audit_logs WHERE request_id = $1",
