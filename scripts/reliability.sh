@@ -15,7 +15,7 @@
 #        [--restarts N]   (defaults 8 stations x 10 units = 1,280 acknowledged writes, kills every 300 ms,
 #        2 restarts)
 #   FUZZ_EXAMPLES (schemathesis examples per operation, default 15), FUZZ_SECONDS (per cargo-fuzz target,
-#   default 60)
+#   default 60); FUZZ_PROFILE / FUZZ_PHASES / FUZZ_MAX_TIME are passed to scripts/fuzz-api.sh
 # Shortened runs are part of `.ci/run`: crates/faults/tests/short_run.rs and the corpus in `cargo nextest run
 # --workspace`, a bounded schemathesis run, and the fuzz entry points as bounded property tests.
 set -euo pipefail
@@ -71,7 +71,7 @@ lines = [
     f"| fixed corpus: requests | {corpus['requests']:,} |" if corpus else "| fixed corpus: requests | not run |",
     f"| fixed corpus: answers | {classes(corpus)} |",
     f"| **fixed corpus: 5xx** | **{corpus['5xx'] if corpus else 'not run'}** |",
-    f"| schemathesis: requests ({examples} examples per operation) | {st['requests']:,} |" if st else "| schemathesis: requests | not run |",
+    f"| schemathesis: requests ({examples} examples per operation, {os.environ.get('FUZZ_PROFILE', 'release')} build{', ' + os.environ['FUZZ_MAX_TIME'] + ' s per run' if os.environ.get('FUZZ_MAX_TIME') else ''}) | {st['requests']:,} |" if st else "| schemathesis: requests | not run |",
     f"| schemathesis: answers | {classes(st)} |",
     f"| **schemathesis: 5xx** | **{st['5xx'] if st else 'not run'}** |",
 ]
