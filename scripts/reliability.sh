@@ -59,7 +59,7 @@ lines = [
     "",
     "Written by `scripts/reliability.sh` (the hostile-input part; `--hostile-only` runs just it); do not edit by",
     "hand. The fixed corpus is `crates/server/tests/api/hostile_corpus.rs`, schemathesis `scripts/fuzz-api.sh`",
-    "(release build, fresh database, with and without a token), the fuzz targets `scripts/fuzz-targets.sh`",
+    "(a fresh database, with and without a token), the fuzz targets `scripts/fuzz-targets.sh`",
     "(`fuzz/`, entry points in crates/mes/src/fuzz.rs and crates/atp/src/fuzz.rs).",
     "",
     "| | |",
