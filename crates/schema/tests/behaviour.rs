@@ -20,6 +20,8 @@ async fn head_with_rows(pool: &PgPool) {
     seed_rows(pool).await;
 }
 
+/// Append-only for everyone: the connecting superuser (the tables' owner here), the request role and every other
+/// role of the cluster (issue 13: "no role, including the table owner").
 #[sqlx::test(migrations = false)]
 async fn audit_rows_can_never_be_updated_deleted_or_truncated(pool: PgPool) {
     head_with_rows(&pool).await;
@@ -40,6 +42,44 @@ async fn audit_rows_can_never_be_updated_deleted_or_truncated(pool: PgPool) {
             "{sql}"
         );
     }
+    // and so as every other role of the cluster, the request role and the table's owner included: refused by the
+    // same trigger, or (a role without the privilege) by PostgreSQL's privilege check first
+    let owner: String =
+        sqlx::query_scalar("SELECT tableowner::text FROM pg_tables WHERE tablename = 'audit_logs'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let roles: Vec<String> = sqlx::query_scalar(
+        "SELECT rolname::text FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        roles.contains(&owner) && roles.iter().any(|r| r == "neurohub_app"),
+        "{roles:?}"
+    );
+    for role in &roles {
+        for sql in [
+            "UPDATE audit_logs SET action = 'DELETE'",
+            "DELETE FROM audit_logs",
+            "TRUNCATE audit_logs",
+            "UPDATE audit_logs_default SET user_ref = 'x'",
+            "TRUNCATE audit_logs_default",
+        ] {
+            let as_role = format!("SET LOCAL ROLE \"{}\"; {sql}", role.replace('"', "\"\""));
+            let (code, _, msg) = fails_with(&pool, &as_role).await;
+            assert!(
+                code == "NH001" || code == "42501",
+                "{role}: {sql}: {code} {msg}"
+            );
+        }
+    }
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(n > 0, "the seeded rows are all still there");
     // every partition carries the TRUNCATE guard (statement triggers are not cloned)
     let unguarded: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid

@@ -26,7 +26,26 @@ pub struct TestUser {
     pub token: String,
 }
 
+/// One request as the server answered it (see [`TestApp::recorded`]).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    /// The server's own `x-request-id` of the answer.
+    pub request_id: String,
+    /// The `x-request-id` the "client" sent (forged by the recorder: `client-<n>`).
+    pub client_request_id: String,
+    /// The bearer token's user (`sub`), when a valid token was sent.
+    pub user_id: Option<i64>,
+}
+
+pub type Recorder = std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>;
+
 pub struct TestApp {
+    /// Every request the server answered, in order. Each one is sent on with a client-chosen `x-request-id`
+    /// (`client-<n>`, as a client could forge it), so the audit test can prove the audit rows carry the server's.
+    pub recorded: Recorder,
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub pool: PgPool,
@@ -191,7 +210,12 @@ impl TestApp {
             users.insert(role, TestUser { id, token });
         }
         neurohub_server::spawn_revocation_listener(&state);
-        let app = neurohub_server::app(state.clone(), &neurohub_server::HttpOptions::default());
+        let recorded = Recorder::default();
+        let app = neurohub_server::app(state.clone(), &neurohub_server::HttpOptions::default())
+            .layer(axum::middleware::from_fn_with_state(
+                (recorded.clone(), state.tokens.clone()),
+                record,
+            ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -204,6 +228,7 @@ impl TestApp {
             .build()
             .unwrap();
         TestApp {
+            recorded,
             addr,
             client,
             pool,
@@ -382,6 +407,60 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// The recorder layer (outermost, where a client's headers arrive): sets a client `x-request-id` when the test sent
+/// none, and records the answer.
+async fn record(
+    axum::extract::State((rec, tokens)): axum::extract::State<(
+        Recorder,
+        std::sync::Arc<TokenKeys>,
+    )>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let n = rec.lock().unwrap().len();
+    // a test's own x-request-id is left as it sent it
+    let client_request_id = match req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(v) => v.to_string(),
+        None => {
+            let id = format!("client-{n}");
+            req.headers_mut().insert(
+                "x-request-id",
+                axum::http::HeaderValue::from_str(&id).unwrap(),
+            );
+            id
+        }
+    };
+    let user_id = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| tokens.verify_access(t).ok())
+        .and_then(|c| c.user_id());
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let res = next.run(req).await;
+    let request_id = res
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    rec.lock().unwrap().push(Recorded {
+        method,
+        path,
+        status: res.status().as_u16(),
+        request_id,
+        client_request_id,
+        user_id,
+    });
+    res
 }
 
 pub async fn into_test_response(res: reqwest::Response) -> TestResponse {

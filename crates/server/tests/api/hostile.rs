@@ -164,34 +164,26 @@ async fn nul_in_uploaded_csv_and_multipart_text_is_refused(pool: PgPool) {
         "{reasons:?}"
     );
     // a text part and a part name
+    let post = |form: reqwest::multipart::Form| async {
+        let res = app
+            .client
+            .post(app.url(&ws.path("/config-versions")))
+            .bearer_auth(ws.admin())
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::into_test_response(res).await
+    };
     let form = reqwest::multipart::Form::new()
         .text("source_type", "SCOPE_CONFIG")
         .text("description", "bad\0description");
-    let res = app
-        .client
-        .post(app.url(&ws.path("/config-versions")))
-        .bearer_auth(ws.admin())
-        .multipart(form)
-        .send()
+    post(form)
         .await
-        .unwrap();
-    let res = crate::helpers::into_test_response(res).await;
-    res.assert_fields(422, "VALIDATION_FAILED", &["description"]);
+        .assert_fields(422, "VALIDATION_FAILED", &["description"]);
+    let part = reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("s.csv");
     let form = reqwest::multipart::Form::new()
         .text("source_type", "SCOPE_CONFIG")
-        .part(
-            "sco\0pes",
-            reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("s.csv"),
-        );
-    let res = app
-        .client
-        .post(app.url(&ws.path("/config-versions")))
-        .bearer_auth(ws.admin())
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    crate::helpers::into_test_response(res)
-        .await
-        .assert_problem(422, "VALIDATION_FAILED");
+        .part("sco\0pes", part);
+    post(form).await.assert_problem(422, "VALIDATION_FAILED");
 }

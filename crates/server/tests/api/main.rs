@@ -11,6 +11,7 @@ mod atp_sites;
 mod atp_sla;
 mod atp_support;
 mod audit_logs;
+mod audit_trail;
 mod auth;
 mod dashboard;
 mod flow;
