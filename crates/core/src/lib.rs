@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod constraints;
 pub mod context;
+pub mod copy;
 pub mod db;
 pub mod enums;
 pub mod error;

@@ -8,6 +8,7 @@ pub mod constraints;
 pub mod dashboard;
 pub mod demo;
 pub mod equipment;
+pub mod generate;
 pub mod flow;
 pub mod lots;
 pub mod numbers;
