@@ -140,7 +140,17 @@ fn measurements(rng: &mut Rng, criteria: &Value, bad: bool) -> Map<String, Value
     m
 }
 
-async fn masters(conn: &mut PgConnection) -> Result<(Vec<i64>, Vec<(i64, String)>, Vec<(i64, String)>, Vec<Process>), sqlx::Error> {
+async fn masters(
+    conn: &mut PgConnection,
+) -> Result<
+    (
+        Vec<i64>,
+        Vec<(i64, String)>,
+        Vec<(i64, String)>,
+        Vec<Process>,
+    ),
+    sqlx::Error,
+> {
     sqlx::query("SELECT set_config('app.request_id', 'neurohub-seed', false)")
         .execute(&mut *conn)
         .await?;
@@ -215,7 +225,10 @@ pub async fn generate(
     let started = Instant::now();
     let mut phase = Instant::now();
     let mut report = Report::default();
-    let mark = |report: &mut Report, name: &str, phase: &mut Instant, progress: &mut (dyn FnMut(&str) + Send)| {
+    let mark = |report: &mut Report,
+                name: &str,
+                phase: &mut Instant,
+                progress: &mut (dyn FnMut(&str) + Send)| {
         let s = phase.elapsed().as_secs_f64();
         progress(&format!("{name}: {s:.1} s"));
         report.phases.push((name.to_string(), s));
@@ -248,28 +261,44 @@ pub async fn generate(
     }
     let (operators, models, lines, processes) = masters(&mut conn).await?;
     if processes.is_empty() || operators.is_empty() || models.is_empty() || lines.is_empty() {
-        return Err(GenerateError::Refused("no active process to record against".into()));
+        return Err(GenerateError::Refused(
+            "no active process to record against".into(),
+        ));
     }
     mark(&mut report, "masters", &mut phase, progress);
 
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await?;
-    sqlx::query("SET LOCAL maintenance_work_mem = '512MB'").execute(&mut *tx).await?;
-    sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-    // secondary indexes of process_data (not those behind constraints) are rebuilt after the COPY
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SET LOCAL maintenance_work_mem = '512MB'")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
+    // secondary indexes (not those behind constraints) of process_data and of the audit log are dropped for the
+    // load and rebuilt after it: one sorted build each instead of a million index insertions each. (A
+    // partitioned index is rebuilt over every partition: `ON ONLY` would leave it invalid.)
     let indexes: Vec<(String, String)> = sqlx::query_as(
-        "SELECT c.relname::text, pg_get_indexdef(i.indexrelid)
+        "SELECT c.relname::text, replace(pg_get_indexdef(i.indexrelid), ' ON ONLY ', ' ON ')
            FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-          WHERE i.indrelid = 'public.process_data'::regclass
+          WHERE i.indrelid IN ('public.process_data'::regclass, 'public.audit_logs'::regclass)
             AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
           ORDER BY 1",
     )
     .fetch_all(&mut *tx)
     .await?;
     for (name, _) in &indexes {
-        sqlx::query(&format!("DROP INDEX public.\"{}\"", name.replace('"', "\"\"")))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "DROP INDEX public.\"{}\"",
+            name.replace('"', "\"\"")
+        ))
+        .execute(&mut *tx)
+        .await?;
     }
 
     let mut rng = Rng(spec.random_seed ^ 0x5EED_0F_4E55_C0DE);
@@ -297,7 +326,10 @@ pub async fn generate(
         for i in 0..n {
             let age = (n - 1 - i) * span_days / n.max(1);
             let day: NaiveDate = today - Duration::days(age);
-            let (li, mi) = ((i as usize) % lines.len(), (i as usize / lines.len()) % models.len());
+            let (li, mi) = (
+                (i as usize) % lines.len(),
+                (i as usize / lines.len()) % models.len(),
+            );
             let ym = day.format("%y%m").to_string();
             let seq = seqs.entry((li, mi, ym.clone())).or_insert(0);
             *seq += 1;
@@ -308,19 +340,36 @@ pub async fn generate(
                 )));
             }
             let number = format!("{}{}{}{:02}", lines[li].1, models[mi].1, ym, seq);
-            let created = day.and_hms_opt(5, 0, 0).unwrap().and_utc() + Duration::minutes(rng.below(60) as i64);
+            let created = day.and_hms_opt(5, 0, 0).unwrap().and_utc()
+                + Duration::minutes(rng.below(60) as i64);
             let start = created + Duration::minutes(30);
             let completed = age > 14;
             // the lot's end: roughly its units' last completion (8 processes, units in parallel), within two days
             let end = start + Duration::hours(30 + rng.below(12) as i64);
             let id = i + 1;
-            w.val(id).text(&number).val(models[mi].0).val(lines[li].0).val(day)
-                .text(if i % 2 == 0 { "DAY" } else { "NIGHT" }).val(spec.units_per_lot)
-                .text(if completed { "COMPLETED" } else { "IN_PROGRESS" })
-                .val(ts(start)).opt(completed.then(|| ts(end))).val(ts(created))
+            w.val(id)
+                .text(&number)
+                .val(models[mi].0)
+                .val(lines[li].0)
+                .val(day)
+                .text(if i % 2 == 0 { "DAY" } else { "NIGHT" })
+                .val(spec.units_per_lot)
+                .text(if completed {
+                    "COMPLETED"
+                } else {
+                    "IN_PROGRESS"
+                })
+                .val(ts(start))
+                .opt(completed.then(|| ts(end)))
+                .val(ts(created))
                 .val(ts(if completed { end } else { start }));
             w.end_row().await?;
-            plans.push(LotPlan { id, number, start, completed });
+            plans.push(LotPlan {
+                id,
+                number,
+                start,
+                completed,
+            });
         }
         report.lots = w.finish().await?;
     }
@@ -342,7 +391,9 @@ pub async fn generate(
         start: DateTime<Utc>,
         secs: i64,
     }
-    let mut recs: Vec<Rec> = Vec::with_capacity(spec.lots as usize * spec.units_per_lot as usize * (processes.len() + 1));
+    let mut recs: Vec<Rec> = Vec::with_capacity(
+        spec.lots as usize * spec.units_per_lot as usize * (processes.len() + 1),
+    );
     struct Unit {
         id: i64,
         lot: i64,
@@ -362,35 +413,84 @@ pub async fn generate(
             let id = units.len() as i64 + 1;
             let created = lot.start + Duration::seconds(seq as i64 * 20);
             // how far the unit gets: all the way in a completed lot; anywhere in an open one
-            let reach = if lot.completed { processes.len() } else { rng.below(processes.len() as u64 + 1) as usize };
+            let reach = if lot.completed {
+                processes.len()
+            } else {
+                rng.below(processes.len() as u64 + 1) as usize
+            };
             let open_next = !lot.completed && reach < processes.len() && rng.f() < 0.5;
             let mut t = created + Duration::minutes(rng.below(30) as i64);
-            let mut status = if reach == 0 && !open_next { "CREATED" } else { "IN_PROGRESS" };
+            let mut status = if reach == 0 && !open_next {
+                "CREATED"
+            } else {
+                "IN_PROGRESS"
+            };
             let mut current = None;
             let mut serial: Option<(i64, &'static str, Option<DateTime<Utc>>)> = None;
             let mut rework = 0;
             let mut stopped = false;
-            for (pi, p) in processes.iter().enumerate().take(reach + usize::from(open_next)) {
+            for (pi, p) in processes
+                .iter()
+                .enumerate()
+                .take(reach + usize::from(open_next))
+            {
                 if pi == last && serial.is_none() {
                     serial_id += 1;
                     serial = Some((serial_id, "IN_PROGRESS", None));
                 }
                 let sid = serial.map(|s| s.0).filter(|_| pi == last);
                 let op = operators[rng.below(operators.len() as u64) as usize];
-                let eq = if p.equipment.is_empty() { 0 } else { p.equipment[rng.below(p.equipment.len() as u64) as usize] };
+                let eq = if p.equipment.is_empty() {
+                    0
+                } else {
+                    p.equipment[rng.below(p.equipment.len() as u64) as usize]
+                };
                 current = Some(p.id);
                 if pi == reach {
                     // open record: started, not completed
-                    recs.push(Rec { lot: lot.id, wip: id, serial: sid, process: pi, operator: op, equipment: eq, result: None, bad: false, defect: None, attempt: 1, start: t, secs: 0 });
+                    recs.push(Rec {
+                        lot: lot.id,
+                        wip: id,
+                        serial: sid,
+                        process: pi,
+                        operator: op,
+                        equipment: eq,
+                        result: None,
+                        bad: false,
+                        defect: None,
+                        attempt: 1,
+                        start: t,
+                        secs: 0,
+                    });
                     break;
                 }
                 let mut attempt = 1;
                 loop {
                     let roll = rng.f();
                     let secs = 60 + rng.below(240) as i64;
-                    let (result, bad) = if attempt > 1 || roll < 0.95 { ("PASS", false) } else if roll < 0.98 { ("FAIL", true) } else { ("REWORK", false) };
-                    let defect = (result != "PASS").then(|| rng.below(DEFECTS.len() as u64) as usize);
-                    recs.push(Rec { lot: lot.id, wip: id, serial: sid, process: pi, operator: op, equipment: eq, result: Some(result), bad, defect, attempt, start: t, secs });
+                    let (result, bad) = if attempt > 1 || roll < 0.95 {
+                        ("PASS", false)
+                    } else if roll < 0.98 {
+                        ("FAIL", true)
+                    } else {
+                        ("REWORK", false)
+                    };
+                    let defect =
+                        (result != "PASS").then(|| rng.below(DEFECTS.len() as u64) as usize);
+                    recs.push(Rec {
+                        lot: lot.id,
+                        wip: id,
+                        serial: sid,
+                        process: pi,
+                        operator: op,
+                        equipment: eq,
+                        result: Some(result),
+                        bad,
+                        defect,
+                        attempt,
+                        start: t,
+                        secs,
+                    });
                     t += Duration::seconds(secs + 30 + rng.below(600) as i64);
                     if result == "PASS" {
                         break;
@@ -410,13 +510,29 @@ pub async fn generate(
             }
             if let Some(s) = serial.as_mut() {
                 // the WIP item became this serial at the last process
-                s.1 = if stopped { "FAILED" } else if reach == processes.len() { "COMPLETED" } else { "IN_PROGRESS" };
+                s.1 = if stopped {
+                    "FAILED"
+                } else if reach == processes.len() {
+                    "COMPLETED"
+                } else {
+                    "IN_PROGRESS"
+                };
                 if s.1 == "COMPLETED" {
                     s.2 = Some(t);
                 }
                 status = "CONVERTED";
             }
-            units.push(Unit { id, lot: lot.id, seq, status, current, serial, rework, created, updated: t });
+            units.push(Unit {
+                id,
+                lot: lot.id,
+                seq,
+                status,
+                current,
+                serial,
+                rework,
+                created,
+                updated: t,
+            });
         }
     }
     {
@@ -424,8 +540,15 @@ pub async fn generate(
         for u in &units {
             if let Some((sid, st, done)) = u.serial {
                 let lot = &plans[(u.lot - 1) as usize];
-                w.val(sid).text(&format!("{}{:03}", lot.number, u.seq)).val(u.lot).val(u.seq).text(st)
-                    .opt(done.map(ts)).val(u.rework).val(ts(u.created)).val(ts(u.updated));
+                w.val(sid)
+                    .text(&format!("{}{:03}", lot.number, u.seq))
+                    .val(u.lot)
+                    .val(u.seq)
+                    .text(st)
+                    .opt(done.map(ts))
+                    .val(u.rework)
+                    .val(ts(u.created))
+                    .val(ts(u.updated));
                 w.end_row().await?;
             }
         }
@@ -435,13 +558,26 @@ pub async fn generate(
         let mut w = CopyWriter::start(&mut tx, "wip_items", "id, wip_id, lot_id, sequence_in_lot, status, current_process_id, serial_id, rework_count, created_at, updated_at").await?;
         for u in &units {
             let lot = &plans[(u.lot - 1) as usize];
-            w.val(u.id).text(&format!("WIP-{}-{:03}", lot.number, u.seq)).val(u.lot).val(u.seq).text(u.status)
-                .opt(u.current).opt(u.serial.map(|s| s.0)).val(u.rework).val(ts(u.created)).val(ts(u.updated));
+            w.val(u.id)
+                .text(&format!("WIP-{}-{:03}", lot.number, u.seq))
+                .val(u.lot)
+                .val(u.seq)
+                .text(u.status)
+                .opt(u.current)
+                .opt(u.serial.map(|s| s.0))
+                .val(u.rework)
+                .val(ts(u.created))
+                .val(ts(u.updated));
             w.end_row().await?;
         }
         report.wip_items = w.finish().await?;
     }
-    mark(&mut report, "COPY wip_items + serials", &mut phase, progress);
+    mark(
+        &mut report,
+        "COPY wip_items + serials",
+        &mut phase,
+        progress,
+    );
     {
         let mut w = CopyWriter::start(
             &mut tx,
@@ -451,23 +587,48 @@ pub async fn generate(
         .await?;
         for (i, r) in recs.iter().enumerate() {
             let p = &processes[r.process];
-            w.val(i + 1).val(r.lot).val(r.wip).opt(r.serial).val(p.id).val(r.operator).opt((r.equipment > 0).then_some(r.equipment))
+            w.val(i + 1)
+                .val(r.lot)
+                .val(r.wip)
+                .opt(r.serial)
+                .val(p.id)
+                .val(r.operator)
+                .opt((r.equipment > 0).then_some(r.equipment))
                 .text(if r.serial.is_some() { "SERIAL" } else { "WIP" });
             match r.result {
                 None => {
-                    w.null().null().null().null().null().val(r.attempt).val(ts(r.start)).null().null().val(ts(r.start)).val(ts(r.start));
+                    w.null()
+                        .null()
+                        .null()
+                        .null()
+                        .null()
+                        .val(r.attempt)
+                        .val(ts(r.start))
+                        .null()
+                        .null()
+                        .val(ts(r.start))
+                        .val(ts(r.start));
                 }
                 Some(result) => {
                     let m = measurements(&mut rng, &p.criteria, r.bad);
                     let outcome = check_criteria(&p.criteria, Some(&m));
                     let defects = r.defect.map(|d| {
                         let (code, description, severity) = DEFECTS[d];
-                        json!([{"code": code, "description": description, "severity": severity}]).to_string()
+                        json!([{"code": code, "description": description, "severity": severity}])
+                            .to_string()
                     });
                     let done = r.start + Duration::seconds(r.secs);
-                    w.text(result).text(&Value::Object(m).to_string()).opt(defects)
-                        .opt(outcome.check.map(|c| c.to_string())).opt(outcome.passed).val(r.attempt)
-                        .val(ts(r.start)).val(ts(done)).val(r.secs).val(ts(r.start)).val(ts(done));
+                    w.text(result)
+                        .text(&Value::Object(m).to_string())
+                        .opt(defects)
+                        .opt(outcome.check.map(|c| c.to_string()))
+                        .opt(outcome.passed)
+                        .val(r.attempt)
+                        .val(ts(r.start))
+                        .val(ts(done))
+                        .val(r.secs)
+                        .val(ts(r.start))
+                        .val(ts(done));
                 }
             }
             w.end_row().await?;
@@ -480,13 +641,11 @@ pub async fn generate(
     drop(recs);
     drop(units);
     mark(&mut report, "COPY process_data", &mut phase, progress);
-    for (_, def) in &indexes {
-        sqlx::query(def).execute(&mut *tx).await?;
-    }
-    mark(&mut report, "rebuild process_data indexes", &mut phase, progress);
 
     // what the audit trigger would have written for each inserted row, dated when it happened
-    let audit_before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs").fetch_one(&mut *tx).await?;
+    let audit_before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs")
+        .fetch_one(&mut *tx)
+        .await?;
     for (table, at, user) in [
         ("lots", "t.created_at", "NULL::bigint"),
         ("wip_items", "t.created_at", "NULL::bigint"),
@@ -500,9 +659,20 @@ pub async fn generate(
         .execute(&mut *tx)
         .await?;
     }
-    let audit_after: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs").fetch_one(&mut *tx).await?;
+    let audit_after: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs")
+        .fetch_one(&mut *tx)
+        .await?;
     report.audit_logs = (audit_after - audit_before) as u64;
     mark(&mut report, "audit rows", &mut phase, progress);
+    for (_, def) in &indexes {
+        sqlx::query(def).execute(&mut *tx).await?;
+    }
+    mark(
+        &mut report,
+        "rebuild secondary indexes",
+        &mut phase,
+        progress,
+    );
 
     // identities past the explicit ids, the lot number sequences, statistics, the counters
     for t in ["lots", "wip_items", "serials", "process_data"] {
@@ -521,11 +691,19 @@ pub async fn generate(
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query("ANALYZE lots, wip_items, serials, process_data").execute(&mut *tx).await?;
-    sqlx::query("SELECT mes_rebuild_counters()").execute(&mut *tx).await?;
-    mark(&mut report, "sequences, statistics, counters", &mut phase, progress);
+    sqlx::query("ANALYZE lots, wip_items, serials, process_data")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT mes_rebuild_counters()")
+        .execute(&mut *tx)
+        .await?;
+    mark(
+        &mut report,
+        "sequences, statistics, counters",
+        &mut phase,
+        progress,
+    );
     tx.commit().await?;
-    sqlx::query("ANALYZE audit_logs").execute(&mut *conn).await?;
     mark(&mut report, "commit", &mut phase, progress);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
