@@ -301,7 +301,7 @@ pub async fn generate(
         .await?;
     }
 
-    let mut rng = Rng(spec.random_seed ^ 0x5EED_0F_4E55_C0DE);
+    let mut rng = Rng(spec.random_seed ^ 0x005E_ED0F_4E55_C0DE);
     let today = Utc::now().date_naive();
     let span_days = (spec.months.max(1) * 30) as i64;
     let n = spec.lots as i64;
