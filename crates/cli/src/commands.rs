@@ -264,7 +264,52 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Seed { mes, secret_out } => {
+        Command::Seed {
+            lots: Some(lots),
+            units_per_lot,
+            random_seed,
+            months,
+            ..
+        } => {
+            probe(&url, false).await?;
+            let pool = db::connect(&url, &Default::default()).await?;
+            let spec = neurohub_mes::generate::Spec {
+                lots,
+                units_per_lot,
+                random_seed,
+                months,
+            };
+            let report = neurohub_mes::generate::generate(&pool, &spec, &mut |line: &str| {
+                eprintln!("seed: {line}")
+            })
+            .await
+            .map_err(|e| CliError::Other(format!("could not generate the data set: {e}")))?;
+            println!("generated: {report}");
+            let t = Instant::now();
+            let verified = neurohub_schema::verify_report(
+                &pool,
+                neurohub_schema::ModuleFilter::All,
+                neurohub_server::verify_runtime(),
+            )
+            .await?;
+            pool.close().await;
+            println!(
+                "verify: {} (score {}) in {:.1} s",
+                verified.decision.label(),
+                verified.score,
+                t.elapsed().as_secs_f64()
+            );
+            if verified.decision.exit_code() != 0 {
+                print!("{}", verified.to_text());
+                return Err(CliError::Other(
+                    "the generated data set does not pass verify".into(),
+                ));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Seed {
+            mes, secret_out, ..
+        } => {
             probe(&url, false).await?;
             let pool = db::connect(&url, &Default::default()).await?;
             check_plant_time_zone(&pool, &mes).await?;

@@ -146,12 +146,25 @@ enum Command {
         into: String,
     },
     /// Load the demo data set (product models, lines, equipment, operators, lots in progress) if the database has
-    /// no production data yet.
+    /// no production data yet; with `--lots`, generate a production-scale data set with COPY instead
+    /// (docs/performance.md), then run verify and fail unless it is GO.
     Seed {
         #[command(flatten)]
         mes: MesArgs,
         #[command(flatten)]
         secret_out: SecretOutArgs,
+        /// Generate this many lots (needs an empty, deployed database and a superuser login).
+        #[arg(long)]
+        lots: Option<u32>,
+        /// Units (WIP items) per generated lot, 1..=999.
+        #[arg(long, default_value_t = 50)]
+        units_per_lot: u32,
+        /// Seed of the generator's random numbers (same seed, same data).
+        #[arg(long, default_value_t = 1)]
+        random_seed: u64,
+        /// Months of history the generated lots are spread over, ending today.
+        #[arg(long, default_value_t = 12)]
+        months: u32,
     },
     /// Account rescue for operators with database access.
     Admin {

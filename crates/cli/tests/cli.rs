@@ -584,3 +584,93 @@ async fn unknown_plant_time_zone_is_exit_code_2_and_writes_nothing(pool: PgPool)
     .unwrap();
     assert!(same);
 }
+
+/// `seed --lots N --units-per-lot M` fills a deployed database with a data set that passes verify (the binary
+/// runs it and fails otherwise), with the counts asked for, every audit row the triggers would have written,
+/// the counters equal to a recount, the same data for the same seed, and an API-valid state after it (the
+/// next lot number continues each sequence). A second run is refused: the tables are no longer empty.
+#[sqlx::test(migrations = false)]
+async fn seed_generates_a_data_set_that_passes_verify(pool: PgPool) {
+    let url = url_of(&pool);
+    assert_eq!(neurohub(&url, &["deploy"]).status.code(), Some(0));
+    let out = neurohub(
+        &url,
+        &[
+            "seed",
+            "--lots",
+            "30",
+            "--units-per-lot",
+            "12",
+            "--random-seed",
+            "7",
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("verify: GO"), "{t}");
+    assert!(t.contains("rows/s"), "{t}");
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count("SELECT count(*) FROM lots").await, 30);
+    assert_eq!(count("SELECT count(*) FROM wip_items").await, 360);
+    // every unit that reached the last process is a serial; completed lots hold only completed serials
+    assert_eq!(
+        count("SELECT count(*) FROM wip_items WHERE status = 'CONVERTED'").await,
+        count("SELECT count(*) FROM serials").await
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM serials s JOIN lots l ON l.id = s.lot_id WHERE l.status = 'COMPLETED' AND s.status <> 'COMPLETED'").await,
+        0
+    );
+    // processes in sequence: no PASS at a process without a PASS at every earlier active one
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM process_data x JOIN processes p ON p.id = x.process_id
+              WHERE x.result = 'PASS' AND EXISTS (
+                    SELECT 1 FROM processes q WHERE q.is_active AND q.process_number < p.process_number
+                       AND NOT EXISTS (SELECT 1 FROM process_data y WHERE y.wip_id = x.wip_id
+                                          AND y.process_id = q.id AND y.result = 'PASS'))"
+        )
+        .await,
+        0
+    );
+    let records = count("SELECT count(*) FROM process_data").await;
+    assert!(records > 30 * 12 * 4, "{records}");
+    assert!(count("SELECT count(*) FROM process_data WHERE result = 'FAIL' AND jsonb_array_length(defects) >= 1").await > 0);
+    assert!(count("SELECT count(*) FROM process_data WHERE result = 'REWORK'").await > 0);
+    assert!(count("SELECT count(*) FROM process_data WHERE criteria_passed = false").await > 0);
+    assert!(count("SELECT count(*) FROM process_data WHERE completed_at IS NULL").await > 0);
+    // one audit row per generated row, in the month it happened (several monthly partitions)
+    assert_eq!(
+        count("SELECT count(*) FROM audit_logs WHERE request_id = 'neurohub-seed' AND table_name IN ('lots', 'wip_items', 'serials', 'process_data')").await,
+        count("SELECT (SELECT count(*) FROM lots) + (SELECT count(*) FROM wip_items) + (SELECT count(*) FROM serials) + (SELECT count(*) FROM process_data)").await
+    );
+    assert!(
+        count("SELECT count(DISTINCT tableoid) FROM audit_logs WHERE request_id = 'neurohub-seed'")
+            .await
+            >= 6
+    );
+    // the counters, without the generator's rebuild, by the triggers' own view
+    assert_eq!(
+        count("SELECT count(*) FROM unit_wip_positions").await,
+        count("SELECT count(*) FROM open_unit_positions").await
+    );
+    // identities continue after the generated ids
+    let next: i64 = sqlx::query_scalar(
+        "INSERT INTO lots (lot_number, product_model_id, target_quantity) SELECT 'KR01G01999901', min(id), 1 FROM product_models RETURNING id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(next, 31);
+    let again = neurohub(&url, &["seed", "--lots", "1"]);
+    assert_ne!(again.status.code(), Some(0));
+    assert!(text(&again).contains("empty"), "{}", text(&again));
+}

@@ -8,6 +8,7 @@ pub mod client_addr;
 pub mod config;
 pub mod constraints;
 pub mod context;
+pub mod copy;
 pub mod db;
 pub mod enums;
 pub mod error;

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod equipment;
 pub mod flow;
 pub mod fuzz;
+pub mod generate;
 pub mod lots;
 pub mod numbers;
 pub mod policy;

@@ -19,7 +19,7 @@
 
 mod batch;
 mod complete;
-mod criteria;
+pub(crate) mod criteria;
 mod disposition;
 mod http;
 mod lot;
