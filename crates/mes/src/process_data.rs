@@ -215,10 +215,10 @@ pub async fn list(
     }
     list.push_after(&mut qb);
     qb.push(list.order_and_limit());
-    let rows = qb
+    let rows = neurohub_core::read_retry!(st, |pool| qb
         .build_query_as::<ProcessRecord>()
-        .fetch_all(&st.read_pool)
-        .await?;
+        .fetch_all(pool)
+        .await)?;
     Ok(ApiJson(
         list.page(rows, |r, _| vec![r.started_at.into(), r.id.into()]),
     ))

@@ -162,11 +162,11 @@ pub async fn list(
     }
     list.push_after(&mut qb);
     qb.push(list.order_and_limit());
-    let rows: Vec<ProductModel> = qb
+    let rows: Vec<ProductModel> = neurohub_core::read_retry!(st, |pool| qb
         .build_query_as()
         .persistent(false)
-        .fetch_all(&st.read_pool)
-        .await?;
+        .fetch_all(pool)
+        .await)?;
     Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }
 

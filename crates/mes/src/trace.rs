@@ -202,11 +202,12 @@ async fn genealogy(
     wip_code: Option<&str>,
     serial_number: Option<&str>,
 ) -> ApiResult<Genealogy> {
-    let r = sqlx::query_as::<_, GenealogyRow>(GENEALOGY_SQL)
-        .bind(wip_code)
-        .bind(serial_number)
-        .fetch_optional(&st.read_pool)
-        .await?
+    let r =
+        neurohub_core::read_retry!(st, |pool| sqlx::query_as::<_, GenealogyRow>(GENEALOGY_SQL)
+            .bind(wip_code)
+            .bind(serial_number)
+            .fetch_optional(pool)
+            .await)?
         .ok_or_else(|| {
             ApiError::not_found(if wip_code.is_some() {
                 "WIP item"
@@ -394,11 +395,11 @@ pub async fn backward(
           LEFT JOIN serials s2 ON g.unit_rank = 2 AND s2.id = g.unit_key
          ORDER BY g.lot_id, g.unit_rank, g.unit_key",
     );
-    let rows = qb
+    let rows = neurohub_core::read_retry!(st, |pool| qb
         .build_query_as::<TouchedUnit>()
         .persistent(false)
-        .fetch_all(&st.read_pool)
-        .await?;
+        .fetch_all(pool)
+        .await)?;
     Ok(ApiJson(list.page(rows, |r, _| {
         vec![r.lot_id.into(), r.unit_rank.into(), r.unit_key.into()]
     })))
