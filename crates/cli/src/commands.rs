@@ -582,7 +582,10 @@ async fn serve_on(
     // the replica pool connects on first use: a replica that is down at start only sends reads to the primary
     let read_pool = match &serve.database_read_url {
         Some(read_url) => {
-            let replica = db::connect_requests_lazy(read_url, &serve.pool_config())?;
+            // a read waits at most 1 s for a replica connection before it is retried on the primary
+            let mut cfg = serve.pool_config();
+            cfg.acquire_timeout = cfg.acquire_timeout.min(std::time::Duration::from_secs(1));
+            let replica = db::connect_requests_lazy(read_url, &cfg)?;
             state = state.with_read_replica(replica.clone(), serve.database_read_max_lag);
             Some(replica)
         }
