@@ -254,12 +254,26 @@ async fn show_served_by_replica(api: &Api, replica: &sqlx::PgPool, code: &str) -
     until("replay paused", || replay_paused(replica)).await;
     api.add_line(code).await;
     let codes = api.line_codes().await;
-    let health = api.health().await;
     assert!(
         !codes.contains(&code.to_string()),
-        "a list right after the write comes from the paused replica: {codes:?}; health {health}"
+        "a list right after the write comes from the paused replica: {codes:?}"
     );
-    let lag = health["replica"]["lag_seconds"].as_f64().unwrap_or(0.0);
+    // the next probe sees the replica behind, still within the limit: reads stay on it
+    until("the probe sees the replica behind", || async {
+        api.health().await["replica"]["lag_bytes"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0
+    })
+    .await;
+    let health = api.health().await["replica"].clone();
+    assert_eq!(health["reads_on"], "replica", "{health}");
+    let lag = health["lag_seconds"].as_f64().expect("a lag figure");
+    assert!(lag < 3.0, "{health}");
+    assert!(
+        !api.line_codes().await.contains(&code.to_string()),
+        "still served by the replica while it lags {lag}s"
+    );
     sqlx::query("SELECT pg_wal_replay_resume()")
         .execute(replica)
         .await

@@ -229,8 +229,11 @@ pub fn is_connection_class(e: &sqlx::Error) -> bool {
 /// more on the primary. `body` names the pool `$pool` and is evaluated at most twice (it must only read):
 ///
 /// ```ignore
-/// let rows = read_retry!(st, |pool| qb.build_query_as().fetch_all(pool).await)?;
+/// let rows = read_retry!(st, |pool| sqlx::query_as(SQL).bind(id).fetch_all(pool).await)?;
 /// ```
+///
+/// A `QueryBuilder` cannot be built twice: take a connection with [`crate::AppState::read_conn`] instead (the
+/// retry then covers getting the connection, not a failure mid-query).
 #[macro_export]
 macro_rules! read_retry {
     ($st:expr, |$pool:ident| $body:expr) => {{

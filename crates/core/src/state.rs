@@ -70,6 +70,15 @@ impl AppState {
         }
     }
 
+    /// A connection from [`Self::read_pool`], or from the primary when the replica cannot give one (a
+    /// connection-class failure: down, restarting, out of connections within its acquire timeout). For reads built
+    /// with a `QueryBuilder`, which cannot be run twice; [`crate::read_retry!`] also retries a failure mid-query.
+    pub async fn read_conn(
+        &self,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, sqlx::Error> {
+        crate::read_retry!(self, |pool| pool.acquire().await)
+    }
+
     /// The replica routing (lag figures, fallback state) for health, metrics and the lag monitor.
     pub fn read_routing(&self) -> &Arc<ReadRouting> {
         &self.read

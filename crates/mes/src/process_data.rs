@@ -215,10 +215,10 @@ pub async fn list(
     }
     list.push_after(&mut qb);
     qb.push(list.order_and_limit());
-    let rows = neurohub_core::read_retry!(st, |pool| qb
+    let rows = qb
         .build_query_as::<ProcessRecord>()
-        .fetch_all(pool)
-        .await)?;
+        .fetch_all(&mut *st.read_conn().await?)
+        .await?;
     Ok(ApiJson(
         list.page(rows, |r, _| vec![r.started_at.into(), r.id.into()]),
     ))

@@ -113,11 +113,11 @@ pub async fn list(
     }
     list.push_after(&mut qb);
     qb.push(list.order_and_limit());
-    let rows: Vec<ProductionLine> = neurohub_core::read_retry!(st, |pool| qb
+    let rows: Vec<ProductionLine> = qb
         .build_query_as()
         .persistent(false)
-        .fetch_all(pool)
-        .await)?;
+        .fetch_all(&mut *st.read_conn().await?)
+        .await?;
     Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }
 

@@ -395,11 +395,11 @@ pub async fn backward(
           LEFT JOIN serials s2 ON g.unit_rank = 2 AND s2.id = g.unit_key
          ORDER BY g.lot_id, g.unit_rank, g.unit_key",
     );
-    let rows = neurohub_core::read_retry!(st, |pool| qb
+    let rows = qb
         .build_query_as::<TouchedUnit>()
         .persistent(false)
-        .fetch_all(pool)
-        .await)?;
+        .fetch_all(&mut *st.read_conn().await?)
+        .await?;
     Ok(ApiJson(list.page(rows, |r, _| {
         vec![r.lot_id.into(), r.unit_rank.into(), r.unit_key.into()]
     })))

@@ -141,11 +141,11 @@ async fn list_wip_items(
     }
     list.push_after(&mut qb);
     qb.push(list.order_and_limit());
-    let rows: Vec<WipItem> = neurohub_core::read_retry!(st, |pool| qb
+    let rows: Vec<WipItem> = qb
         .build_query_as()
         .persistent(false)
-        .fetch_all(pool)
-        .await)?;
+        .fetch_all(&mut *st.read_conn().await?)
+        .await?;
     Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }
 
@@ -312,11 +312,11 @@ async fn list_serials(
     }
     list.push_after(&mut qb);
     qb.push(list.order_and_limit());
-    let rows: Vec<Serial> = neurohub_core::read_retry!(st, |pool| qb
+    let rows: Vec<Serial> = qb
         .build_query_as()
         .persistent(false)
-        .fetch_all(pool)
-        .await)?;
+        .fetch_all(&mut *st.read_conn().await?)
+        .await?;
     Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }
 

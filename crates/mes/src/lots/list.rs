@@ -162,11 +162,11 @@ pub(super) async fn list(
         .push(format!(") l{LOT_JOINS}"))
         .push(list.order_by());
 
-    let rows: Vec<Lot> = neurohub_core::read_retry!(st, |pool| qb
+    let rows: Vec<Lot> = qb
         .build_query_as()
         .persistent(false)
-        .fetch_all(pool)
-        .await)?;
+        .fetch_all(&mut *st.read_conn().await?)
+        .await?;
     Ok(ApiJson(list.page(rows, |r, sort| match sort {
         LotSort::CreatedAt => vec![r.created_at.into(), r.id.into()],
         LotSort::ProductionDate => vec![r.production_date.into(), r.id.into()],
