@@ -143,7 +143,7 @@ impl<P: MemberPolicy> FromRequestParts<AppState> for Member<P> {
         let mut tx = if P::WRITE {
             context::begin(&state.pool, &user.ctx).await?
         } else {
-            context::begin_read(&state.read_pool, &user.ctx).await?
+            neurohub_core::read_retry!(state, |pool| context::begin_read(pool, &user.ctx).await)?
         };
         // One statement: the workspace as the caller may see it (RLS on workspaces), the caller's role in it, and
         // app.workspace_id for the rest of the transaction. set_config runs only for the one row found.

@@ -98,7 +98,7 @@ pub async fn list(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<ApiJson<Page<Workspace>>> {
     let page = List::<ByCode>::fixed(q.limit, q.cursor.as_deref())?;
-    let mut tx = context::begin_read(&st.read_pool, &user.ctx).await?;
+    let mut tx = neurohub_core::read_retry!(st, |pool| context::begin_read(pool, &user.ctx).await)?;
     let rows = sqlx::query_as::<_, Workspace>(&format!(
         "SELECT {WS_COLUMNS} FROM workspaces WHERE ($1::text IS NULL OR code > $1) ORDER BY code {}",
         page.limit_sql()

@@ -623,13 +623,25 @@ async fn serve_on(
 ) -> Result<ExitCode, CliError> {
     let keys = TokenKeys::new(&secret, serve.access_token_ttl, serve.refresh_token_ttl);
     let pool = db::connect_requests(url, &serve.pool_config()).await?;
+    let mut state = AppState::new(pool.clone(), keys, serve.settings());
+    // the replica pool connects on first use: a replica that is down at start only sends reads to the primary
     let read_pool = match &serve.database_read_url {
-        Some(read_url) => db::connect_requests(read_url, &serve.pool_config()).await?,
-        None => pool.clone(),
+        Some(read_url) => {
+            // a read waits at most 1 s for a replica connection before it is retried on the primary
+            let mut cfg = serve.pool_config();
+            cfg.acquire_timeout = cfg.acquire_timeout.min(std::time::Duration::from_secs(1));
+            let replica = db::connect_requests_lazy(read_url, &cfg)?;
+            state = state.with_read_replica(replica.clone(), serve.database_read_max_lag);
+            Some(replica)
+        }
+        None => None,
     };
-    let state = AppState::new(pool.clone(), keys, serve.settings())
-        .with_read_pool(read_pool.clone())
-        .with_extension(mes.settings());
+    let state = state.with_extension(mes.settings());
+    let lag_monitor = neurohub_core::replica::spawn_lag_monitor(
+        pool.clone(),
+        state.read_routing().clone(),
+        serve.database_read_check_interval,
+    );
     let _maintenance = neurohub_server::spawn_partition_maintenance(owner.clone());
     let _revocation = neurohub_server::spawn_revocation_listener(&state);
     let gauge_task =
@@ -676,8 +688,14 @@ async fn serve_on(
         task.abort();
         let _ = task.await;
     }
+    if let Some(task) = lag_monitor {
+        task.abort();
+        let _ = task.await;
+    }
     pool.close().await;
-    read_pool.close().await;
+    if let Some(read_pool) = read_pool {
+        read_pool.close().await;
+    }
     owner.close().await;
     println!("NeuroHub stopped");
     Ok(ExitCode::SUCCESS)

@@ -63,6 +63,13 @@ pub struct ServeArgs {
     /// replica. Default: the primary (DATABASE_URL).
     #[arg(long, env = "NEUROHUB_DATABASE_READ_URL", hide_env_values = true)]
     pub database_read_url: Option<String>,
+    /// Longest replica lag lag-tolerant reads accept: beyond it (or while the replica does not answer) they go to
+    /// the primary until it catches up. Only with `--database-read-url`.
+    #[arg(long, env = "NEUROHUB_DATABASE_READ_MAX_LAG", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub database_read_max_lag: Duration,
+    /// How often the replica's lag is measured (one background probe of each server, never per request).
+    #[arg(long, env = "NEUROHUB_DATABASE_READ_CHECK_INTERVAL", default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub database_read_check_interval: Duration,
     /// Address the HTTP server listens on.
     #[arg(long, env = "NEUROHUB_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

@@ -90,6 +90,12 @@ pub async fn connect_requests(url: &str, cfg: &PoolConfig) -> Result<PgPool, Con
     open(url, connect_options(url)?, cfg, true).await
 }
 
+/// A request pool on `url` that connects on first use: a replica that is down at start must not stop the server
+/// (its reads go to the primary until it answers; see [`crate::replica`]).
+pub fn connect_requests_lazy(url: &str, cfg: &PoolConfig) -> Result<PgPool, ConnectError> {
+    Ok(pool_options(cfg).connect_lazy_with(request_options(connect_options(url)?, cfg, true)))
+}
+
 /// A request pool over the same database and login as `owner` (tests, and `up`, which deploys first).
 pub async fn request_pool(owner: &PgPool, cfg: &PoolConfig) -> Result<PgPool, ConnectError> {
     let opts = (*owner.connect_options()).clone();
@@ -103,12 +109,11 @@ pub async fn request_pool(owner: &PgPool, cfg: &PoolConfig) -> Result<PgPool, Co
     open(&url, opts, cfg, true).await
 }
 
-async fn open(
-    url: &str,
+fn request_options(
     mut opts: PgConnectOptions,
     cfg: &PoolConfig,
     as_request_role: bool,
-) -> Result<PgPool, ConnectError> {
+) -> PgConnectOptions {
     if let Some(t) = cfg.statement_timeout {
         opts = opts.options([("statement_timeout", format!("{}", t.as_millis()))]);
     }
@@ -126,11 +131,24 @@ async fn open(
         // backup, seed) keep the server default.
         opts = opts.options([("jit", "off")]);
     }
-    let pool = PgPoolOptions::new()
+    opts
+}
+
+fn pool_options(cfg: &PoolConfig) -> PgPoolOptions {
+    PgPoolOptions::new()
         .max_connections(cfg.max_connections)
         .min_connections(cfg.min_connections)
-        .acquire_timeout(cfg.acquire_timeout);
-    pool.connect_with(opts)
+        .acquire_timeout(cfg.acquire_timeout)
+}
+
+async fn open(
+    url: &str,
+    opts: PgConnectOptions,
+    cfg: &PoolConfig,
+    as_request_role: bool,
+) -> Result<PgPool, ConnectError> {
+    pool_options(cfg)
+        .connect_with(request_options(opts, cfg, as_request_role))
         .await
         .map_err(|e| ConnectError::Unreachable {
             url: redact_url(url),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::auth::revocation::Revocations;
 use crate::auth::throttle::{LoginThrottle, ThrottleConfig};
 use crate::auth::tokens::TokenKeys;
+use crate::replica::ReadRouting;
 
 /// Platform settings that routes read (all configurable by flag and environment; see `neurohub serve --help`).
 /// A domain's own settings (the MES's rework limit, say) live in the domain crate and reach its handlers as an
@@ -21,9 +22,8 @@ pub struct Settings {
 pub struct AppState {
     /// The primary, request role: every write and every read that decides something (scan before a write, login).
     pub pool: PgPool,
-    /// Reads that tolerate replica lag (lists, trace, dashboard, audit log). The same database unless
-    /// `--database-read-url` points at a replica, so scaling reads out needs no handler change.
-    pub read_pool: PgPool,
+    /// Where reads that tolerate replica lag go (lists, trace, dashboard, audit log): see [`Self::read_pool`].
+    read: Arc<ReadRouting>,
     pub tokens: Arc<TokenKeys>,
     /// Token generations of this process (kept current by the server's LISTEN task).
     pub revocations: Arc<Revocations>,
@@ -37,7 +37,7 @@ impl AppState {
     /// State whose reads go to the primary too.
     pub fn new(pool: PgPool, tokens: TokenKeys, settings: Settings) -> Self {
         Self {
-            read_pool: pool.clone(),
+            read: Arc::new(ReadRouting::primary_only()),
             pool,
             tokens: Arc::new(tokens),
             revocations: Arc::new(Revocations::default()),
@@ -47,10 +47,41 @@ impl AppState {
         }
     }
 
-    /// Send lag-tolerant reads to `read_pool`.
-    pub fn with_read_pool(mut self, read_pool: PgPool) -> Self {
-        self.read_pool = read_pool;
+    /// Send lag-tolerant reads to `read_pool` (with the default lag limit).
+    pub fn with_read_pool(self, read_pool: PgPool) -> Self {
+        self.with_read_replica(read_pool, crate::replica::DEFAULT_MAX_LAG)
+    }
+
+    /// Send lag-tolerant reads to the replica `replica` while it answers and lags at most `max_lag` (kept by
+    /// [`crate::replica::spawn_lag_monitor`] on [`Self::read_routing`]).
+    pub fn with_read_replica(mut self, replica: PgPool, max_lag: std::time::Duration) -> Self {
+        self.read = Arc::new(ReadRouting::new(Some(replica), max_lag));
         self
+    }
+
+    /// The one seam for lag-tolerant reads (lists, trace, recall, dashboard, audit log): the replica while it is
+    /// reachable and within its lag limit, else the primary. Never use it for a read that decides a write (scan
+    /// before start, login) or inside a write transaction: those use [`Self::pool`]. Pair it with
+    /// [`crate::read_retry!`] to retry a connection failure once on the primary.
+    pub fn read_pool(&self) -> &PgPool {
+        match self.read.replica() {
+            Some(replica) if self.read.on_replica() => replica,
+            _ => &self.pool,
+        }
+    }
+
+    /// A connection from [`Self::read_pool`], or from the primary when the replica cannot give one (a
+    /// connection-class failure: down, restarting, out of connections within its acquire timeout). For reads built
+    /// with a `QueryBuilder`, which cannot be run twice; [`crate::read_retry!`] also retries a failure mid-query.
+    pub async fn read_conn(
+        &self,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, sqlx::Error> {
+        crate::read_retry!(self, |pool| pool.acquire().await)
+    }
+
+    /// The replica routing (lag figures, fallback state) for health, metrics and the lag monitor.
+    pub fn read_routing(&self) -> &Arc<ReadRouting> {
+        &self.read
     }
 
     /// Add a domain's settings (or any shared value of a type the domain owns).

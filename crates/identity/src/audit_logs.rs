@@ -135,7 +135,7 @@ pub async fn list(
     let rows = qb
         .build_query_as::<AuditLog>()
         .persistent(false)
-        .fetch_all(&st.read_pool)
+        .fetch_all(&mut *st.read_conn().await?)
         .await?;
     Ok(ApiJson(
         list.page(rows, |r, _| vec![r.created_at.into(), r.id.into()]),

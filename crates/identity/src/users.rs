@@ -210,7 +210,7 @@ pub async fn list(
     let rows: Vec<User> = qb
         .build_query_as()
         .persistent(false)
-        .fetch_all(&st.read_pool)
+        .fetch_all(&mut *st.read_conn().await?)
         .await?;
     Ok(ApiJson(list.page(rows, |u, _| vec![u.id.into()])))
 }

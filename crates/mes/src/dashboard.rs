@@ -151,11 +151,11 @@ pub async fn dashboard(
     let zone = st
         .extension::<crate::settings::MesSettings>()
         .plant_time_zone;
-    let row = sqlx::query_as::<_, Row>(SQL)
+    let row = neurohub_core::read_retry!(st, |pool| sqlx::query_as::<_, Row>(SQL)
         .bind(q.date)
-        .bind(zone)
-        .fetch_one(&st.read_pool)
-        .await?;
+        .bind(zone.as_str())
+        .fetch_one(pool)
+        .await)?;
     let mut processes = row.processes.0;
     for p in &mut processes {
         p.first_pass_yield = first_pass_yield(p.first_pass, p.first_attempts);

@@ -217,7 +217,7 @@ pub async fn list(
     qb.push(list.order_and_limit());
     let rows = qb
         .build_query_as::<ProcessRecord>()
-        .fetch_all(&st.read_pool)
+        .fetch_all(&mut *st.read_conn().await?)
         .await?;
     Ok(ApiJson(
         list.page(rows, |r, _| vec![r.started_at.into(), r.id.into()]),

@@ -116,7 +116,7 @@ pub async fn list(
     let rows: Vec<ProductionLine> = qb
         .build_query_as()
         .persistent(false)
-        .fetch_all(&st.read_pool)
+        .fetch_all(&mut *st.read_conn().await?)
         .await?;
     Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }

@@ -202,11 +202,12 @@ async fn genealogy(
     wip_code: Option<&str>,
     serial_number: Option<&str>,
 ) -> ApiResult<Genealogy> {
-    let r = sqlx::query_as::<_, GenealogyRow>(GENEALOGY_SQL)
-        .bind(wip_code)
-        .bind(serial_number)
-        .fetch_optional(&st.read_pool)
-        .await?
+    let r =
+        neurohub_core::read_retry!(st, |pool| sqlx::query_as::<_, GenealogyRow>(GENEALOGY_SQL)
+            .bind(wip_code)
+            .bind(serial_number)
+            .fetch_optional(pool)
+            .await)?
         .ok_or_else(|| {
             ApiError::not_found(if wip_code.is_some() {
                 "WIP item"
@@ -397,7 +398,7 @@ pub async fn backward(
     let rows = qb
         .build_query_as::<TouchedUnit>()
         .persistent(false)
-        .fetch_all(&st.read_pool)
+        .fetch_all(&mut *st.read_conn().await?)
         .await?;
     Ok(ApiJson(list.page(rows, |r, _| {
         vec![r.lot_id.into(), r.unit_rank.into(), r.unit_key.into()]

@@ -144,7 +144,7 @@ async fn list_wip_items(
     let rows: Vec<WipItem> = qb
         .build_query_as()
         .persistent(false)
-        .fetch_all(&st.read_pool)
+        .fetch_all(&mut *st.read_conn().await?)
         .await?;
     Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }
@@ -315,7 +315,7 @@ async fn list_serials(
     let rows: Vec<Serial> = qb
         .build_query_as()
         .persistent(false)
-        .fetch_all(&st.read_pool)
+        .fetch_all(&mut *st.read_conn().await?)
         .await?;
     Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
 }

@@ -467,6 +467,54 @@ impl TempCluster {
         Ok(temp)
     }
 
+    /// A hot-standby streaming replica of `primary` in a temporary folder of its own, on another free loopback
+    /// port: `pg_basebackup -R -X stream` from the primary (whose initdb pg_hba trusts replication from the
+    /// socket and 127.0.0.1; `wal_level = replica` and `max_wal_senders` are PostgreSQL's defaults), then
+    /// started with `hot_standby = on`. Stopped and deleted on drop like any temporary cluster.
+    pub fn replica_of(primary: &TempCluster) -> Result<TempCluster> {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!(
+            "neurohub-pg-replica-{}-{stamp}",
+            std::process::id()
+        ));
+        let mut cluster = Cluster::new(&dir, primary.cluster.bin.clone())?
+            .with_tcp("127.0.0.1", free_port().map_err(io("no free port"))?)
+            .with_setting("fsync", "off")
+            .with_setting("max_connections", "200")
+            .with_setting("hot_standby", "on")
+            // keep reporting to the primary often, so its pg_stat_replication is current
+            .with_setting("wal_receiver_status_interval", "1s");
+        cluster.host_auth = "trust";
+        cluster.no_sync = true;
+        let temp = TempCluster { cluster };
+        temp.cluster.prepare_root()?;
+        let data = temp.cluster.data_dir();
+        let source = format!(
+            "host=127.0.0.1 port={} user=postgres application_name=neurohub_replica",
+            primary.port()
+        );
+        temp.cluster.run_ok(
+            "pg_basebackup",
+            &[
+                "-D",
+                path(&data)?,
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+                "-d",
+                &source,
+            ],
+        )?;
+        temp.cluster.start()?;
+        Ok(temp)
+    }
+
     /// Restart: `Fast` (clean shutdown, sessions terminated) or `Immediate` (a crash: recovery from WAL).
     pub fn restart(&self, mode: StopMode) -> Result<()> {
         self.cluster.stop(mode)?;

@@ -18,7 +18,53 @@ pub struct Health {
     pub status: &'static str,
     pub database: DatabaseHealth,
     pub schema: SchemaHealth,
+    /// The read replica (`--database-read-url`); absent without one. A replica that is down or lagging does not
+    /// make the node degraded: its reads go to the primary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<ReplicaHealth>,
     pub version: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplicaHealth {
+    /// Where lag-tolerant reads go now: `replica`, or `primary` (fallback).
+    pub reads_on: &'static str,
+    /// The replica answered the last lag probe.
+    pub reachable: bool,
+    /// Lag at the last probe (0 when it had replayed all the primary had written); null when unknown.
+    pub lag_seconds: Option<f64>,
+    /// WAL bytes still to replay at the last probe.
+    pub lag_bytes: Option<f64>,
+    /// `--database-read-max-lag`.
+    pub max_lag_seconds: f64,
+    /// Why reads are on the primary (null while on the replica).
+    pub fallback_reason: Option<String>,
+    /// Times reads left the replica since the start.
+    pub fallbacks_total: u64,
+    /// Age of the last probe in milliseconds (null before the first).
+    pub checked_ms_ago: Option<f64>,
+    pub error: Option<String>,
+}
+
+fn replica_health(state: &AppState) -> Option<ReplicaHealth> {
+    let routing = state.read_routing();
+    routing.replica()?;
+    let r = routing.reading();
+    Some(ReplicaHealth {
+        reads_on: if routing.on_replica() {
+            "replica"
+        } else {
+            "primary"
+        },
+        reachable: r.reachable,
+        lag_seconds: r.lag_seconds.filter(|l| l.is_finite()),
+        lag_bytes: r.lag_bytes.filter(|l| l.is_finite()),
+        max_lag_seconds: routing.max_lag().as_secs_f64(),
+        fallback_reason: r.fallback_reason,
+        fallbacks_total: routing.fallbacks(),
+        checked_ms_ago: r.checked_at.map(|t| t.elapsed().as_secs_f64() * 1000.0),
+        error: r.error,
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,6 +144,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
             status: if ok { "ok" } else { "degraded" },
             database,
             schema,
+            replica: replica_health(&state),
             version: env!("CARGO_PKG_VERSION"),
         },
     )

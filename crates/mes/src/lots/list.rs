@@ -165,7 +165,7 @@ pub(super) async fn list(
     let rows: Vec<Lot> = qb
         .build_query_as()
         .persistent(false)
-        .fetch_all(&st.read_pool)
+        .fetch_all(&mut *st.read_conn().await?)
         .await?;
     Ok(ApiJson(list.page(rows, |r, sort| match sort {
         LotSort::CreatedAt => vec![r.created_at.into(), r.id.into()],

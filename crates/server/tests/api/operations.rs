@@ -408,7 +408,7 @@ async fn a_small_pool_under_concurrent_load_queues_instead_of_failing(pool: PgPo
 #[sqlx::test(migrations = false)]
 async fn requests_run_as_a_role_that_cannot_bypass_rls(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    for p in [&app.state.pool, &app.state.read_pool] {
+    for p in [&app.state.pool, app.state.read_pool()] {
         let (user, superuser, bypass): (String, bool, bool) = sqlx::query_as(
             "SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
         )
