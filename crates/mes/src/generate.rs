@@ -7,7 +7,7 @@
 //! (PASS / FAIL / REWORK mix, defects on FAIL, measurements inside and outside each process's quality criteria
 //! checked by the flow's own [`check_criteria`], operators and equipment of the process), and — because the
 //! triggers were off — what they would have written: one audit row per inserted row dated when it happened (so
-//! the monthly audit partitions fill), durations, `lot_sequences`, and the counters of migration 0010
+//! the monthly audit partitions fill), durations, `lot_sequences`, and the counters of migration 0011
 //! (`mes_rebuild_counters()`). The secondary indexes of `process_data` are dropped for the COPY and rebuilt after
 //! it (the tables must be empty). Lots older than two weeks are COMPLETED; newer ones are IN_PROGRESS with units
 //! at every stage (waiting, open at a process, FAILED, converted to serials). Same `random_seed`, same data.

@@ -1,4 +1,4 @@
-//! Migration 0010's counters (`lot_unit_counts`, `unit_wip_positions`, `lot_process_wip`): the triggers keep them
+//! Migration 0011's counters (`lot_unit_counts`, `unit_wip_positions`, `lot_process_wip`): the triggers keep them
 //! equal to a recount through every kind of change, and without any one of the triggers the same changes leave
 //! them wrong and MES-COUNTERS (`counter_mismatches`) says so.
 mod common;
@@ -33,7 +33,7 @@ DELETE FROM process_data WHERE completed_at IS NULL
 UPDATE processes SET is_active = false WHERE process_number = 1;
 "#;
 
-/// The counting triggers of 0010, as `DROP TRIGGER` targets.
+/// The counting triggers of 0011, as `DROP TRIGGER` targets.
 const TRIGGERS: &[&str] = &[
     "trg_wip_items_counts ON wip_items",
     "trg_serials_counts ON serials",
