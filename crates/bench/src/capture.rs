@@ -287,9 +287,11 @@ pub async fn explain_slowest(
             let mut plan = String::new();
             for _ in 0..3 {
                 let mut tx = db.begin().await?;
+                // the request pool's session settings (crates/core/src/db.rs)
                 sqlx::query("SET LOCAL role = neurohub_app")
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
                 // the SQL is the server's own statement with its logged parameters written in as quoted literals
                 let explain = format!("EXPLAIN (ANALYZE, BUFFERS) {sql}");
                 let rows = sqlx::query(&explain)
@@ -333,6 +335,11 @@ mod tests {
                 "REQUEST_APPLICATION_NAME: &str = \"{REQUEST_APPLICATION_NAME}\""
             )),
             "crates/core/src/db.rs names request connections differently"
+        );
+        // pgbench and EXPLAIN run with the request pool's settings (--pg-options, explain_slowest)
+        assert!(
+            db.contains(r#"("jit", "off")"#) && db.contains(r#"("role", REQUEST_ROLE)"#),
+            "crates/core/src/db.rs changed the request sessions' settings: update BENCH_PG_OPTIONS"
         );
     }
 

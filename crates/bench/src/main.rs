@@ -73,8 +73,13 @@ pub struct Args {
     /// Skip the pgbench replay (app figures only; ratios are then not marked).
     #[arg(long, env = "BENCH_NO_PGBENCH")]
     pub no_pgbench: bool,
-    /// Session settings the server's request pool uses, given to pgbench the same way (PGOPTIONS).
-    #[arg(long, env = "BENCH_PG_OPTIONS", default_value = "-c role=neurohub_app")]
+    /// Session settings the server's request pool uses (crates/core/src/db.rs: the request role, no JIT), given
+    /// to pgbench the same way (PGOPTIONS), so both run the statements under the same settings.
+    #[arg(
+        long,
+        env = "BENCH_PG_OPTIONS",
+        default_value = "-c role=neurohub_app -c jit=off"
+    )]
     pub pg_options: String,
     /// Where the results go.
     #[arg(long, env = "BENCH_OUT", default_value = "bench/results")]
