@@ -216,8 +216,20 @@ impl Api {
             .collect()
     }
 
-    /// A write through the API (the primary).
-    async fn add_line(&self, code: &str) {
+    /// `GET /production-lines/{id}`: one record by id, always on the primary.
+    async fn line_status(&self, id: i64) -> u16 {
+        self.client
+            .get(self.server.url(&format!("/api/v1/production-lines/{id}")))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// A write through the API (the primary); the new line's id.
+    async fn add_line(&self, code: &str) -> i64 {
         let res = self
             .client
             .post(self.server.url("/api/v1/production-lines"))
@@ -226,12 +238,8 @@ impl Api {
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            res.status(),
-            201,
-            "{}",
-            res.text().await.unwrap_or_default()
-        );
+        assert_eq!(res.status(), 201);
+        res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
     }
 }
 
@@ -252,12 +260,14 @@ async fn show_served_by_replica(api: &Api, replica: &sqlx::PgPool, code: &str) -
         .await
         .unwrap();
     until("replay paused", || replay_paused(replica)).await;
-    api.add_line(code).await;
+    let id = api.add_line(code).await;
     let codes = api.line_codes().await;
     assert!(
         !codes.contains(&code.to_string()),
         "a list right after the write comes from the paused replica: {codes:?}"
     );
+    // ... while the writer reads its own write back by id: that read is on the primary
+    assert_eq!(api.line_status(id).await, 200, "read-your-writes by id");
     // the next probe sees the replica behind, still within the limit: reads stay on it
     until("the probe sees the replica behind", || async {
         api.health().await["replica"]["lag_bytes"]
