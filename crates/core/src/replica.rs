@@ -325,6 +325,60 @@ pub fn spawn_lag_monitor(
 mod tests {
     use super::*;
 
+    fn routing() -> (ReadRouting, PgPool) {
+        let replica = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+            .unwrap();
+        (
+            ReadRouting::new(Some(replica.clone()), Duration::from_secs(5)),
+            replica,
+        )
+    }
+
+    #[tokio::test]
+    async fn lag_over_the_limit_twice_falls_back_and_one_good_reading_returns() {
+        let (r, _) = routing();
+        assert!(r.on_replica());
+        r.observe(Ok((6.0, 100.0)));
+        assert!(r.on_replica(), "one reading over the limit is not enough");
+        r.observe(Ok((0.0, 0.0)));
+        r.observe(Ok((6.0, 100.0)));
+        assert!(r.on_replica(), "the streak restarts after a good reading");
+        r.observe(Ok((7.0, 100.0)));
+        assert!(!r.on_replica(), "two readings over the limit in a row");
+        assert_eq!(r.fallbacks(), 1);
+        r.observe(Ok((8.0, 100.0)));
+        assert_eq!(r.fallbacks(), 1, "counted per transition, not per reading");
+        r.observe(Ok((4.9, 10.0)));
+        assert!(r.on_replica(), "back after one reading within the limit");
+    }
+
+    #[tokio::test]
+    async fn unreachable_falls_back_at_once_and_a_replica_failure_is_retried_on_the_primary_only() {
+        let (r, replica) = routing();
+        r.observe(Err("down".into()));
+        assert!(!r.on_replica());
+        assert!(!r.reading().reachable);
+        r.observe(Ok((0.0, 0.0)));
+        assert!(r.on_replica());
+        let refused = sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into());
+        let primary = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://nobody@127.0.0.1:1/other")
+            .unwrap();
+        assert!(
+            !r.retry_on_primary(&primary, &refused),
+            "a primary failure is not retried"
+        );
+        assert!(!r.retry_on_primary(r.replica().unwrap(), &sqlx::Error::RowNotFound));
+        assert!(r.on_replica());
+        assert!(r.retry_on_primary(r.replica().unwrap(), &refused));
+        assert!(
+            !r.on_replica(),
+            "a failed replica read sends reads to the primary"
+        );
+        drop(replica);
+    }
+
     #[test]
     fn connection_class_errors() {
         assert!(is_connection_class(&sqlx::Error::PoolTimedOut));
