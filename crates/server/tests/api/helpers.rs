@@ -42,10 +42,15 @@ pub struct Recorded {
 
 pub type Recorder = std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>;
 
+/// Whether the recorder sends a client `x-request-id` (`client-<n>`) with requests that have none.
+pub type ForgeIds = std::sync::Arc<std::sync::atomic::AtomicBool>;
+
 pub struct TestApp {
-    /// Every request the server answered, in order. Each one is sent on with a client-chosen `x-request-id`
-    /// (`client-<n>`, as a client could forge it), so the audit test can prove the audit rows carry the server's.
+    /// Every request the server answered, in order. With `forge_client_ids` set, each one without an
+    /// `x-request-id` is sent on with a client-chosen one (`client-<n>`, as a client could forge it), so the audit
+    /// test can prove the audit rows carry the server's.
     pub recorded: Recorder,
+    pub forge_client_ids: ForgeIds,
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub pool: PgPool,
@@ -211,9 +216,14 @@ impl TestApp {
         }
         neurohub_server::spawn_revocation_listener(&state);
         let recorded = Recorder::default();
+        let forge_client_ids = ForgeIds::default();
         let app = neurohub_server::app(state.clone(), &neurohub_server::HttpOptions::default())
             .layer(axum::middleware::from_fn_with_state(
-                (recorded.clone(), state.tokens.clone()),
+                (
+                    recorded.clone(),
+                    forge_client_ids.clone(),
+                    state.tokens.clone(),
+                ),
                 record,
             ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -229,6 +239,7 @@ impl TestApp {
             .unwrap();
         TestApp {
             recorded,
+            forge_client_ids,
             addr,
             client,
             pool,
@@ -409,11 +420,12 @@ impl TestApp {
     }
 }
 
-/// The recorder layer (outermost, where a client's headers arrive): sets a client `x-request-id` when the test sent
-/// none, and records the answer.
+/// The recorder layer (outermost, where a client's headers arrive): sets a client `x-request-id` when forging is on
+/// and the test sent none, and records the answer.
 async fn record(
-    axum::extract::State((rec, tokens)): axum::extract::State<(
+    axum::extract::State((rec, forge, tokens)): axum::extract::State<(
         Recorder,
+        ForgeIds,
         std::sync::Arc<TokenKeys>,
     )>,
     mut req: axum::extract::Request,
@@ -427,6 +439,7 @@ async fn record(
         .and_then(|v| v.to_str().ok())
     {
         Some(v) => v.to_string(),
+        None if !forge.load(std::sync::atomic::Ordering::Relaxed) => String::new(),
         None => {
             let id = format!("client-{n}");
             req.headers_mut().insert(
