@@ -459,6 +459,103 @@ async fn bad_access_tokens_are_rejected(pool: PgPool) {
         .assert_problem(401, "INVALID_TOKEN");
 }
 
+/// Tokens an attacker can make without the key: `alg: none`, another algorithm's header over the real
+/// signature, and a real token whose claims were edited (an OPERATOR made ADMIN, another user's id, a later
+/// expiry). Each is 401 INVALID_TOKEN on a read and on a write, and the write leaves nothing behind.
+#[sqlx::test(migrations = false)]
+async fn forged_tokens_alg_none_swapped_alg_and_edited_claims_are_refused(pool: PgPool) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use base64::Engine as _;
+    let app = TestApp::spawn(pool).await;
+    let operator = app.user(Role::Operator);
+    let token = operator.token.clone();
+    // the genuine token works
+    app.request(Method::GET, "/api/v1/auth/me", Some(&token), None, &[])
+        .await
+        .assert_status(200);
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let claims: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+    let header = |alg: &str| B64.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
+    let edited = |f: &dyn Fn(&mut Value)| {
+        let mut c = claims.clone();
+        f(&mut c);
+        B64.encode(serde_json::to_vec(&c).unwrap())
+    };
+    let admin_id = app.user(Role::Admin).id;
+    let forged = vec![
+        (
+            "alg none, no signature",
+            format!("{}.{}.", header("none"), parts[1]),
+        ),
+        (
+            "alg none, real signature",
+            format!("{}.{}.{}", header("none"), parts[1], parts[2]),
+        ),
+        (
+            "HS512 header, HS256 signature",
+            format!("{}.{}.{}", header("HS512"), parts[1], parts[2]),
+        ),
+        (
+            "RS256 header (key confusion)",
+            format!("{}.{}.{}", header("RS256"), parts[1], parts[2]),
+        ),
+        (
+            "role edited to ADMIN",
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                edited(&|c| c["role"] = json!("ADMIN")),
+                parts[2]
+            ),
+        ),
+        (
+            "sub edited to the admin",
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                edited(&|c| c["sub"] = json!(admin_id.to_string())),
+                parts[2]
+            ),
+        ),
+        (
+            "expiry pushed a year out",
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                edited(&|c| c["exp"] = json!(c["exp"].as_i64().unwrap() + 31_536_000)),
+                parts[2]
+            ),
+        ),
+        ("signature cut", format!("{}.{}.", parts[0], parts[1])),
+    ];
+    let lots_before = app.count("lots").await;
+    for (what, t) in &forged {
+        let res = app
+            .request(Method::GET, "/api/v1/auth/me", Some(t), None, &[])
+            .await;
+        assert_eq!(res.status, 401, "{what}: {}", res.text);
+        assert_eq!(res.body["code"], "INVALID_TOKEN", "{what}: {}", res.text);
+        let res = app
+            .request(Method::GET, "/api/v1/users", Some(t), None, &[])
+            .await;
+        assert_eq!(res.status, 401, "{what}: {}", res.text);
+        let res = app
+            .request(
+                Method::POST,
+                "/api/v1/lots",
+                Some(t),
+                Some(
+                    &json!({"product_model_id": 1, "production_line_id": 1, "target_quantity": 1}),
+                ),
+                &[],
+            )
+            .await;
+        assert_eq!(res.status, 401, "{what}: {}", res.text);
+    }
+    assert_eq!(app.count("lots").await, lots_before);
+}
+
 #[sqlx::test(migrations = false)]
 async fn login_writes_are_audited_with_the_request_context(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
