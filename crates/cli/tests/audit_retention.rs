@@ -307,3 +307,53 @@ async fn the_retention_setting_archives_in_the_background(pool: PgPool) {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Regulated plants keep audit records for the product's lifetime: without `--audit-retention-months` nothing is
+/// archived, however often the job would look and however old the months are.
+#[sqlx::test(migrations = false)]
+async fn without_the_retention_setting_nothing_is_archived(pool: PgPool) {
+    use std::io::{BufRead, BufReader};
+    let url = deployed_with_old_months(&pool).await;
+    let dir = scratch_dir("audit-no-retention");
+    let old = rows_before(&pool, "2026-01-01Z").await.0;
+    assert!(old > 0, "the fixture has old months");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_neurohub"))
+        .args([
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--audit-archive-interval",
+            "100ms",
+        ])
+        .env("DATABASE_URL", &url)
+        .env("NEUROHUB_LOG", "warn")
+        .env("NEUROHUB_AUDIT_ARCHIVE_DIR", &dir)
+        .env("NEUROHUB_VERIFY_INTERVAL", "0")
+        .env_remove("NEUROHUB_AUDIT_RETENTION_MONTHS")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("NeuroHub listening")));
+    // twenty intervals of a job that would archive on its first run
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let archived: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_archives")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(archived, 0);
+    assert_eq!(rows_before(&pool, "2026-01-01Z").await.0, old);
+    assert!(
+        !dir.exists() || std::fs::read_dir(&dir).unwrap().next().is_none(),
+        "no archive file written"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
