@@ -672,7 +672,7 @@ async fn serve_on(
     let stop = neurohub_server::ShutdownSignal::install()
         .map_err(|e| CliError::Other(format!("cannot install signal handlers: {e}")))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!("NeuroHub listening on {scheme}://{addr} (API docs at {scheme}://{addr}/docs)");
+    println!("NeuroHub listening on {scheme}://{addr} (web UI at {scheme}://{addr}/ui, API docs at {scheme}://{addr}/docs)");
     match tls {
         Some(config) => neurohub_server::tls::serve_tls(listener, config, app, stop.recv()).await,
         None => neurohub_server::serve(listener, app, stop.recv()).await,

@@ -19,6 +19,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .routes(routes!(change_password))
+}
+
+/// A change of one's own password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password in use now (asked again, so a token left on an unattended station cannot take the account).
+    pub current_password: String,
+    /// The new password (the same rules as an account's first one).
+    pub new_password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -192,4 +203,39 @@ pub async fn me(State(st): State<AppState>, user: AuthUser) -> ApiResult<ApiJson
     found
         .map(ApiJson)
         .ok_or_else(|| ApiError::unauthorized("INVALID_TOKEN", "the token's user no longer exists"))
+}
+
+/// Change your own password.
+///
+/// The current password is checked like a sign-in: a wrong one answers 422 `VALIDATION_FAILED` on
+/// `current_password` and counts as a failed sign-in of this username from this address, so a stolen access token
+/// cannot be used to guess it (after the free failures: 429 `LOGIN_THROTTLED` with `Retry-After`). The new one
+/// must follow the password rules and differ from the current one. On success every refresh token of the account
+/// is revoked and its access tokens stop working on every node (the token generation moves): sign in again.
+#[utoipa::path(
+    post, path = "/auth/password", tag = "auth", security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed; sign in again with the new password"),
+        (status = 422, description = "VALIDATION_FAILED: current_password is wrong, or new_password breaks a rule", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 429, description = "LOGIN_THROTTLED; see Retry-After", body = Problem, content_type = "application/problem+json",
+            headers(("retry-after" = u64, description = "Seconds until the next attempt is accepted"))),
+    )
+)]
+pub async fn change_password(
+    State(st): State<AppState>,
+    AuthRate(addr): AuthRate,
+    user: AuthUser,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    match session::change_password(&st, &user.ctx, addr, user.id, &user.username, &body.current_password, &body.new_password).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(LoginFailure::InvalidCredentials) => Err(ApiError::validation(
+            "current_password",
+            "is not your current password",
+        )),
+        Err(LoginFailure::Locked { retry_after_secs }) => Err(throttled(retry_after_secs)),
+        Err(LoginFailure::Error(e)) => Err(e),
+    }
 }

@@ -152,6 +152,71 @@ pub async fn login(
     ))
 }
 
+/// Change `user_id`'s password after checking `current` as a sign-in would (same throttle: a failure counts
+/// against (username, address), and a locked pair answers [`LoginFailure::Locked`] before any hashing). Revokes
+/// every refresh token of the account; the users trigger moves its token generation, which ends its access
+/// tokens on every node.
+pub async fn change_password(
+    st: &AppState,
+    ctx: &RequestContext,
+    addr: AddrKey,
+    user_id: i64,
+    username: &str,
+    current: &str,
+    new: &str,
+) -> Result<(), LoginFailure> {
+    if let Err(wait) = st.throttle.check(username, addr, Instant::now()) {
+        return Err(LoginFailure::Locked {
+            retry_after_secs: retry_after_secs(wait),
+        });
+    }
+    let mut errors = Vec::new();
+    if let Err(m) = neurohub_core::auth::password::check_new_password(new) {
+        errors.push(neurohub_core::FieldError::new("new_password", m));
+    } else if new == current {
+        errors.push(neurohub_core::FieldError::new(
+            "new_password",
+            "must differ from the current password",
+        ));
+    }
+    let phc: Option<String> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1 AND is_active")
+            .bind(user_id)
+            .fetch_optional(&st.pool)
+            .await?;
+    let ok = verify_blocking(current.to_string(), phc)
+        .await
+        .map_err(LoginFailure::Error)?;
+    if !ok {
+        return Err(match st.throttle.failed(username, addr, Instant::now()) {
+            Some(wait) => LoginFailure::Locked {
+                retry_after_secs: retry_after_secs(wait),
+            },
+            None => LoginFailure::InvalidCredentials,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(LoginFailure::Error(ApiError::validation_many(errors)));
+    }
+    let hash = tokio::task::spawn_blocking({
+        let new = new.to_string();
+        move || neurohub_core::auth::password::hash_password(&new)
+    })
+    .await
+    .map_err(|e| LoginFailure::Error(ApiError::internal(e)))?
+    .map_err(|e| LoginFailure::Error(ApiError::internal(e)))?;
+    let mut tx = context::begin(&st.pool, ctx).await?;
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
+    revoke_user(&mut tx, user_id).await?;
+    tx.commit().await?;
+    st.throttle.succeeded(username, addr);
+    Ok(())
+}
+
 /// Store a new refresh token of `family_id` (its hash only) and return the token itself.
 async fn insert_refresh(
     tx: &mut Transaction<'static, Postgres>,

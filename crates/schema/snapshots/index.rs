@@ -13,4 +13,5 @@ pub(crate) static SNAPSHOTS: &[(i32, &str)] = &[
     (9, include_str!("v0009.txt")),
     (10, include_str!("v0010.txt")),
     (11, include_str!("v0011.txt")),
+    (12, include_str!("v0012.txt")),
 ];

@@ -269,7 +269,13 @@ pub static MIGRATIONS: &[Migration] = &[
         up: &[step!("0011_mes_counters", "01_counters.sql", "counters")],
         down: down!("0011_mes_counters"),
     },
+    Migration {
+        version: 12,
+        name: "mes_activity",
+        up: &[step!("0012_mes_activity", "01_activity_notify.sql", "activity_notify")],
+        down: down!("0012_mes_activity"),
+    },
 ];
 
 /// The newest schema version this binary knows.
-pub const HEAD_VERSION: i32 = 11;
+pub const HEAD_VERSION: i32 = 12;

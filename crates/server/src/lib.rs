@@ -80,7 +80,16 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
     let _ = telemetry::metrics_handle();
     install_error_mappings();
     let (api_router, doc) = api();
+    // What the web UI calls in-process: the same routes, with the same path check and fallback (the outer
+    // layers — request id, client address, access log, timeout — already ran for the UI request itself).
+    let inner_api = api_router
+        .clone()
+        .route_layer(axum::middleware::from_fn(middleware::check_path_params))
+        .fallback(middleware::not_found)
+        .with_state(state.clone());
+    let web = neurohub_web::WebState::new(inner_api, state.clone(), opts.tls, openapi::restricted_to);
     let router = api_router
+        .merge(neurohub_web::router(web))
         .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", doc))
         .merge(problems::router())
         .route_layer(axum::middleware::from_fn(middleware::check_path_params))

@@ -1,0 +1,31 @@
+//! The pages, one module per area. Each module owns its routes and its message table; this file only lists
+//! them. Signed-in routes pass the session layer, public ones do not; both pass the CSRF guard.
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::WebState;
+
+pub mod account;
+pub mod dashboard;
+pub mod station;
+
+/// Every message table ([`crate::i18n`]).
+pub const MESSAGES: &[crate::i18n::Messages] = &[
+    crate::layout::MESSAGES,
+    account::MESSAGES,
+    station::MESSAGES,
+    dashboard::MESSAGES,
+];
+
+pub fn signed_in_routes() -> Router<WebState> {
+    Router::new()
+        .route("/ui", get(account::home))
+        .merge(account::routes())
+        .merge(station::routes())
+        .merge(dashboard::routes())
+}
+
+pub fn public_routes() -> Router<WebState> {
+    account::public_routes()
+}
