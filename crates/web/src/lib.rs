@@ -65,6 +65,16 @@ impl WebState {
     pub fn may(&self, s: &session::Session, method: &str, path: &str) -> bool {
         (self.roles)(method, path).is_none_or(|roles| roles.contains(&s.role))
     }
+
+    /// Why the session may not call `method path`, in the API's words for its 403.
+    pub fn not_allowed(&self, s: &session::Session, method: &str, path: &str) -> String {
+        let names: Vec<&str> = (self.roles)(method, path)
+            .unwrap_or(&[])
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
+        format!("role {} may not do this; it needs one of: {}", s.role, names.join(", "))
+    }
 }
 
 /// The UI's routes (under `/ui`, and `/` sending a browser there), for the server to merge beside the API.

@@ -294,6 +294,12 @@ async fn render(web: &WebState, s: &Session, setup: StationSetup, view: View) ->
 
 async fn station_page(State(web): State<WebState>, s: Session, headers: axum::http::HeaderMap, Query(q): Query<StationQuery>) -> Response {
     let setup = StationSetup::from_headers(&headers);
+    if !web.may(&s, "POST", "/api/v1/process-data/start") {
+        let body = layout::refusal(&web.not_allowed(&s, "POST", "/api/v1/process-data/start"));
+        let mut res = layout::page(&web, &s, Nav::Station, t(s.lang, "nav.station"), body);
+        *res.status_mut() = StatusCode::FORBIDDEN;
+        return res;
+    }
     if q.setup.is_some() || setup.process_id.is_none() {
         let procs = processes(&web, &s).await;
         let eq = web.api.get(&s.cx, "/api/v1/equipment?is_active=true&limit=500").await;
