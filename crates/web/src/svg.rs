@@ -8,7 +8,12 @@ use maud::{html, Markup};
 pub fn bars(title: &str, rows: &[(String, f64)], unit: &str) -> Markup {
     let max = rows.iter().map(|r| r.1).fold(0.0_f64, f64::max).max(1.0);
     let row_h = 28.0;
-    let label_w = 170.0;
+    // wide enough for the longest label (about 7.5 px a character at 13 px; Hangul about twice that)
+    let label_w = rows
+        .iter()
+        .map(|r| r.0.chars().map(|c| if c.is_ascii() { 7.5 } else { 13.5 }).sum::<f64>())
+        .fold(60.0_f64, f64::max)
+        + 12.0;
     let bar_w = 300.0;
     let height = (rows.len().max(1) as f64) * row_h + 8.0;
     html! {

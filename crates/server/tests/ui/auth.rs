@@ -32,9 +32,9 @@ async fn sign_in_sign_out_and_session_cookies(pool: PgPool) {
     let app = common::app(pool).await;
     let b = Browser::start(app.addr, "en-US").await;
     // a signed-out visit goes to the sign-in page and comes back after it
-    b.goto("/ui/lots").await;
+    b.goto("/ui/account").await;
     b.wait_for("#username").await;
-    assert!(b.path().await.starts_with("/ui/login?next="), "{}", b.path().await);
+    assert_eq!(b.path().await, "/ui/login?next=%2Fui%2Faccount");
     b.screenshot("sign-in").await;
     b.assert_accessible("sign-in").await;
 
@@ -47,7 +47,7 @@ async fn sign_in_sign_out_and_session_cookies(pool: PgPool) {
     assert!(b.path().await.starts_with("/ui/login"));
 
     b.sign_in("manager", PASSWORD).await;
-    assert_eq!(b.path().await, "/ui/dashboard");
+    assert_eq!(b.path().await, "/ui/dashboard", "the sign-in page's own next is /ui");
     let cookies = b.client.get_all_cookies().await.unwrap();
     let access = cookies.iter().find(|c| c.name() == "nh_access").expect("access cookie");
     assert_eq!(access.http_only(), Some(true), "the token is out of reach of page scripts");
@@ -94,7 +94,7 @@ async fn an_expired_access_token_is_refreshed_once_for_concurrent_requests(pool:
                 .unwrap()
         }
     };
-    let (a, bb, c) = tokio::join!(get("/ui/dashboard"), get("/ui/lots"), get("/ui/account"));
+    let (a, bb, c) = tokio::join!(get("/ui/dashboard"), get("/ui/station"), get("/ui/account"));
     for r in [&a, &bb, &c] {
         assert_eq!(r.status(), 200, "{}", r.url());
         assert!(
@@ -112,8 +112,8 @@ async fn an_expired_access_token_is_refreshed_once_for_concurrent_requests(pool:
 async fn the_sign_in_form_has_the_apis_lockout(pool: PgPool) {
     let app = common::app(pool).await;
     let b = Browser::start(app.addr, "en-US").await;
-    // test_settings: 5 free failures per (username, address), then a wait
-    for _ in 0..5 {
+    // test_settings: 5 free failures per (username, address); the 6th starts the wait
+    for _ in 0..6 {
         b.goto("/ui/login").await;
         b.wait_for("#username").await;
         b.keys("operator").await;
@@ -148,9 +148,9 @@ async fn change_password_signs_out_other_sessions_and_keeps_this_one(pool: PgPoo
     b.wait_text("Password changed").await;
     b.screenshot("account").await;
     // this browser is signed in with the new password; the other session is gone
-    b.goto("/ui/lots").await;
-    assert_eq!(b.path().await, "/ui/lots");
-    other.goto("/ui/lots").await;
+    b.goto("/ui/dashboard").await;
+    assert_eq!(b.path().await, "/ui/dashboard");
+    other.goto("/ui/dashboard").await;
     other.wait_for("#username").await;
     // the old password no longer works, the new one does
     let fresh = Browser::start(app.addr, "en-US").await;
@@ -166,7 +166,7 @@ async fn a_forged_form_post_is_refused(pool: PgPool) {
     b.goto("/ui/station?setup=1").await;
     b.find("#process_id").await;
     b.client
-        .execute(&format!("document.getElementById('process_id').value = '{}'; document.querySelector('form').submit();", p1["id"]), vec![])
+        .execute(&format!("document.getElementById('process_id').value = '{}'; document.querySelector('form[action=\"/ui/station/setup\"]').submit();", p1["id"]), vec![])
         .await
         .unwrap();
     b.wait_for("#code").await;

@@ -57,6 +57,8 @@ impl Browser {
             std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
             "the browser tests need Debian's chromium and chromium-driver (.ci/run installs them: apt-get install chromium chromium-driver)"
         );
+        // fantoccini's client is built with rustls (chromedriver is plain HTTP, but the builder wants a provider)
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let port = free_port();
         let mut cmd = Command::new(CHROMEDRIVER);
         cmd.arg(format!("--port={port}"))
@@ -118,35 +120,69 @@ impl Browser {
         }
     }
 
-    pub async fn find(&self, css: &str) -> Element {
-        self.wait_for(css).await
+    #[track_caller]
+    pub fn find<'a>(&'a self, css: &'a str) -> impl std::future::Future<Output = Element> + 'a {
+        self.wait_for(css)
     }
 
     /// Wait (up to 10 s) for an element matching `css`.
-    pub async fn wait_for(&self, css: &str) -> Element {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no element {css} on {}: {e}", self.path_now()))
+    #[track_caller]
+    pub fn wait_for<'a>(&'a self, css: &'a str) -> impl std::future::Future<Output = Element> + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            match self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await {
+                Ok(e) => e,
+                Err(e) => panic!(
+                    "{caller}: no element {css} on {}: {e}\n{}",
+                    self.path().await,
+                    self.body_text().await
+                ),
+            }
+        }
     }
 
-    fn path_now(&self) -> String {
-        "the page".into()
+    /// Mark the current document, so [`Self::wait_fresh`] can tell when a submission replaced it.
+    pub async fn mark(&self) {
+        self.client.execute("document.body.dataset.stale = '1';", vec![]).await.expect("mark");
+    }
+
+    /// Wait until the marked document was replaced (by a navigation, or by the page script's swap).
+    #[track_caller]
+    pub fn wait_fresh(&self) -> impl std::future::Future<Output = ()> + '_ {
+        let caller = std::panic::Location::caller();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let stale = self
+                    .client
+                    .execute("return !!(document.body && document.body.dataset.stale);", vec![])
+                    .await
+                    .unwrap_or(serde_json::Value::Bool(true));
+                if stale == serde_json::Value::Bool(false) && self.client.find(Locator::Css("body")).await.is_ok() {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "{caller}: the page was not replaced");
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        }
     }
 
     pub async fn exists(&self, css: &str) -> bool {
         self.client.find(Locator::Css(css)).await.is_ok()
     }
 
-    pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect("text")
+    #[track_caller]
+    pub fn text<'a>(&'a self, css: &'a str) -> impl std::future::Future<Output = String> + 'a {
+        let found = self.find(css);
+        async move { found.await.text().await.expect("text") }
     }
 
     /// The whole page's visible text.
     pub async fn body_text(&self) -> String {
-        self.text("body").await
+        match self.client.find(Locator::Css("body")).await {
+            Ok(b) => b.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 
     /// Wait (up to 10 s) until the page's text contains `needle`.
@@ -183,6 +219,13 @@ impl Browser {
             .send_keys(text)
             .await
             .expect("type");
+    }
+
+    /// Press Enter to submit, and wait until the answer replaced the page.
+    pub async fn submit(&self) {
+        self.mark().await;
+        self.enter().await;
+        self.wait_fresh().await;
     }
 
     pub async fn enter(&self) {

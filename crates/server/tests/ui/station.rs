@@ -16,14 +16,15 @@ async fn set_process(b: &Browser, n: i64) {
         let shift_tab = format!("{}{}", char::from(fantoccini::key::Key::Shift), char::from(fantoccini::key::Key::Tab));
         b.keys(&shift_tab).await;
         b.keys(&char::from(fantoccini::key::Key::Shift).to_string()).await; // release
-        b.enter().await;
+        assert_eq!(b.focused().await, "change-process", "Shift+Tab from the scan field reaches Change process");
+        b.submit().await;
     }
     b.wait_for("#process_id").await;
     assert_eq!(b.focused().await, "process_id");
     b.keys(&n.to_string()).await;
     b.tab().await;
     b.tab().await;
-    b.enter().await;
+    b.submit().await;
     b.wait_for("#code").await;
     let heading = b.text("h1").await;
     assert!(heading.contains(&format!("· {n} ")), "station set to {n}: {heading}");
@@ -34,7 +35,7 @@ async fn scan(b: &Browser, code: &str) -> std::time::Duration {
     assert_eq!(b.focused().await, "code", "the scan field has focus before a scan");
     let t = Instant::now();
     b.keys(code).await;
-    b.enter().await;
+    b.submit().await;
     b.wait_for("#unit-h").await;
     t.elapsed()
 }
@@ -66,7 +67,8 @@ async fn one_unit_through_all_eight_processes_by_keyboard(pool: PgPool) {
     let lot = common::new_lot(&app, 2).await;
     let unit = common::wip(&lot, 1);
     let b = common::signed_in(&app, Role::Operator).await;
-    assert_eq!(b.path().await, "/ui/station?setup=1", "an operator lands at the station set-up");
+    assert!(b.path().await.starts_with("/ui/station"), "an operator lands at the station");
+    b.wait_for("#process_id").await;
     b.screenshot("station-setup").await;
 
     // out of sequence: process 3 before 1 is refused with the rule, and nothing is written
@@ -75,7 +77,7 @@ async fn one_unit_through_all_eight_processes_by_keyboard(pool: PgPool) {
     b.screenshot("station-scan").await;
     assert_eq!(b.focused().await, "start", "after a scan, Start has focus");
     let before = app.count("process_data").await;
-    b.enter().await;
+    b.submit().await;
     let (class, text) = feedback(&b).await;
     assert!(class.contains("bad"), "{class}");
     assert!(text.contains("PASS") && text.contains("1"), "the refusal names the rule: {text}");
@@ -86,7 +88,7 @@ async fn one_unit_through_all_eight_processes_by_keyboard(pool: PgPool) {
     for n in 1..=8 {
         set_process(&b, n).await;
         scan_times.push(scan(&b, &unit).await);
-        b.enter().await; // Start
+        b.submit().await; // Start
         let (class, _) = feedback(&b).await;
         assert!(class.contains("good"), "process {n} started");
         let process = common::process(&app, n).await;
@@ -97,7 +99,7 @@ async fn one_unit_through_all_eight_processes_by_keyboard(pool: PgPool) {
             b.screenshot("station-complete").await;
             b.assert_accessible("station (complete form)").await;
         }
-        b.enter().await; // Complete (PASS is preselected)
+        b.submit().await; // Complete (PASS is preselected)
         let (class, text) = feedback(&b).await;
         assert!(class.contains("good") && text.contains("PASS"), "process {n}: {text}");
         assert_eq!(b.focused().await, "code", "back at the scan field after a completion");
@@ -135,7 +137,7 @@ async fn a_fail_with_a_defect_and_out_of_spec_flags(pool: PgPool) {
     let b = common::signed_in(&app, Role::Operator).await;
     set_process(&b, 1).await;
     scan(&b, &unit).await;
-    b.enter().await;
+    b.submit().await;
     feedback(&b).await;
     // an out-of-spec value is flagged as it is typed, before any submit
     let process = common::process(&app, 1).await;
@@ -151,7 +153,7 @@ async fn a_fail_with_a_defect_and_out_of_spec_flags(pool: PgPool) {
     assert_eq!(b.client.execute("return document.querySelector('input[name=result]:checked').value", vec![]).await.unwrap().as_str(), Some("FAIL"));
     b.find("#defect_code").await.send_keys("SCRATCH").await.unwrap();
     b.find("#defect_description").await.send_keys("scratch on the housing").await.unwrap();
-    b.enter().await;
+    b.submit().await;
     let (class, text) = feedback(&b).await;
     assert!(class.contains("bad") && text.contains("FAIL"), "{text}");
     let defects: Value = app
@@ -162,11 +164,11 @@ async fn a_fail_with_a_defect_and_out_of_spec_flags(pool: PgPool) {
     let lot2 = common::new_lot(&app, 1).await;
     let unit2 = common::wip(&lot2, 1);
     scan(&b, &unit2).await;
-    b.enter().await;
+    b.submit().await;
     feedback(&b).await;
     b.find("input[name='result'][value='PASS']").await.send_keys(&char::from(fantoccini::key::Key::Right).to_string()).await.unwrap();
     b.find("#notes").await.send_keys("kept note").await.unwrap();
-    b.enter().await;
+    b.submit().await;
     let (class, text) = feedback(&b).await;
     assert!(class.contains("bad") && text.contains("defects"), "{text}");
     assert_eq!(b.find("#notes").await.prop("value").await.unwrap().as_deref(), Some("kept note"));
@@ -194,7 +196,7 @@ async fn a_network_blip_never_records_twice(pool: PgPool) {
         )
         .await
         .unwrap();
-    b.enter().await;
+    b.submit().await;
     let (class, _) = feedback(&b).await;
     assert!(class.contains("good"));
     let starts: i64 = app
@@ -221,10 +223,10 @@ async fn the_dashboard_follows_the_line_without_reloading(pool: PgPool) {
     let op = common::signed_in(&app, Role::Operator).await;
     set_process(&op, 1).await;
     scan(&op, &unit).await;
-    op.enter().await;
+    op.submit().await;
     feedback(&op).await;
     type_good_measurements(&op, &common::process(&app, 1).await).await;
-    op.enter().await;
+    op.submit().await;
     feedback(&op).await;
 
     let deadline = Instant::now() + std::time::Duration::from_secs(10);

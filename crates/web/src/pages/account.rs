@@ -166,9 +166,15 @@ fn account_body(s: &Session, me: &serde_json::Value, feedback: Option<maud::Mark
     }
 }
 
-async fn account_page(State(web): State<WebState>, s: Session) -> Response {
+#[derive(Deserialize)]
+pub struct AccountQuery {
+    changed: Option<String>,
+}
+
+async fn account_page(State(web): State<WebState>, s: Session, Query(q): Query<AccountQuery>) -> Response {
     let me = session::me(&web, &s).await;
-    layout::page(&web, &s, Nav::Account, t(s.lang, "account.title"), account_body(&s, &me, None))
+    let feedback = q.changed.map(|_| layout::success(t(s.lang, "account.changed")));
+    layout::page(&web, &s, Nav::Account, t(s.lang, "account.title"), account_body(&s, &me, feedback))
 }
 
 #[derive(Deserialize)]

@@ -115,6 +115,9 @@ struct View {
     /// The form's values after a refused completion (kept, so a typo is fixed rather than retyped).
     kept: Vec<(String, String)>,
     code: String,
+    /// The last action was refused: focus goes back to the scan field (the next scan, or a fix), not to the
+    /// button that was just refused.
+    refused: bool,
 }
 
 fn scan_form(s: &Session, code: &str, focus: bool) -> Markup {
@@ -166,11 +169,11 @@ fn kept<'a>(kept: &'a [(String, String)], name: &str) -> Option<&'a str> {
     kept.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-fn complete_form(s: &Session, process: &Value, record_id: i64, code: &str, keep: &[(String, String)], defect_codes: &[String]) -> Markup {
+fn complete_form(s: &Session, process: &Value, record_id: i64, code: &str, keep: &[(String, String)], defect_codes: &[String], focus: bool) -> Markup {
     let lang = s.lang;
     let criteria = process["quality_criteria"].as_object().cloned().unwrap_or_default();
     let result = kept(keep, "result").unwrap_or("PASS").to_string();
-    let mut first = true;
+    let mut first = focus;
     html! {
         form method="post" action="/ui/station/complete" data-retry class="action stack" id="complete" {
             (csrf_field(s))
@@ -181,7 +184,7 @@ fn complete_form(s: &Session, process: &Value, record_id: i64, code: &str, keep:
                 legend { (t(lang, "station.result")) }
                 @for (value, key) in [("PASS", "station.pass"), ("FAIL", "station.fail"), ("REWORK", "station.rework")] {
                     label class=(format!("result {}", value.to_ascii_lowercase())) {
-                        input type="radio" name="result" value=(value) checked[result == value] autofocus[criteria.is_empty() && result == value];
+                        input type="radio" name="result" value=(value) checked[result == value] autofocus[focus && criteria.is_empty() && result == value];
                         " " (t(lang, key))
                     }
                 }
@@ -199,7 +202,7 @@ fn complete_form(s: &Session, process: &Value, record_id: i64, code: &str, keep:
                         div class="measure" {
                             label for=(id) { (name) @if required { " *" } }
                             input id=(id) name=(format!("m.{name}")) inputmode="decimal" autocomplete="off" class="big"
-                                data-min=[min] data-max=[max] required[required] autofocus[focus]
+                                data-min=[min] data-max=[max] aria-required=[required.then_some("true")] autofocus[focus]
                                 aria-describedby=(format!("{id}-limits {id}-flag")) value=[kept(keep, &format!("m.{name}"))];
                             span id=(format!("{id}-limits")) class="limits" {
                                 (limits_text(lang, min, max)) @if !unit.is_empty() { " " (unit) }
@@ -272,19 +275,19 @@ async fn render(web: &WebState, s: &Session, setup: StationSetup, view: View) ->
         p class="station-setup" {
             (t(lang, "station.at")) " " strong { (process_name(lang, process)) }
             @if let Some(e) = setup.equipment_id { " · " (t(lang, "station.equipment")) " #" (e) }
-            " · " a href="/ui/station?setup=1" { (t(lang, "station.change")) }
+            " · " a href="/ui/station?setup=1" id="change-process" { (t(lang, "station.change")) }
         }
         @if let Some(f) = &view.feedback { (f) }
-        (scan_form(s, &view.code, open_here.is_none() && !can_start))
+        (scan_form(s, &view.code, view.refused || (open_here.is_none() && !can_start)))
         @if let Some(scan) = &view.scan {
             section class="unit" aria-labelledby="unit-h" {
                 h2 id="unit-h" { (scan["code"].as_str().unwrap_or("")) }
                 (unit_facts(lang, scan))
                 p class="next" { (t(lang, "station.next")) ": " strong { (next.and_then(|n| n["message"].as_str()).unwrap_or("")) } }
                 @if let Some(rid) = open_here {
-                    (complete_form(s, process, rid, &view.code, &view.kept, &codes))
+                    (complete_form(s, process, rid, &view.code, &view.kept, &codes, !view.refused))
                 } @else if can_start {
-                    (start_form(s, &view.code, true))
+                    (start_form(s, &view.code, !view.refused))
                 }
             }
         }
@@ -390,6 +393,7 @@ async fn start(State(web): State<WebState>, s: Session, headers: axum::http::Hea
         StatusCode::OK
     } else {
         view.feedback = Some(layout::refusal(&r.problem_text()));
+        view.refused = true;
         r.status
     };
     view.scan = rescan(&web, &s, &f.code).await;
