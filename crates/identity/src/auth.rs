@@ -229,7 +229,17 @@ pub async fn change_password(
     user: AuthUser,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    match session::change_password(&st, &user.ctx, addr, user.id, &user.username, &body.current_password, &body.new_password).await {
+    match session::change_password(
+        &st,
+        &user.ctx,
+        addr,
+        user.id,
+        &user.username,
+        &body.current_password,
+        &body.new_password,
+    )
+    .await
+    {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(LoginFailure::InvalidCredentials) => Err(ApiError::validation(
             "current_password",

@@ -272,7 +272,11 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration {
         version: 12,
         name: "mes_activity",
-        up: &[step!("0012_mes_activity", "01_activity_notify.sql", "activity_notify")],
+        up: &[step!(
+            "0012_mes_activity",
+            "01_activity_notify.sql",
+            "activity_notify"
+        )],
         down: down!("0012_mes_activity"),
     },
 ];

@@ -87,7 +87,8 @@ pub fn app(state: AppState, opts: &HttpOptions) -> Router {
         .route_layer(axum::middleware::from_fn(middleware::check_path_params))
         .fallback(middleware::not_found)
         .with_state(state.clone());
-    let web = neurohub_web::WebState::new(inner_api, state.clone(), opts.tls, openapi::restricted_to);
+    let web =
+        neurohub_web::WebState::new(inner_api, state.clone(), opts.tls, openapi::restricted_to);
     let router = api_router
         .merge(neurohub_web::router(web))
         .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", doc))

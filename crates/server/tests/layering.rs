@@ -17,6 +17,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("neurohub-identity", &["neurohub-core"]),
     ("neurohub-mes", &["neurohub-core", "neurohub-identity"]),
     ("neurohub-atp", &["neurohub-core", "neurohub-identity"]),
+    // the web UI reaches the domains only through the API router it is handed (neurohub_web::api)
+    ("neurohub-web", &["neurohub-core"]),
     (
         "neurohub-server",
         &[
@@ -25,6 +27,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "neurohub-schema",
             "neurohub-mes",
             "neurohub-atp",
+            "neurohub-web",
         ],
     ),
     (

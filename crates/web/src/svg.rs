@@ -11,7 +11,11 @@ pub fn bars(title: &str, rows: &[(String, f64)], unit: &str) -> Markup {
     // wide enough for the longest label (about 7.5 px a character at 13 px; Hangul about twice that)
     let label_w = rows
         .iter()
-        .map(|r| r.0.chars().map(|c| if c.is_ascii() { 7.5 } else { 13.5 }).sum::<f64>())
+        .map(|r| {
+            r.0.chars()
+                .map(|c| if c.is_ascii() { 7.5 } else { 13.5 })
+                .sum::<f64>()
+        })
         .fold(60.0_f64, f64::max)
         + 12.0;
     let bar_w = 300.0;
@@ -57,7 +61,14 @@ pub fn line(title: &str, points: &[(String, f64)], min: Option<f64>, max: Option
     let path: Vec<String> = points
         .iter()
         .enumerate()
-        .map(|(i, p)| format!("{}{:.1},{:.1}", if i == 0 { "M" } else { "L" }, x(i), y(p.1)))
+        .map(|(i, p)| {
+            format!(
+                "{}{:.1},{:.1}",
+                if i == 0 { "M" } else { "L" },
+                x(i),
+                y(p.1)
+            )
+        })
         .collect();
     let out = |v: f64| min.is_some_and(|m| v < m) || max.is_some_and(|m| v > m);
     html! {
@@ -103,7 +114,7 @@ mod tests {
     #[test]
     fn numbers_read_naturally() {
         assert_eq!(fmt(12.0), "12");
-        assert_eq!(fmt(3.14159), "3.142");
+        assert_eq!(fmt(2.71234), "2.712");
         assert_eq!(fmt(0.5), "0.5");
     }
 
@@ -113,6 +124,9 @@ mod tests {
         let s = line("t", &pts, Some(0.0), Some(10.0)).into_string();
         assert_eq!(s.matches("point out").count(), 1, "{s}");
         let b = bars("t", &[("x".into(), 2.0)], "u").into_string();
-        assert!(b.contains("<title>t</title>") && b.contains("class=\"bar\""), "{b}");
+        assert!(
+            b.contains("<title>t</title>") && b.contains("class=\"bar\""),
+            "{b}"
+        );
     }
 }

@@ -515,6 +515,29 @@ async fn every_write_route_is_audited_with_user_ip_and_the_servers_request_id(po
     )
     .await
     .assert_status(200);
+    // one's own password change (as the new user, signed in with the password the admin gave)
+    let own = app
+        .request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(&json!({"username": "audited.user", "password": "a long enough password for audit"})),
+            &[],
+        )
+        .await;
+    own.assert_status(200);
+    app.request(
+        Method::POST,
+        "/api/v1/auth/password",
+        Some(own.body["access_token"].as_str().unwrap()),
+        Some(
+            &json!({"current_password": "a long enough password for audit",
+                     "new_password": "another long password for the audit"}),
+        ),
+        &[],
+    )
+    .await
+    .assert_status(204);
     // sign-in, refresh, sign-out
     let login = app
         .request(

@@ -591,3 +591,114 @@ async fn login_writes_are_audited_with_the_request_context(pool: PgPool) {
     assert!(new_data.get("password_hash").is_none());
     assert!(new_data["last_login_at"].is_string());
 }
+
+#[sqlx::test(migrations = false)]
+async fn own_password_change_checks_both_passwords_and_ends_every_session(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let first = login(&app, "operator", PASSWORD).await;
+    first.assert_status(200);
+    let token = first.body["access_token"].as_str().unwrap().to_string();
+    let change = |current: &str, new: &str| {
+        let body = json!({"current_password": current, "new_password": new});
+        let token = token.clone();
+        let app = &app;
+        async move {
+            app.request(
+                Method::POST,
+                "/api/v1/auth/password",
+                Some(&token),
+                Some(&body),
+                &[],
+            )
+            .await
+        }
+    };
+    // a wrong current password: a field error, and nothing changes
+    change("not my password", "a brand new long passphrase")
+        .await
+        .assert_fields(422, "VALIDATION_FAILED", &["current_password"]);
+    // a weak new one, or the same one: a field error on new_password
+    change(PASSWORD, "short")
+        .await
+        .assert_fields(422, "VALIDATION_FAILED", &["new_password"]);
+    change(PASSWORD, PASSWORD)
+        .await
+        .assert_fields(422, "VALIDATION_FAILED", &["new_password"]);
+    login(&app, "operator", PASSWORD).await.assert_status(200);
+    // no token: 401 before the body is read
+    app.request(
+        Method::POST,
+        "/api/v1/auth/password",
+        None,
+        Some(&json!({})),
+        &[],
+    )
+    .await
+    .assert_problem(401, "MISSING_TOKEN");
+
+    change(PASSWORD, "a brand new long passphrase")
+        .await
+        .assert_status(204);
+    // every refresh token is revoked, the access token stops working, the old password is gone
+    let live: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM refresh_tokens t JOIN users u ON u.id = t.user_id \
+          WHERE u.username = 'operator' AND t.revoked_at IS NULL",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(live, 0);
+    refresh(&app, first.body["refresh_token"].as_str().unwrap())
+        .await
+        .assert_status(401);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let me = app
+            .request(Method::GET, "/api/v1/auth/me", Some(&token), None, &[])
+            .await;
+        if me.status == 401 {
+            me.assert_problem(401, "TOKEN_REVOKED");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old access token still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    login(&app, "operator", PASSWORD)
+        .await
+        .assert_problem(401, "INVALID_CREDENTIALS");
+    login(&app, "operator", "a brand new long passphrase")
+        .await
+        .assert_status(200);
+}
+
+#[sqlx::test(migrations = false)]
+async fn guessing_the_current_password_is_throttled_like_sign_in(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let token = app.token(Role::Operator).to_string();
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let r = app
+            .request(
+                Method::POST,
+                "/api/v1/auth/password",
+                Some(&token),
+                Some(&json!({"current_password": "guess", "new_password": "a brand new long passphrase"})),
+                &[],
+            )
+            .await;
+        statuses.push(r.status);
+        if r.status == 429 {
+            r.assert_problem(429, "LOGIN_THROTTLED");
+            assert!(r.headers.get("retry-after").is_some());
+        }
+    }
+    // test_settings: 5 free failures, then the wait
+    assert_eq!(
+        statuses,
+        vec![422, 422, 422, 422, 422, 429, 429],
+        "{statuses:?}"
+    );
+}

@@ -111,6 +111,7 @@ GET /api/v1/audit-logs audit_list
 POST /api/v1/auth/login auth_login
 POST /api/v1/auth/logout auth_logout
 GET /api/v1/auth/me auth_me
+POST /api/v1/auth/password auth_change_password
 POST /api/v1/auth/refresh auth_refresh
 GET /api/v1/dashboard dashboard
 GET /api/v1/equipment equipment_list

@@ -26,6 +26,7 @@ const MATRIX: &[(&str, &str, Option<&[Role]>)] = &[
     ("POST", "/api/v1/auth/refresh", None),
     ("POST", "/api/v1/auth/logout", Some(ANY)),
     ("GET", "/api/v1/auth/me", Some(ANY)),
+    ("POST", "/api/v1/auth/password", Some(ANY)),
     // users
     ("GET", "/api/v1/users", Some(ADMIN)),
     ("POST", "/api/v1/users", Some(ADMIN)),

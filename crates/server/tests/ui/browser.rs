@@ -47,7 +47,11 @@ pub fn screenshot_dir() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Browser {
@@ -108,7 +112,10 @@ impl Browser {
     }
 
     pub async fn goto(&self, path: &str) {
-        self.client.goto(&format!("{}{path}", self.base)).await.expect("navigate");
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .expect("navigate");
     }
 
     /// The path (and query) of the current page.
@@ -130,7 +137,13 @@ impl Browser {
     pub fn wait_for<'a>(&'a self, css: &'a str) -> impl std::future::Future<Output = Element> + 'a {
         let caller = std::panic::Location::caller();
         async move {
-            match self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await {
+            match self
+                .client
+                .wait()
+                .at_most(Duration::from_secs(10))
+                .for_element(Locator::Css(css))
+                .await
+            {
                 Ok(e) => e,
                 Err(e) => panic!(
                     "{caller}: no element {css} on {}: {e}\n{}",
@@ -143,7 +156,10 @@ impl Browser {
 
     /// Mark the current document, so [`Self::wait_fresh`] can tell when a submission replaced it.
     pub async fn mark(&self) {
-        self.client.execute("document.body.dataset.stale = '1';", vec![]).await.expect("mark");
+        self.client
+            .execute("document.body.dataset.stale = '1';", vec![])
+            .await
+            .expect("mark");
     }
 
     /// Wait until the marked document was replaced (by a navigation, or by the page script's swap).
@@ -155,13 +171,21 @@ impl Browser {
             loop {
                 let stale = self
                     .client
-                    .execute("return !!(document.body && document.body.dataset.stale);", vec![])
+                    .execute(
+                        "return !!(document.body && document.body.dataset.stale);",
+                        vec![],
+                    )
                     .await
                     .unwrap_or(serde_json::Value::Bool(true));
-                if stale == serde_json::Value::Bool(false) && self.client.find(Locator::Css("body")).await.is_ok() {
+                if stale == serde_json::Value::Bool(false)
+                    && self.client.find(Locator::Css("body")).await.is_ok()
+                {
                     return;
                 }
-                assert!(Instant::now() < deadline, "{caller}: the page was not replaced");
+                assert!(
+                    Instant::now() < deadline,
+                    "{caller}: the page was not replaced"
+                );
                 tokio::time::sleep(Duration::from_millis(30)).await;
             }
         }
@@ -240,14 +264,22 @@ impl Browser {
     pub async fn sign_in(&self, username: &str, password: &str) {
         self.goto("/ui/login").await;
         self.wait_for("#username").await;
-        assert_eq!(self.focused().await, "username", "the sign-in page focuses the username");
+        assert_eq!(
+            self.focused().await,
+            "username",
+            "the sign-in page focuses the username"
+        );
         self.keys(username).await;
         self.tab().await;
         self.keys(password).await;
         self.enter().await;
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.path().await.starts_with("/ui/login") {
-            assert!(Instant::now() < deadline, "sign-in as {username} did not leave the sign-in page:\n{}", self.body_text().await);
+            assert!(
+                Instant::now() < deadline,
+                "sign-in as {username} did not leave the sign-in page:\n{}",
+                self.body_text().await
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -265,7 +297,10 @@ impl Browser {
     /// axe-core's violations of impact `serious` or `critical` on the current page (WCAG 2.x A and AA rules).
     pub async fn serious_a11y_violations(&self) -> Vec<Value> {
         const AXE: &str = include_str!("vendor/axe.min.js");
-        self.client.execute(&format!("{AXE}; return true;"), vec![]).await.expect("inject axe");
+        self.client
+            .execute(&format!("{AXE}; return true;"), vec![])
+            .await
+            .expect("inject axe");
         let v = self
             .client
             .execute_async(
@@ -288,7 +323,11 @@ impl Browser {
     /// Assert zero serious or critical accessibility violations, naming them otherwise.
     pub async fn assert_accessible(&self, page: &str) {
         let v = self.serious_a11y_violations().await;
-        assert!(v.is_empty(), "{page}: axe-core found serious violations:\n{}", serde_json::to_string_pretty(&v).unwrap());
+        assert!(
+            v.is_empty(),
+            "{page}: axe-core found serious violations:\n{}",
+            serde_json::to_string_pretty(&v).unwrap()
+        );
     }
 
     /// The transfer size of the page and its assets (HTML + JS + CSS bytes, from the Resource Timing API; the
