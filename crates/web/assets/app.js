@@ -98,5 +98,10 @@
     form.dataset.busy = "1";
     submitWithRetry(form, e.submitter);
   });
-  document.addEventListener("DOMContentLoaded", function () { wire(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    wire(document);
+    // browsers skip `autofocus` in some navigations (a redirect after a post, a restored tab); a station's scan
+    // field must have focus all the same
+    if (!document.activeElement || document.activeElement === document.body) { focusFirst(document); }
+  });
 })();

@@ -101,6 +101,19 @@ async fn one_unit_through_all_eight_processes_by_keyboard(pool: PgPool) {
     b.wait_for("#process_id").await;
     b.screenshot("station-setup").await;
 
+    // a new user needs no code from anywhere: the idle station lists units ready for its process, and a click on
+    // one is a scan
+    set_process(&b, 1).await;
+    let first = b.find("section.waiting ul.codes a").await;
+    let listed = first.text().await.unwrap();
+    assert!(listed.starts_with("WIP-"), "{listed}");
+    b.mark().await;
+    first.click().await.unwrap();
+    b.wait_fresh().await;
+    assert_eq!(b.text("#unit-h").await, listed);
+    b.goto("/ui/station").await;
+    b.wait_for("#code").await;
+
     // out of sequence: process 3 before 1 is refused with the rule, and nothing is written
     set_process(&b, 3).await;
     scan(&b, &unit).await;

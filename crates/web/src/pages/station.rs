@@ -274,6 +274,62 @@ async fn defect_codes(web: &WebState, s: &Session) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Codes to scan when the line is new to the user: units that passed (or reached) the process before this one —
+/// WIP items by their current process, serials by the highest process they passed; for the first process, new
+/// WIP items. Only a hint: the scan says what may really be done, the start decides.
+async fn waiting_units(
+    web: &WebState,
+    s: &Session,
+    procs: &[Value],
+    process: &Value,
+) -> Vec<String> {
+    let n = process["process_number"].as_i64().unwrap_or(1);
+    let codes = |r: crate::api::Reply, field: &str| -> Vec<String> {
+        r.body["items"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|u| u[field].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if n <= 1 {
+        return codes(
+            web.api
+                .get(&s.cx, "/api/v1/wip-items?status=CREATED&limit=8")
+                .await,
+            "wip_id",
+        );
+    }
+    let previous = procs
+        .iter()
+        .find(|p| p["process_number"].as_i64() == Some(n - 1));
+    let wip_path = previous.map(|p| {
+        format!(
+            "/api/v1/wip-items?status=IN_PROGRESS&current_process_id={}&limit=8",
+            p["id"]
+        )
+    });
+    let serial_path = format!(
+        "/api/v1/serials?status=IN_PROGRESS&process_reached={}&limit=8",
+        n - 1
+    );
+    let (wips, serials) = tokio::join!(
+        async {
+            match &wip_path {
+                Some(p) => codes(web.api.get(&s.cx, p).await, "wip_id"),
+                None => Vec::new(),
+            }
+        },
+        web.api.get(&s.cx, &serial_path)
+    );
+    let mut all = wips;
+    all.extend(codes(serials, "serial_number"));
+    all.truncate(8);
+    all
+}
+
 async fn render(web: &WebState, s: &Session, setup: StationSetup, view: View) -> Response {
     let lang = s.lang;
     let procs = processes(web, s).await;
@@ -312,6 +368,11 @@ async fn render(web: &WebState, s: &Session, setup: StationSetup, view: View) ->
     } else {
         Vec::new()
     };
+    let waiting = if view.scan.is_none() {
+        waiting_units(web, s, &procs, process).await
+    } else {
+        Vec::new()
+    };
     let body = html! {
         p class="station-setup" {
             (t(lang, "station.at")) " " strong { (process_name(lang, process)) }
@@ -329,6 +390,16 @@ async fn render(web: &WebState, s: &Session, setup: StationSetup, view: View) ->
                     (complete_form(s, process, rid, &view.code, &view.kept, &codes, !view.refused))
                 } @else if can_start {
                     (start_form(s, &view.code, !view.refused))
+                }
+            }
+        }
+        @if !waiting.is_empty() {
+            section class="waiting" aria-labelledby="waiting-h" {
+                h2 id="waiting-h" { (t(lang, "station.waiting")) }
+                ul class="codes" {
+                    @for c in &waiting {
+                        li { a href=(format!("/ui/station?code={}", crate::api::enc(c))) { (c) } }
+                    }
                 }
             }
         }
@@ -631,4 +702,9 @@ pub const MESSAGES: crate::i18n::Messages = &[
     ("station.defect_description", "Description", "설명"),
     ("station.defect_severity", "Severity", "심각도"),
     ("station.notes", "Notes", "메모"),
+    (
+        "station.waiting",
+        "Ready for this process",
+        "이 공정 대기 중",
+    ),
 ];
