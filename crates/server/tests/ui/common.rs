@@ -78,3 +78,6 @@ pub async fn sql_i64(app: &TestApp, sql: &str) -> i64 {
         .await
         .expect(sql)
 }
+
+/// Percent-encode a path segment or query value (the UI's own encoder).
+pub use neurohub_web::api::enc;
