@@ -10,4 +10,5 @@ mod browser;
 mod common;
 
 mod auth;
+mod lists;
 mod station;
