@@ -263,6 +263,21 @@ async fn trace_recall_csv_and_chart(pool: PgPool) {
         1,
         "only the failed measurement is marked"
     );
+    let chart_link = b
+        .find(&format!(
+            "#timeline tr.out[data-measurement='{}'] a",
+            w.measurement
+        ))
+        .await;
+    let chart_href = format!(
+        "/ui/chart?process=1&measurement={}&lot={}",
+        w.measurement, w.lot_id
+    );
+    assert_eq!(
+        chart_link.attr("href").await.unwrap(),
+        Some(chart_href.clone()),
+        "the measurement links to its chart"
+    );
     b.screenshot("trace").await;
     b.assert_accessible("trace").await;
     // the passed unit: no mark
@@ -378,5 +393,26 @@ async fn trace_recall_csv_and_chart(pool: PgPool) {
     );
     assert_eq!(count(&b, "#chart-table tr.out").await, 1);
     b.screenshot("chart").await;
+    // the same chart from the trace's link (the lot by its id)
+    b.goto(&chart_href).await;
+    b.wait_for("svg.chart").await;
+    assert_eq!(count(&b, "#chart-table tbody tr").await as i64, values);
     b.assert_accessible("chart").await;
+
+    // the same pages in Korean (a message missing from a table would fail the page in a debug build)
+    let ko = Browser::start(app.addr, "ko-KR").await;
+    ko.sign_in("manager", crate::helpers::PASSWORD).await;
+    for (path, heading) in [
+        ("/ui/lots".to_string(), "LOT 목록"),
+        (format!("/ui/units?lot_id={}", w.lot_id), "단위 목록"),
+        (format!("/ui/lots/{}", w.lot_id), "LOT"),
+        (format!("/ui/trace?code={}", w.failed), "추적"),
+        (format!("/ui/recall?operator_id={operator}"), "리콜"),
+        (chart_href.clone(), "측정값 추이"),
+    ] {
+        ko.goto(&path).await;
+        let h1 = ko.text("h1").await;
+        assert!(h1.contains(heading), "{path}: {h1}");
+    }
+    ko.wait_text("규격 벗어남").await; // the chart, last: its out-of-limits value
 }

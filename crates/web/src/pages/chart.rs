@@ -15,6 +15,7 @@ use crate::i18n::{t, Lang};
 use crate::layout::{self, Nav};
 use crate::pages::lots::query;
 use crate::pages::station::process_name;
+use crate::pages::trace::when;
 use crate::session::Session;
 use crate::svg::{self, fmt};
 use crate::WebState;
@@ -219,7 +220,7 @@ fn chart(lang: Lang, process: &Value, measurement: &str, records: &[Value]) -> M
                 tbody {
                     @for (r, v) in &pts {
                         tr class=[out(*v).then_some("out")] {
-                            td { (txt(&r["started_at"])) }
+                            td { (when(&r["started_at"])) }
                             td { a href=(format!("/ui/trace{}", query(&[("code", Some(&unit_of(r)))]))) { (unit_of(r)) } }
                             td class="num" { (fmt(*v)) }
                             td { @if out(*v) { strong class="flag" { (t(lang, "chart.out")) } } @else { (t(lang, "chart.within")) } }

@@ -20,6 +20,7 @@ use crate::api::{Api, CallContext};
 use crate::i18n::{t, Lang};
 use crate::layout::{self, Nav};
 use crate::pages::lots::{next_link, query};
+use crate::pages::trace::when;
 use crate::session::Session;
 use crate::WebState;
 
@@ -111,7 +112,13 @@ fn default_window() -> (String, String) {
     )
 }
 
-fn form(lang: Lang, q: &RecallQuery, users: Option<&[Value]>, equipment: &[Value]) -> Markup {
+fn form(
+    lang: Lang,
+    q: &RecallQuery,
+    users: Option<&[Value]>,
+    equipment: &[Value],
+    me: i64,
+) -> Markup {
     let (dfrom, dto) = default_window();
     let from = q.from.clone().filter(|v| !v.is_empty()).unwrap_or(dfrom);
     let to = q.to.clone().filter(|v| !v.is_empty()).unwrap_or(dto);
@@ -131,7 +138,7 @@ fn form(lang: Lang, q: &RecallQuery, users: Option<&[Value]>, equipment: &[Value
                     }
                 } @else {
                     input id="operator_id" name="operator_id" inputmode="numeric" value=(op) aria-describedby="operator-hint";
-                    span id="operator-hint" class="hint" { (t(lang, "recall.operator_hint")) }
+                    span id="operator-hint" class="hint" { (t(lang, "recall.operator_hint")) " " (t(lang, "recall.yours")) " " (me) }
                 }
             }
             div {
@@ -227,8 +234,8 @@ async fn recall_page(
                                     td { (txt(&u["status"])) }
                                     td class="num" { (u["records"]) }
                                     td { (codes(u)) }
-                                    td { (txt(&u["first_started_at"])) }
-                                    td { (txt(&u["last_started_at"])) }
+                                    td { (when(&u["first_started_at"])) }
+                                    td { (when(&u["last_started_at"])) }
                                 }
                             }
                         }
@@ -241,7 +248,7 @@ async fn recall_page(
         html! {}
     };
     let body = html! {
-        (form(lang, &q, users.as_deref(), &equipment))
+        (form(lang, &q, users.as_deref(), &equipment, s.user_id))
         (results)
     };
     let mut res = layout::page(&web, &s, Nav::Recall, t(lang, "recall.title"), body);
@@ -406,6 +413,7 @@ pub const MESSAGES: crate::i18n::Messages = &[
         "The operator's user id.",
         "작업자의 사용자 id.",
     ),
+    ("recall.yours", "Yours:", "내 id:"),
     ("recall.equipment", "Equipment", "설비"),
     ("recall.none", "Any", "전체"),
     ("recall.from", "From (UTC)", "시작 (UTC)"),

@@ -46,6 +46,20 @@ fn search_form(lang: Lang, code: &str) -> Markup {
     }
 }
 
+/// A time of the API (RFC 3339) as people read it, to the second in UTC, inside a `<time>` carrying the exact
+/// value; anything else as given.
+pub fn when(v: &Value) -> Markup {
+    let Some(raw) = v.as_str() else {
+        return html! { "—" };
+    };
+    match chrono::DateTime::parse_from_rfc3339(raw) {
+        Ok(t) => {
+            html! { time datetime=(raw) { (t.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M:%S UTC")) } }
+        }
+        Err(_) => html! { (raw) },
+    }
+}
+
 /// A number or a boolean as measured, anything else as text.
 fn value_text(v: &Value) -> String {
     match v {
@@ -58,7 +72,7 @@ fn value_text(v: &Value) -> String {
 
 /// The measurements of a record against their limits: the criteria check's entries, then measurements no
 /// criterion covers.
-fn measurements(lang: Lang, rec: &Value, caption: &str) -> Markup {
+fn measurements(lang: Lang, rec: &Value, caption: &str, lot_id: &Value) -> Markup {
     let check = rec["criteria_check"]
         .as_object()
         .cloned()
@@ -85,7 +99,7 @@ fn measurements(lang: Lang, rec: &Value, caption: &str) -> Markup {
                 @for (name, c) in &check {
                     @let failed = c["passed"] == Value::Bool(false);
                     tr class=[failed.then_some("out")] data-measurement=(name) {
-                        th scope="row" { (name) }
+                        th scope="row" { a href=(chart_href(rec, name, lot_id)) title=(t(lang, "trace.chart")) { (name) } }
                         td class="num" { (value_text(&c["value"])) @if let Some(u) = c["unit"].as_str() { " " (u) } }
                         td class="num" { (value_text(&c["min"])) }
                         td class="num" { (value_text(&c["max"])) }
@@ -114,6 +128,20 @@ fn measurements(lang: Lang, rec: &Value, caption: &str) -> Markup {
     }
 }
 
+/// The chart of this measurement at this record's process, in this lot.
+fn chart_href(rec: &Value, name: &str, lot_id: &Value) -> String {
+    let process = rec["process_number"].to_string();
+    let lot = lot_id.to_string();
+    format!(
+        "/ui/chart{}",
+        query(&[
+            ("process", Some(&process)),
+            ("measurement", Some(name)),
+            ("lot", Some(&lot))
+        ])
+    )
+}
+
 fn defects(lang: Lang, rec: &Value) -> Markup {
     let Some(list) = rec["defects"].as_array().filter(|d| !d.is_empty()) else {
         return html! {};
@@ -130,7 +158,7 @@ fn defects(lang: Lang, rec: &Value) -> Markup {
     }
 }
 
-fn record(lang: Lang, rec: &Value) -> Markup {
+fn record(lang: Lang, rec: &Value, lot_id: &Value) -> Markup {
     let result = rec["result"].as_str();
     let heading = format!(
         "{} {} · {} {} · {}",
@@ -153,12 +181,12 @@ fn record(lang: Lang, rec: &Value) -> Markup {
                 dt { (t(lang, "trace.level")) } dd { (txt(&rec["data_level"])) }
                 dt { (t(lang, "trace.operator")) } dd class="operator" { (txt(&rec["operator"]["full_name"])) " (" (txt(&rec["operator"]["username"])) ")" }
                 dt { (t(lang, "trace.equipment")) } dd { @if rec["equipment"].is_null() { "—" } @else { (txt(&rec["equipment"]["code"])) " " (txt(&rec["equipment"]["name"])) } }
-                dt { (t(lang, "trace.started")) } dd { time datetime=(txt(&rec["started_at"])) { (txt(&rec["started_at"])) } }
-                dt { (t(lang, "trace.completed")) } dd { @if let Some(c) = rec["completed_at"].as_str() { time datetime=(c) { (c) } } @else { "—" } }
+                dt { (t(lang, "trace.started")) } dd { (when(&rec["started_at"])) }
+                dt { (t(lang, "trace.completed")) } dd { (when(&rec["completed_at"])) }
                 @if let Some(d) = rec["duration_seconds"].as_i64() { dt { (t(lang, "trace.duration")) } dd { (d) " s" } }
                 @if let Some(n) = rec["notes"].as_str() { dt { (t(lang, "trace.notes")) } dd { (n) } }
             }
-            (measurements(lang, rec, &format!("{} — {}", t(lang, "trace.measurements"), heading)))
+            (measurements(lang, rec, &format!("{} — {}", t(lang, "trace.measurements"), heading), lot_id))
             (defects(lang, rec))
         }
     }
@@ -182,12 +210,12 @@ fn genealogy(lang: Lang, g: &Value) -> Markup {
         h2 id="timeline-h" { (t(lang, "trace.timeline")) " (" (records.len()) ")" }
         @if records.is_empty() { p { (t(lang, "trace.no_records")) } }
         ol class="timeline" id="timeline" aria-labelledby="timeline-h" {
-            @for r in records { (record(lang, r)) }
+            @for r in records { (record(lang, r, &g["lot"]["id"])) }
         }
         @if !lot_records.is_empty() {
             h2 id="lot-records-h" { (t(lang, "trace.lot_records")) }
             ol class="timeline" aria-labelledby="lot-records-h" {
-                @for r in lot_records { (record(lang, r)) }
+                @for r in lot_records { (record(lang, r, &g["lot"]["id"])) }
             }
         }
     }
@@ -287,6 +315,11 @@ pub const MESSAGES: crate::i18n::Messages = &[
     ("trace.not_checked", "Not checked", "판정 없음"),
     ("trace.no_criterion", "No criterion", "기준 없음"),
     ("trace.defects", "Defects", "불량"),
+    (
+        "trace.chart",
+        "This measurement over time in this lot",
+        "이 LOT에서 이 측정값의 추이",
+    ),
 ];
 
 #[cfg(test)]
@@ -304,7 +337,7 @@ mod tests {
             "criteria_check": {"depth": {"value": 90, "min": 20, "max": 50, "unit": "um", "passed": false, "reason": "above the maximum 50"}},
             "defects": [{"code": "DEEP", "severity": "MAJOR", "description": "too deep"}]
         });
-        let html = record(Lang::En, &rec).into_string();
+        let html = record(Lang::En, &rec, &json!(7)).into_string();
         assert!(
             html.contains("class=\"out\"")
                 && html.contains("Out of limits")
