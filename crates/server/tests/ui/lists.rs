@@ -138,6 +138,15 @@ async fn lots_list_filters_pages_and_the_lot_shows_its_progress(pool: PgPool) {
         .await;
     assert_eq!(progress.attr("max").await.unwrap().as_deref(), Some("3"));
     b.screenshot("lots").await;
+    // a prefix the API refuses: its words, and the form keeps what was typed
+    b.goto("/ui/lots?q=KR%25").await;
+    let refusal = b.text(".feedback.bad").await;
+    assert!(refusal.contains("q"), "{refusal}");
+    assert_eq!(
+        b.find("#q").await.prop("value").await.unwrap().as_deref(),
+        Some("KR%")
+    );
+    b.goto(&format!("/ui/lots?q={}", w.lot)).await;
     b.assert_accessible("lots").await;
 
     // keyset pages of one lot each over the shared prefix: every lot once, in lot-number order
@@ -327,7 +336,7 @@ async fn trace_recall_csv_and_chart(pool: PgPool) {
     let res = app
         .client
         .get(app.url(&href))
-        .header("cookie", jar)
+        .header("cookie", jar.clone())
         .send()
         .await
         .unwrap();
@@ -357,6 +366,49 @@ async fn trace_recall_csv_and_chart(pool: PgPool) {
         .unwrap()
         .starts_with("text/csv"));
     assert!(!anon.text().await.unwrap().contains(&w.failed));
+
+    // the CSV is read from the API page by page: with pages of one unit it still holds every unit
+    let now = chrono::Utc::now();
+    let window = format!(
+        "from={}&to={}",
+        (now - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M"),
+        (now + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M")
+    );
+    b.goto(&format!(
+        "/ui/recall?operator_id={operator}&{window}&limit=1"
+    ))
+    .await;
+    assert_eq!(count(&b, "#recall-table tbody tr").await, 1);
+    assert!(b.exists("#next-page").await, "a next page of the recall");
+    let href = b.find("#csv").await.attr("href").await.unwrap().unwrap();
+    assert!(href.contains("limit=1"), "{href}");
+    let paged = app
+        .client
+        .get(app.url(&href))
+        .header("cookie", jar.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(paged, csv, "the same file, whatever the page size");
+    // a window longer than 31 days: the API's refusal, the form keeps what was asked
+    b.goto(&format!(
+        "/ui/recall?operator_id={operator}&from=2026-01-01T00:00&to=2026-03-01T00:00"
+    ))
+    .await;
+    let refusal = b.text(".feedback.bad").await;
+    assert!(refusal.contains("31 days"), "{refusal}");
+    assert_eq!(
+        b.find("#from")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2026-01-01T00:00")
+    );
 
     // chart: the failed measurement of process 1 in this lot, with its limits
     b.goto(&format!(

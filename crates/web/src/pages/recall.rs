@@ -204,7 +204,7 @@ async fn recall_page(
             status = r.status;
         }
         let mut csv_pairs = q.pairs();
-        csv_pairs.retain(|(k, _)| *k != "cursor" && *k != "limit");
+        csv_pairs.retain(|(k, _)| *k != "cursor");
         html! {
             @if !r.ok() { (layout::refusal(&r.problem_text())) }
             @else {
@@ -331,7 +331,7 @@ enum Step {
     Done,
 }
 
-/// The recall rows as CSV: the header, then one API page (500 rows) at a time, following `next_cursor`. A refusal
+/// The recall rows as CSV: the header, then one API page (500 rows, or the query's `limit`) at a time, following `next_cursor`. A refusal
 /// of the first page is answered as the page would (the API's status and message); a refusal later ends the file
 /// with a line naming it, since the status line is already sent.
 async fn recall_csv(
@@ -340,7 +340,16 @@ async fn recall_csv(
     Query(mut q): Query<RecallQuery>,
 ) -> Response {
     q.cursor = None;
-    let first = web.api.get(&s.cx, &q.api_path(None, Some("500"))).await;
+    // the page's `limit` sizes the API pages the file is read in (500 when not given); the rows are the same
+    let page_size = q
+        .limit
+        .clone()
+        .filter(|l| !l.trim().is_empty())
+        .unwrap_or_else(|| "500".into());
+    let first = web
+        .api
+        .get(&s.cx, &q.api_path(None, Some(&page_size)))
+        .await;
     if !first.ok() {
         return (
             first.status,
@@ -371,7 +380,16 @@ async fn recall_csv(
                 return None;
             };
             let r = api
-                .get(&cx, &q.api_path(cursor.as_deref(), Some("500")))
+                .get(
+                    &cx,
+                    &q.api_path(
+                        cursor.as_deref(),
+                        q.limit
+                            .as_deref()
+                            .filter(|l| !l.trim().is_empty())
+                            .or(Some("500")),
+                    ),
+                )
                 .await;
             if !r.ok() {
                 let line = csv_line(&["error", &r.problem_text()]);
