@@ -294,6 +294,26 @@ async fn trace_recall_csv_and_chart(pool: PgPool) {
     b.wait_for("#timeline > li.record[data-result='PASS']")
         .await;
     assert_eq!(count(&b, "#timeline tr.out").await, 0);
+    // from the record to the recall of its operator around that time
+    b.goto(&format!("/ui/trace?code={}", w.failed)).await;
+    b.find("#timeline > li.record[data-result='FAIL'] a.recall")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("#recall-table").await;
+    assert!(b.path().await.starts_with(&format!(
+        "/ui/recall?operator_id={}",
+        app.user(Role::Operator).id
+    )));
+    assert!(
+        b.text("#recall-table").await.contains(&w.passed),
+        "the operator's other unit too"
+    );
+    // a lot number: its page
+    b.goto(&format!("/ui/trace?code={}", w.lot)).await;
+    b.wait_for("#process-progress").await;
+    assert_eq!(b.path().await, format!("/ui/lots/{}", w.lot_id));
     // a code that is no unit: the API's refusal
     b.goto("/ui/trace?code=NOT-A-CODE").await;
     assert!(b.exists(".feedback.bad").await);

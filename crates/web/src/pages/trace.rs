@@ -128,6 +128,24 @@ fn measurements(lang: Lang, rec: &Value, caption: &str, lot_id: &Value) -> Marku
     }
 }
 
+/// The recall of what the record's operator or equipment (`field` = `id`) touched within 12 hours of its start
+/// (the window the recall form reads: `datetime-local` values in UTC).
+fn recall_href(rec: &Value, field: &str, id: &Value) -> Option<String> {
+    let id = id.as_i64()?.to_string();
+    let started = chrono::DateTime::parse_from_rfc3339(rec["started_at"].as_str()?)
+        .ok()?
+        .with_timezone(&chrono::Utc);
+    let f = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M").to_string();
+    let (from, to) = (
+        f(started - chrono::Duration::hours(12)),
+        f(started + chrono::Duration::hours(12)),
+    );
+    Some(format!(
+        "/ui/recall{}",
+        query(&[(field, Some(&id)), ("from", Some(&from)), ("to", Some(&to))])
+    ))
+}
+
 /// The chart of this measurement at this record's process, in this lot.
 fn chart_href(rec: &Value, name: &str, lot_id: &Value) -> String {
     let process = rec["process_number"].to_string();
@@ -179,8 +197,16 @@ fn record(lang: Lang, rec: &Value, lot_id: &Value) -> Markup {
             h3 { (heading) }
             dl class="facts" {
                 dt { (t(lang, "trace.level")) } dd { (txt(&rec["data_level"])) }
-                dt { (t(lang, "trace.operator")) } dd class="operator" { (txt(&rec["operator"]["full_name"])) " (" (txt(&rec["operator"]["username"])) ")" }
-                dt { (t(lang, "trace.equipment")) } dd { @if rec["equipment"].is_null() { "—" } @else { (txt(&rec["equipment"]["code"])) " " (txt(&rec["equipment"]["name"])) } }
+                dt { (t(lang, "trace.operator")) } dd class="operator" {
+                    (txt(&rec["operator"]["full_name"])) " (" (txt(&rec["operator"]["username"])) ")"
+                    @if let Some(href) = recall_href(rec, "operator_id", &rec["operator"]["id"]) { " · " a href=(href) class="recall" { (t(lang, "trace.recall_operator")) } }
+                }
+                dt { (t(lang, "trace.equipment")) } dd {
+                    @if rec["equipment"].is_null() { "—" } @else {
+                        (txt(&rec["equipment"]["code"])) " " (txt(&rec["equipment"]["name"]))
+                        @if let Some(href) = recall_href(rec, "equipment_id", &rec["equipment"]["id"]) { " · " a href=(href) class="recall" { (t(lang, "trace.recall_equipment")) } }
+                    }
+                }
                 dt { (t(lang, "trace.started")) } dd { (when(&rec["started_at"])) }
                 dt { (t(lang, "trace.completed")) } dd { (when(&rec["completed_at"])) }
                 @if let Some(d) = rec["duration_seconds"].as_i64() { dt { (t(lang, "trace.duration")) } dd { (d) " s" } }
@@ -315,6 +341,16 @@ pub const MESSAGES: crate::i18n::Messages = &[
     ("trace.not_checked", "Not checked", "판정 없음"),
     ("trace.no_criterion", "No criterion", "기준 없음"),
     ("trace.defects", "Defects", "불량"),
+    (
+        "trace.recall_operator",
+        "everything this operator touched around then",
+        "이 작업자가 그 무렵 작업한 모든 단위",
+    ),
+    (
+        "trace.recall_equipment",
+        "everything this equipment touched around then",
+        "이 설비가 그 무렵 작업한 모든 단위",
+    ),
     (
         "trace.chart",
         "This measurement over time in this lot",
