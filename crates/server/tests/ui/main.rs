@@ -11,4 +11,5 @@ mod common;
 
 mod auth;
 mod http;
+mod lists;
 mod station;

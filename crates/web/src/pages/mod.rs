@@ -7,8 +7,12 @@ use axum::Router;
 use crate::WebState;
 
 pub mod account;
+pub mod chart;
 pub mod dashboard;
+pub mod lots;
+pub mod recall;
 pub mod station;
+pub mod trace;
 
 /// Every message table ([`crate::i18n`]).
 pub const MESSAGES: &[crate::i18n::Messages] = &[
@@ -16,6 +20,10 @@ pub const MESSAGES: &[crate::i18n::Messages] = &[
     account::MESSAGES,
     station::MESSAGES,
     dashboard::MESSAGES,
+    lots::MESSAGES,
+    trace::MESSAGES,
+    recall::MESSAGES,
+    chart::MESSAGES,
 ];
 
 pub fn signed_in_routes() -> Router<WebState> {
@@ -24,6 +32,10 @@ pub fn signed_in_routes() -> Router<WebState> {
         .merge(account::routes())
         .merge(station::routes())
         .merge(dashboard::routes())
+        .merge(lots::routes())
+        .merge(trace::routes())
+        .merge(recall::routes())
+        .merge(chart::routes())
 }
 
 pub fn public_routes() -> Router<WebState> {
