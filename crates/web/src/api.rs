@@ -85,10 +85,14 @@ impl Api {
         idempotency_key: Option<&str>,
     ) -> Reply {
         let (content_type, bytes) = match body {
-            Some(v) => (Some("application/json"), serde_json::to_vec(v).unwrap_or_default()),
+            Some(v) => (
+                Some("application/json"),
+                serde_json::to_vec(v).unwrap_or_default(),
+            ),
             None => (None, Vec::new()),
         };
-        self.send(cx, method, path, content_type, bytes, idempotency_key).await
+        self.send(cx, method, path, content_type, bytes, idempotency_key)
+            .await
     }
 
     /// `GET path`.

@@ -107,12 +107,22 @@ mod tests {
     fn attributes_are_set_as_documented() {
         let v = set(ACCESS, "t.o.k", access_attrs(60), true);
         let s = v.to_str().unwrap();
-        for part in ["nh_access=t.o.k", "HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=60"] {
+        for part in [
+            "nh_access=t.o.k",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/",
+            "Max-Age=60",
+        ] {
             assert!(s.contains(part), "{s} lacks {part}");
         }
         let v = set(REFRESH, "r", refresh_attrs(60), false);
         let s = v.to_str().unwrap();
-        assert!(s.contains("SameSite=Strict") && s.contains("Path=/ui") && !s.contains("Secure"), "{s}");
+        assert!(
+            s.contains("SameSite=Strict") && s.contains("Path=/ui") && !s.contains("Secure"),
+            "{s}"
+        );
     }
 
     #[test]

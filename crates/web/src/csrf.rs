@@ -36,7 +36,11 @@ fn new_token() -> String {
 
 /// Whether two tokens are equal, in time independent of where they differ.
 pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Whether `Origin`, when sent, names this server (the Host the browser addressed).
@@ -44,7 +48,10 @@ fn origin_ok(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     match url::Url::parse(origin) {
         Ok(u) => {
             let origin_host = match (u.host_str(), u.port()) {
@@ -80,9 +87,15 @@ pub async fn guard(State(web): State<WebState>, req: Request, next: Next) -> Res
         if !origin_ok(&parts.headers) {
             return refused(lang);
         }
-        let from_header = parts.headers.get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let from_header = parts
+            .headers
+            .get(HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let from_query = parts.uri.query().and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == FIELD).map(|(_, v)| v.into_owned())
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == FIELD)
+                .map(|(_, v)| v.into_owned())
         });
         let is_form = parts
             .headers
@@ -95,7 +108,9 @@ pub async fn guard(State(web): State<WebState>, req: Request, next: Next) -> Res
             let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
                 return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
             };
-            let t = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == FIELD).map(|(_, v)| v.into_owned());
+            let t = url::form_urlencoded::parse(&bytes)
+                .find(|(k, _)| k == FIELD)
+                .map(|(_, v)| v.into_owned());
             (t, Body::from(bytes))
         } else {
             (None, body)
@@ -115,8 +130,10 @@ pub async fn guard(State(web): State<WebState>, req: Request, next: Next) -> Res
     parts.extensions.insert(Token(token.clone()));
     let mut res = next.run(Request::from_parts(parts, body)).await;
     if fresh {
-        res.headers_mut()
-            .append(header::SET_COOKIE, cookies::set(cookies::CSRF, &token, cookies::CSRF_ATTRS, web.tls));
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            cookies::set(cookies::CSRF, &token, cookies::CSRF_ATTRS, web.tls),
+        );
     }
     res
 }
@@ -140,9 +157,15 @@ mod tests {
         let mut h = HeaderMap::new();
         assert!(origin_ok(&h), "no Origin: the token decides");
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
         assert!(origin_ok(&h));
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
         assert!(!origin_ok(&h));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(!origin_ok(&h));

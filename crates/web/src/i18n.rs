@@ -33,7 +33,9 @@ impl Lang {
 
     /// From the `nh_lang` cookie, else the first supported language of `Accept-Language` by its q-value.
     pub fn from_headers(headers: &HeaderMap) -> Lang {
-        if let Some(l) = crate::cookies::get(headers, crate::cookies::LANG).and_then(|v| Lang::parse(&v)) {
+        if let Some(l) =
+            crate::cookies::get(headers, crate::cookies::LANG).and_then(|v| Lang::parse(&v))
+        {
             return l;
         }
         let accept = headers
@@ -45,7 +47,11 @@ impl Lang {
             let mut it = part.trim().split(';');
             let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = it
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let lang = match tag.split('-').next().unwrap_or("") {
                 "ko" => Lang::Ko,
@@ -99,7 +105,10 @@ mod tests {
         for table in crate::pages::MESSAGES {
             for (key, en, ko) in table.iter() {
                 assert!(seen.insert(*key), "{key} defined twice");
-                assert!(!en.is_empty() && !ko.is_empty(), "{key} lacks a translation");
+                assert!(
+                    !en.is_empty() && !ko.is_empty(),
+                    "{key} lacks a translation"
+                );
             }
         }
     }
@@ -108,9 +117,15 @@ mod tests {
     fn language_from_cookie_then_accept_language() {
         let mut h = HeaderMap::new();
         assert_eq!(Lang::from_headers(&h), Lang::En);
-        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("fr-FR, ko-KR;q=0.8, en;q=0.5"));
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("fr-FR, ko-KR;q=0.8, en;q=0.5"),
+        );
         assert_eq!(Lang::from_headers(&h), Lang::Ko);
-        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("en-US,ko;q=0.9"));
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("en-US,ko;q=0.9"),
+        );
         assert_eq!(Lang::from_headers(&h), Lang::En);
         h.insert(header::COOKIE, HeaderValue::from_static("nh_lang=ko"));
         assert_eq!(Lang::from_headers(&h), Lang::Ko);

@@ -32,7 +32,10 @@ fn nav_items(web: &WebState, s: &Session) -> Vec<(Nav, &'static str, &'static st
     v.push((Nav::Trace, "nav.trace", "/ui/trace"));
     v.push((Nav::Recall, "nav.recall", "/ui/recall"));
     v.push((Nav::Approvals, "nav.approvals", "/ui/approvals"));
-    if web.may(s, "GET", "/api/v1/users") || web.may(s, "GET", "/api/v1/audit-logs") || web.may(s, "POST", "/api/v1/equipment") {
+    if web.may(s, "GET", "/api/v1/users")
+        || web.may(s, "GET", "/api/v1/audit-logs")
+        || web.may(s, "POST", "/api/v1/equipment")
+    {
         v.push((Nav::Admin, "nav.admin", "/ui/admin"));
     }
     v

@@ -73,19 +73,27 @@ impl WebState {
             .iter()
             .map(|r| r.as_str())
             .collect();
-        format!("role {} may not do this; it needs one of: {}", s.role, names.join(", "))
+        format!(
+            "role {} may not do this; it needs one of: {}",
+            s.role,
+            names.join(", ")
+        )
     }
 }
 
 /// The UI's routes (under `/ui`, and `/` sending a browser there), for the server to merge beside the API.
 pub fn router<S: Clone + Send + Sync + 'static>(web: WebState) -> Router<S> {
-    let signed_in = pages::signed_in_routes().layer(from_fn_with_state(web.clone(), session::require));
+    let signed_in =
+        pages::signed_in_routes().layer(from_fn_with_state(web.clone(), session::require));
     let with_forms = signed_in
         .merge(pages::public_routes())
         .layer(from_fn_with_state(web.clone(), csrf::guard));
     with_forms
         .route("/ui/assets/{file}", axum::routing::get(assets::serve))
-        .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/ui") }))
+        .route(
+            "/",
+            axum::routing::get(|| async { axum::response::Redirect::to("/ui") }),
+        )
         .layer(map_response(headers::secure))
         .with_state(web)
 }

@@ -92,7 +92,9 @@ pub const COALESCE: Duration = Duration::from_millis(300);
 /// The SSE stream of a subscriber: one `changed` event per burst of notifications (and after a lagging
 /// subscriber missed some), keep-alive comments in between. A task per subscriber does the gathering; it ends
 /// when the browser goes (the stream, and with it the receiving end, is dropped).
-pub fn stream(mut rx: broadcast::Receiver<String>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub fn stream(
+    mut rx: broadcast::Receiver<String>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let (out, events) = tokio::sync::mpsc::channel::<Event>(4);
     tokio::spawn(async move {
         loop {
@@ -104,7 +106,11 @@ pub fn stream(mut rx: broadcast::Receiver<String>) -> Sse<impl Stream<Item = Res
                             return;
                         }
                     }
-                    if out.send(Event::default().event("changed").data("mes")).await.is_err() {
+                    if out
+                        .send(Event::default().event("changed").data("mes"))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }

@@ -87,8 +87,11 @@ pub fn call_context(parts: &Parts, token: Option<String>) -> CallContext {
 /// Refresh results by the hash of the refresh token they spent, kept for [`REUSE_WINDOW`].
 #[derive(Default)]
 pub struct RefreshFlights {
-    flights: Mutex<HashMap<String, (Instant, Arc<tokio::sync::OnceCell<Option<Pair>>>)>>,
+    flights: Mutex<HashMap<String, (Instant, Flight)>>,
 }
+
+/// One exchange: its result once the first request finished it (`None`: the API refused the refresh token).
+type Flight = Arc<tokio::sync::OnceCell<Option<Pair>>>;
 
 /// How long a spent refresh token still maps to the pair it was exchanged for (requests already in flight carry
 /// it; a browser applies the new cookies only when an answer arrives).
@@ -115,7 +118,13 @@ impl RefreshFlights {
         cell.get_or_init(|| async {
             let reply = web
                 .api
-                .call(cx, Method::POST, "/api/v1/auth/refresh", Some(&json!({ "refresh_token": refresh })), None)
+                .call(
+                    cx,
+                    Method::POST,
+                    "/api/v1/auth/refresh",
+                    Some(&json!({ "refresh_token": refresh })),
+                    None,
+                )
                 .await;
             pair_of(&reply)
         })
@@ -141,8 +150,18 @@ pub fn pair_cookies(web: &WebState, pair: &Pair) -> [HeaderValue; 2] {
     let refresh_ttl = web.app.tokens.refresh_ttl.as_secs() as i64;
     [
         // the access cookie lives as long as the refresh token, so an expired access token can still be swapped
-        cookies::set(cookies::ACCESS, &pair.access, cookies::access_attrs(refresh_ttl), web.tls),
-        cookies::set(cookies::REFRESH, &pair.refresh, cookies::refresh_attrs(refresh_ttl), web.tls),
+        cookies::set(
+            cookies::ACCESS,
+            &pair.access,
+            cookies::access_attrs(refresh_ttl),
+            web.tls,
+        ),
+        cookies::set(
+            cookies::REFRESH,
+            &pair.refresh,
+            cookies::refresh_attrs(refresh_ttl),
+            web.tls,
+        ),
     ]
 }
 
@@ -169,7 +188,9 @@ pub async fn require(State(web): State<WebState>, req: Request, next: Next) -> R
     let (mut parts, body) = req.into_parts();
     let access = cookies::get(&parts.headers, cookies::ACCESS);
     let mut set_cookies: Option<[HeaderValue; 2]> = None;
-    let mut found = access.as_deref().and_then(|t| verify(&web, t).map(|u| (t.to_string(), u)));
+    let mut found = access
+        .as_deref()
+        .and_then(|t| verify(&web, t).map(|u| (t.to_string(), u)));
     if found.is_none() {
         if let Some(refresh) = cookies::get(&parts.headers, cookies::REFRESH) {
             let cx = call_context(&parts, None);
@@ -208,14 +229,19 @@ pub async fn require(State(web): State<WebState>, req: Request, next: Next) -> R
 }
 
 fn signed_out(headers: &HeaderMap, uri: &axum::http::Uri, tls: bool) -> Response {
-    let from_script = headers.get("x-nh-fetch").is_some() || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) == Some("text/event-stream");
+    let from_script = headers.get("x-nh-fetch").is_some()
+        || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) == Some("text/event-stream");
     if from_script {
         return (StatusCode::UNAUTHORIZED, "sign in again").into_response();
     }
     let next = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/ui");
-    let mut res = Redirect::to(&format!("/ui/login?next={}", crate::api::enc(next))).into_response();
+    let mut res =
+        Redirect::to(&format!("/ui/login?next={}", crate::api::enc(next))).into_response();
     // a stale or revoked token must not be offered again on the next request
-    for v in [cookies::clear(cookies::ACCESS, "/", tls), cookies::clear(cookies::REFRESH, "/ui", tls)] {
+    for v in [
+        cookies::clear(cookies::ACCESS, "/", tls),
+        cookies::clear(cookies::REFRESH, "/ui", tls),
+    ] {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
@@ -225,7 +251,14 @@ fn signed_out(headers: &HeaderMap, uri: &axum::http::Uri, tls: bool) -> Response
 /// mailed link send a freshly signed-in user anywhere).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with("/ui") && !n.starts_with("//") && !n.contains('\\') && !n.contains("://") => n.to_string(),
+        Some(n)
+            if n.starts_with("/ui")
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.contains("://") =>
+        {
+            n.to_string()
+        }
         _ => "/ui".to_string(),
     }
 }
@@ -241,7 +274,13 @@ mod tests {
     fn next_stays_on_this_site() {
         use super::safe_next;
         assert_eq!(safe_next(Some("/ui/lots?x=1")), "/ui/lots?x=1");
-        for hostile in ["https://evil.example", "//evil.example", "/ui\\..\\x", "/api/v1/users", "/ui/https://x"] {
+        for hostile in [
+            "https://evil.example",
+            "//evil.example",
+            "/ui\\..\\x",
+            "/api/v1/users",
+            "/ui/https://x",
+        ] {
             assert_eq!(safe_next(Some(hostile)), "/ui", "{hostile}");
         }
         assert_eq!(safe_next(None), "/ui");

@@ -52,7 +52,14 @@ pub fn line(title: &str, points: &[(String, f64)], min: Option<f64>, max: Option
     let path: Vec<String> = points
         .iter()
         .enumerate()
-        .map(|(i, p)| format!("{}{:.1},{:.1}", if i == 0 { "M" } else { "L" }, x(i), y(p.1)))
+        .map(|(i, p)| {
+            format!(
+                "{}{:.1},{:.1}",
+                if i == 0 { "M" } else { "L" },
+                x(i),
+                y(p.1)
+            )
+        })
         .collect();
     let out = |v: f64| min.is_some_and(|m| v < m) || max.is_some_and(|m| v > m);
     html! {
@@ -98,7 +105,7 @@ mod tests {
     #[test]
     fn numbers_read_naturally() {
         assert_eq!(fmt(12.0), "12");
-        assert_eq!(fmt(3.14159), "3.142");
+        assert_eq!(fmt(2.71234), "2.712");
         assert_eq!(fmt(0.5), "0.5");
     }
 
@@ -108,6 +115,9 @@ mod tests {
         let s = line("t", &pts, Some(0.0), Some(10.0)).into_string();
         assert_eq!(s.matches("point out").count(), 1, "{s}");
         let b = bars("t", &[("x".into(), 2.0)], "u").into_string();
-        assert!(b.contains("<title>t</title>") && b.contains("class=\"bar\""), "{b}");
+        assert!(
+            b.contains("<title>t</title>") && b.contains("class=\"bar\""),
+            "{b}"
+        );
     }
 }

@@ -9,5 +9,6 @@ mod helpers;
 mod browser;
 mod common;
 
+mod admin;
 mod auth;
 mod station;

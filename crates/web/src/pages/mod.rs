@@ -7,6 +7,7 @@ use axum::Router;
 use crate::WebState;
 
 pub mod account;
+pub mod admin;
 pub mod dashboard;
 pub mod station;
 
@@ -16,6 +17,14 @@ pub const MESSAGES: &[crate::i18n::Messages] = &[
     account::MESSAGES,
     station::MESSAGES,
     dashboard::MESSAGES,
+    admin::MESSAGES,
+    admin::users::MESSAGES,
+    admin::members::MESSAGES,
+    admin::models::MESSAGES,
+    admin::processes::MESSAGES,
+    admin::lines::MESSAGES,
+    admin::equipment::MESSAGES,
+    admin::audit::MESSAGES,
 ];
 
 pub fn signed_in_routes() -> Router<WebState> {
@@ -24,6 +33,7 @@ pub fn signed_in_routes() -> Router<WebState> {
         .merge(account::routes())
         .merge(station::routes())
         .merge(dashboard::routes())
+        .merge(admin::routes())
 }
 
 pub fn public_routes() -> Router<WebState> {
