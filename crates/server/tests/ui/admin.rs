@@ -468,3 +468,60 @@ async fn an_operator_has_no_admin_entry_and_is_refused_the_users_page(pool: PgPo
     assert_eq!(status.as_i64(), Some(403), "the API refuses the operator");
     assert_eq!(app.count("equipment").await, before);
 }
+
+#[sqlx::test]
+async fn an_admin_adds_a_workspace_member_and_changes_its_role(pool: PgPool) {
+    let app = common::app(pool).await;
+    neurohub_atp::demo::seed_if_empty(&app.pool)
+        .await
+        .expect("ATP demo");
+    let b = common::signed_in(&app, Role::Admin).await;
+    b.goto("/ui/admin/workspaces").await;
+    click(
+        &b,
+        "#workspaces a[href='/ui/admin/workspaces/XLSMART-AVIAT/members']",
+    )
+    .await;
+    b.wait_for("#members").await;
+    let before = app.count("workspace_members").await;
+
+    // an unknown user is the API's refusal, the typed name kept
+    fill(&b, "#user", "nobody-here").await;
+    select(&b, "#member_role", "QA").await;
+    click(&b, "#add-member button[type=submit]").await;
+    let refusal = b.text(".feedback.bad").await;
+    assert!(refusal.contains("UNKNOWN_USER"), "{refusal}");
+    assert_eq!(value(&b, "#user").await, "nobody-here");
+    assert_eq!(value(&b, "#member_role").await, "QA");
+    assert_eq!(app.count("workspace_members").await, before);
+
+    fill(&b, "#user", "operator").await;
+    click(&b, "#add-member button[type=submit]").await;
+    b.wait_text("Saved.").await;
+    let uid = app.user(Role::Operator).id;
+    let member = |app: &TestApp| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_as::<_, (String, bool)>(
+                "SELECT m.member_role::text, m.is_active FROM workspace_members m JOIN workspaces w ON w.id = m.workspace_id \
+                 WHERE w.code = 'XLSMART-AVIAT' AND m.user_id = $1",
+            )
+            .bind(uid)
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(member(&app).await, Some(("QA".to_string(), true)));
+    assert!(b.text("#members tbody").await.contains("operator"));
+
+    // change the role and deactivate, on the member's row
+    select(&b, &format!("#role-{uid}"), "APPROVER").await;
+    click(&b, &format!("#active-{uid}")).await;
+    click(&b, &format!("#member-{uid} button[type=submit]")).await;
+    b.wait_text("Saved.").await;
+    assert_eq!(member(&app).await, Some(("APPROVER".to_string(), false)));
+    assert_eq!(value(&b, &format!("#role-{uid}")).await, "APPROVER");
+    b.screenshot("members").await;
+    b.assert_accessible("workspace members").await;
+}

@@ -193,3 +193,23 @@ pub const MESSAGES: crate::i18n::Messages = &[
     ("audit.client", "Client address", "클라이언트 주소"),
     ("audit.request", "Request id", "요청 ID"),
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn days_are_utc_and_the_end_day_is_inclusive() {
+        assert_eq!(
+            super::day_start("2026-03-01", 0),
+            "2026-03-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            super::day_start("2026-02-28", 1),
+            "2026-03-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            super::day_start("yesterday", 1),
+            "yesterday",
+            "the API names what it cannot read"
+        );
+    }
+}

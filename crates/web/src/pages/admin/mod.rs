@@ -310,3 +310,25 @@ pub const MESSAGES: crate::i18n::Messages = &[
     ("admin.code", "Code", "코드"),
     ("admin.updated", "Updated", "수정"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_keeps_only_given_values_encoded() {
+        assert_eq!(
+            query(&[("a", ""), ("b", " x y "), ("c", "1&2")]),
+            "?b=x%20y&c=1%262"
+        );
+        assert_eq!(query(&[("a", " ")]), "");
+    }
+
+    #[test]
+    fn numbers_read_as_numbers_else_as_typed() {
+        assert_eq!(number_or_text("12"), Value::from(12));
+        assert_eq!(number_or_text("0,5"), serde_json::json!(0.5));
+        assert_eq!(number_or_text("ten"), Value::from("ten"));
+        assert_eq!(number_or_text(""), Value::Null);
+    }
+}

@@ -120,7 +120,6 @@ async fn list(State(web): State<WebState>, s: Session) -> Response {
             table class="data" id="processes" {
                 caption { (t(lang, "admin.processes")) }
                 thead { tr {
-                    th scope="col" { "#" }
                     th scope="col" { (t(lang, "admin.name")) }
                     th scope="col" { (t(lang, "admin.active")) }
                     th scope="col" { (t(lang, "processes.criteria")) }
@@ -130,7 +129,6 @@ async fn list(State(web): State<WebState>, s: Session) -> Response {
                 tbody {
                     @for p in items(&r) {
                         tr {
-                            td class="num" { (p["process_number"]) }
                             td { (process_name(lang, &p)) }
                             td { (yes_no(lang, &p["is_active"])) }
                             td {
@@ -147,6 +145,7 @@ async fn list(State(web): State<WebState>, s: Session) -> Response {
                     }
                 }
             }
+            p class="hint" { (t(lang, "processes.legend")) }
             @if !can_edit { p class="hint" { (t(lang, "admin.read_only")) } }
         }
     };
@@ -291,6 +290,7 @@ async fn update(
 
 pub const MESSAGES: crate::i18n::Messages = &[
     ("processes.criteria", "Quality criteria", "품질 기준"),
+    ("processes.legend", "* a required measurement.", "* 필수 측정 항목."),
     ("processes.no_criteria", "No measurements", "측정 항목 없음"),
     ("processes.edit", "Edit criteria", "기준 편집"),
     ("processes.measurement", "Measurement", "측정 항목"),
@@ -301,3 +301,42 @@ pub const MESSAGES: crate::i18n::Messages = &[
     ("processes.new_row", "New measurement", "새 측정 항목"),
     ("processes.hint", "Fill an empty row to add a measurement; empty a name to remove one. The whole set is saved at once.", "빈 행을 채우면 측정 항목이 추가되고, 이름을 비우면 삭제됩니다. 전체가 한 번에 저장됩니다."),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_become_the_criteria_object() {
+        let rows = vec![
+            Row {
+                name: "torque_nm".into(),
+                min: "1.8".into(),
+                max: "2,2".into(),
+                unit: "Nm".into(),
+                required: true,
+            },
+            Row {
+                name: "gap".into(),
+                min: "".into(),
+                max: "abc".into(),
+                unit: "".into(),
+                required: false,
+            },
+            Row::default(),
+        ];
+        assert_eq!(
+            criteria_of(&rows),
+            json!({
+                "torque_nm": { "min": 1.8, "max": 2.2, "unit": "Nm", "required": true },
+                "gap": { "max": "abc", "required": false },
+            }),
+            "empty rows are left out; a non-number goes as typed, for the API to name"
+        );
+        let back = rows_of_criteria(&criteria_of(&rows[..1]));
+        assert_eq!(
+            (back[0].min.as_str(), back[0].max.as_str(), back[0].required),
+            ("1.8", "2.2", true)
+        );
+    }
+}
