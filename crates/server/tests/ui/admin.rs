@@ -525,3 +525,135 @@ async fn an_admin_adds_a_workspace_member_and_changes_its_role(pool: PgPool) {
     b.screenshot("members").await;
     b.assert_accessible("workspace members").await;
 }
+
+#[sqlx::test]
+async fn a_manager_creates_and_edits_a_model_and_a_line(pool: PgPool) {
+    let app = common::app(pool).await;
+    let b = common::signed_in(&app, Role::Manager).await;
+    b.goto("/ui/admin/models").await;
+    fill(&b, "#model_code", "ab").await;
+    fill(&b, "#model_name", "UI test model").await;
+    fill(&b, "#specifications", "{\"voltage\": 5}").await;
+    click(&b, "#new-model button[type=submit]").await;
+    let refusal = b.text(".feedback.bad").await;
+    assert!(refusal.contains("model_code"), "{refusal}");
+    assert_eq!(
+        value(&b, "#model_name").await,
+        "UI test model",
+        "values kept"
+    );
+    let before = app.count("product_models").await;
+    fill(&b, "#model_code", "UIX").await;
+    click(&b, "#new-model button[type=submit]").await;
+    b.wait_text("Created.").await;
+    assert_eq!(app.count("product_models").await, before + 1);
+    let (status, specs): (String, Value) = sqlx::query_as(
+        "SELECT status::text, specifications FROM product_models WHERE model_code = 'UIX'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (status.as_str(), specs),
+        ("ACTIVE", serde_json::json!({ "voltage": 5 }))
+    );
+    let id: i64 = app
+        .scalar("SELECT id FROM product_models WHERE model_code = $1", "UIX")
+        .await;
+    click(&b, &format!("#models a[href='/ui/admin/models/{id}']")).await;
+    select(&b, "#status", "INACTIVE").await;
+    click(&b, "#edit-model button[type=submit]").await;
+    b.wait_text("Saved.").await;
+    let status: String = app
+        .scalar("SELECT status::text FROM product_models WHERE id = $1", id)
+        .await;
+    assert_eq!(status, "INACTIVE");
+
+    b.goto("/ui/admin/lines").await;
+    fill(&b, "#country_code", "KR").await;
+    fill(&b, "#line_code", "09").await;
+    fill(&b, "#name", "UI test line").await;
+    click(&b, "#new-line button[type=submit]").await;
+    b.wait_text("Created.").await;
+    let id: i64 = app
+        .scalar(
+            "SELECT id FROM production_lines WHERE country_code = 'KR' AND line_code = $1",
+            "09",
+        )
+        .await;
+    b.goto(&format!("/ui/admin/lines/{id}")).await;
+    fill(&b, "#name", "UI test line, renamed").await;
+    click(&b, "#is_active").await;
+    click(&b, "#edit-line button[type=submit]").await;
+    b.wait_text("Saved.").await;
+    let (name, active): (String, bool) =
+        sqlx::query_as("SELECT name, is_active FROM production_lines WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((name.as_str(), active), ("UI test line, renamed", false));
+}
+
+#[sqlx::test]
+async fn the_admin_pages_speak_korean_and_the_audit_log_pages(pool: PgPool) {
+    let app = common::app(pool).await;
+    // enough audit rows for a second page (50 a page)
+    let mut n = 0;
+    while app.count("audit_logs").await < 60 {
+        n += 1;
+        app.post(
+            Role::Manager,
+            "/api/v1/equipment",
+            &serde_json::json!({ "equipment_code": format!("EQ-PAGE-{n:03}"), "name": format!("Paging {n}") }),
+        )
+        .await
+        .assert_status(201);
+    }
+    let b = Browser::start(app.addr, "ko-KR").await;
+    b.sign_in("admin", crate::helpers::PASSWORD).await;
+    let process = common::process(&app, 1).await;
+    let me = app.user(Role::Admin).id;
+    let eq: i64 = app
+        .scalar("SELECT min(id) FROM equipment WHERE is_active = $1", true)
+        .await;
+    let model: i64 = app
+        .scalar("SELECT min(id) FROM product_models WHERE id > $1", 0i64)
+        .await;
+    let line: i64 = app
+        .scalar("SELECT min(id) FROM production_lines WHERE id > $1", 0i64)
+        .await;
+    for (path, heading) in [
+        ("/ui/admin".to_string(), "관리"),
+        ("/ui/admin/users".to_string(), "사용자와 역할"),
+        (format!("/ui/admin/users/{me}"), "사용자 편집"),
+        ("/ui/admin/workspaces".to_string(), "워크스페이스 구성원"),
+        ("/ui/admin/models".to_string(), "제품 모델"),
+        (format!("/ui/admin/models/{model}"), "제품 모델 편집"),
+        ("/ui/admin/processes".to_string(), "공정과 품질 기준"),
+        (
+            format!("/ui/admin/processes/{}", process["id"]),
+            "기준 편집",
+        ),
+        ("/ui/admin/lines".to_string(), "생산 라인"),
+        (format!("/ui/admin/lines/{line}"), "생산 라인 편집"),
+        ("/ui/admin/equipment".to_string(), "설비"),
+        (format!("/ui/admin/equipment/{eq}"), "설비 편집"),
+        ("/ui/admin/audit".to_string(), "감사 로그"),
+    ] {
+        b.goto(&path).await;
+        let h1 = b.text("main h1").await;
+        assert!(h1.starts_with(heading), "{path}: {h1}");
+        b.assert_accessible(&path).await;
+    }
+    // the audit log, newest first, 50 a page; the next page continues where the first ended
+    let first = audit_rows(&b).await;
+    assert_eq!(first.len(), 50);
+    click(&b, "a[rel=next]").await;
+    b.wait_for("#audit").await;
+    assert!(b.path().await.contains("cursor="));
+    let second = audit_rows(&b).await;
+    let total = app.count("audit_logs").await as usize;
+    assert_eq!(second.len(), (total - 50).min(50));
+    assert!(second.iter().all(|r| !first.contains(r)), "no row twice");
+}

@@ -300,6 +300,9 @@ async fn edit(
     Path(id): Path<i64>,
     Query(q): Query<Fields>,
 ) -> Response {
+    if !web.may(&s, "PATCH", "/api/v1/equipment/{id}") {
+        return super::forbidden(&web, &s, "PATCH", "/api/v1/equipment/{id}");
+    }
     let feedback = (val(&q, "saved") == "1").then(|| layout::success(t(s.lang, "admin.saved")));
     render_edit(&web, &s, id, feedback, None).await
 }
