@@ -31,6 +31,22 @@ async fn click(b: &Browser, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
+/// Click a submit button (or a link) and wait until the browser has left the page (its `<html>` is gone), so
+/// what is read next is the answer's page, never the old one.
+async fn submit(b: &Browser, css: &str) {
+    let old = b.find("html").await;
+    click(b, css).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while old.tag_name().await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css}: the page did not change"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    b.wait_for("main h1").await;
+}
+
 async fn value(b: &Browser, css: &str) -> String {
     b.find(css)
         .await
@@ -71,7 +87,7 @@ async fn audit_rows(b: &Browser) -> Vec<String> {
 async fn audit_by_table(b: &Browser, table: &str) -> Vec<String> {
     b.goto("/ui/admin/audit").await;
     fill(b, "#table_name", table).await;
-    click(b, "form.filters button[type=submit]").await;
+    submit(b, "form.filters button[type=submit]").await;
     b.wait_for("#audit").await;
     assert!(
         b.path().await.contains(&format!("table_name={table}")),
@@ -128,7 +144,7 @@ async fn admin_creates_a_user_who_signs_in_then_changes_their_role(pool: PgPool)
     select(&b, "#role", "OPERATOR").await;
     fill(&b, "#department", "Assembly").await;
     fill(&b, "#password", "short").await;
-    click(&b, "#new-user button[type=submit]").await;
+    submit(&b, "#new-user button[type=submit]").await;
     let refusal = b.text(".feedback.bad").await;
     assert!(
         refusal.contains("password"),
@@ -139,7 +155,7 @@ async fn admin_creates_a_user_who_signs_in_then_changes_their_role(pool: PgPool)
     assert_eq!(role_of(&app, "kim.minsu").await, None, "nothing written");
 
     fill(&b, "#password", "assembly-line-passphrase-7").await;
-    click(&b, "#new-user button[type=submit]").await;
+    submit(&b, "#new-user button[type=submit]").await;
     b.wait_text("Created.").await;
     assert_eq!(
         role_of(&app, "kim.minsu").await.as_deref(),
@@ -168,7 +184,7 @@ async fn admin_creates_a_user_who_signs_in_then_changes_their_role(pool: PgPool)
     // change the role on the edit page
     assert_eq!(value(&b, "#role").await, "OPERATOR");
     select(&b, "#role", "MANAGER").await;
-    click(&b, "#save").await;
+    submit(&b, "#save").await;
     b.wait_text("Saved.").await;
     assert_eq!(value(&b, "#role").await, "MANAGER");
     assert_eq!(role_of(&app, "kim.minsu").await.as_deref(), Some("MANAGER"));
@@ -207,7 +223,7 @@ async fn an_admin_demoting_themselves_sees_the_api_refusal(pool: PgPool) {
     b.goto(&format!("/ui/admin/users/{me}")).await;
     fill(&b, "#department", "Quality").await;
     select(&b, "#role", "MANAGER").await;
-    click(&b, "#save").await;
+    submit(&b, "#save").await;
     let refusal = b.text(".feedback.bad").await;
     assert!(
         refusal.contains("CANNOT_DEMOTE_SELF") && refusal.contains("cannot take the ADMIN role"),
@@ -309,7 +325,8 @@ async fn a_manager_edits_criteria_creates_equipment_and_reads_the_audit(pool: Pg
     fill(&b, &format!("#max-{spare}"), "0.5").await;
     fill(&b, &format!("#unit-{spare}"), "mm").await;
     click(&b, &format!("#required-{spare}")).await;
-    click(&b, "#save").await;
+    fill(&b, "#estimated_duration_seconds", "95").await;
+    submit(&b, "#save").await;
     b.wait_text("Saved.").await;
     let criteria: Value = app
         .scalar("SELECT quality_criteria FROM processes WHERE id = $1", id)
@@ -322,6 +339,17 @@ async fn a_manager_edits_criteria_creates_equipment_and_reads_the_audit(pool: Pg
     assert_eq!(
         criteria.as_object().unwrap().len(),
         process["quality_criteria"].as_object().unwrap().len() + 1
+    );
+    let (duration, active): (Option<i32>, bool) =
+        sqlx::query_as("SELECT estimated_duration_seconds, is_active FROM processes WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (duration, active),
+        (Some(95), true),
+        "the other fields as the form had them"
     );
 
     // min above max: the API's 422 with the field path, the field marked, nothing written
@@ -347,7 +375,7 @@ async fn a_manager_edits_criteria_creates_equipment_and_reads_the_audit(pool: Pg
         r.expect("the new row")
     };
     fill(&b, &format!("#min-{row}"), "9").await;
-    click(&b, "#save").await;
+    submit(&b, "#save").await;
     let refusal = b.text(".feedback.bad").await;
     assert!(
         refusal.contains("quality_criteria.gap_mm.min")
@@ -359,6 +387,7 @@ async fn a_manager_edits_criteria_creates_equipment_and_reads_the_audit(pool: Pg
         "9",
         "the typed value is kept"
     );
+    assert_eq!(value(&b, "#estimated_duration_seconds").await, "95");
     assert_eq!(
         b.find(&format!("#min-{row}"))
             .await
@@ -380,7 +409,7 @@ async fn a_manager_edits_criteria_creates_equipment_and_reads_the_audit(pool: Pg
     fill(&b, "#equipment_type", "TORQUE_DRIVER").await;
     select(&b, "#process_id", &id.to_string()).await;
     select(&b, "#status", "MAINTENANCE").await;
-    click(&b, "#new-equipment button[type=submit]").await;
+    submit(&b, "#new-equipment button[type=submit]").await;
     b.wait_text("Created.").await;
     assert!(b.text("#equipment tbody").await.contains("EQ-UI-TORQUE-01"));
     let (status, pid): (String, Option<i64>) = sqlx::query_as(
@@ -477,7 +506,7 @@ async fn an_admin_adds_a_workspace_member_and_changes_its_role(pool: PgPool) {
         .expect("ATP demo");
     let b = common::signed_in(&app, Role::Admin).await;
     b.goto("/ui/admin/workspaces").await;
-    click(
+    submit(
         &b,
         "#workspaces a[href='/ui/admin/workspaces/XLSMART-AVIAT/members']",
     )
@@ -488,7 +517,7 @@ async fn an_admin_adds_a_workspace_member_and_changes_its_role(pool: PgPool) {
     // an unknown user is the API's refusal, the typed name kept
     fill(&b, "#user", "nobody-here").await;
     select(&b, "#member_role", "QA").await;
-    click(&b, "#add-member button[type=submit]").await;
+    submit(&b, "#add-member button[type=submit]").await;
     let refusal = b.text(".feedback.bad").await;
     assert!(refusal.contains("UNKNOWN_USER"), "{refusal}");
     assert_eq!(value(&b, "#user").await, "nobody-here");
@@ -496,7 +525,7 @@ async fn an_admin_adds_a_workspace_member_and_changes_its_role(pool: PgPool) {
     assert_eq!(app.count("workspace_members").await, before);
 
     fill(&b, "#user", "operator").await;
-    click(&b, "#add-member button[type=submit]").await;
+    submit(&b, "#add-member button[type=submit]").await;
     b.wait_text("Saved.").await;
     let uid = app.user(Role::Operator).id;
     let member = |app: &TestApp| {
@@ -518,7 +547,7 @@ async fn an_admin_adds_a_workspace_member_and_changes_its_role(pool: PgPool) {
     // change the role and deactivate, on the member's row
     select(&b, &format!("#role-{uid}"), "APPROVER").await;
     click(&b, &format!("#active-{uid}")).await;
-    click(&b, &format!("#member-{uid} button[type=submit]")).await;
+    submit(&b, &format!("#member-{uid} button[type=submit]")).await;
     b.wait_text("Saved.").await;
     assert_eq!(member(&app).await, Some(("APPROVER".to_string(), false)));
     assert_eq!(value(&b, &format!("#role-{uid}")).await, "APPROVER");
@@ -534,7 +563,7 @@ async fn a_manager_creates_and_edits_a_model_and_a_line(pool: PgPool) {
     fill(&b, "#model_code", "ab").await;
     fill(&b, "#model_name", "UI test model").await;
     fill(&b, "#specifications", "{\"voltage\": 5}").await;
-    click(&b, "#new-model button[type=submit]").await;
+    submit(&b, "#new-model button[type=submit]").await;
     let refusal = b.text(".feedback.bad").await;
     assert!(refusal.contains("model_code"), "{refusal}");
     assert_eq!(
@@ -544,7 +573,7 @@ async fn a_manager_creates_and_edits_a_model_and_a_line(pool: PgPool) {
     );
     let before = app.count("product_models").await;
     fill(&b, "#model_code", "UIX").await;
-    click(&b, "#new-model button[type=submit]").await;
+    submit(&b, "#new-model button[type=submit]").await;
     b.wait_text("Created.").await;
     assert_eq!(app.count("product_models").await, before + 1);
     let (status, specs): (String, Value) = sqlx::query_as(
@@ -560,9 +589,9 @@ async fn a_manager_creates_and_edits_a_model_and_a_line(pool: PgPool) {
     let id: i64 = app
         .scalar("SELECT id FROM product_models WHERE model_code = $1", "UIX")
         .await;
-    click(&b, &format!("#models a[href='/ui/admin/models/{id}']")).await;
+    submit(&b, &format!("#models a[href='/ui/admin/models/{id}']")).await;
     select(&b, "#status", "INACTIVE").await;
-    click(&b, "#edit-model button[type=submit]").await;
+    submit(&b, "#edit-model button[type=submit]").await;
     b.wait_text("Saved.").await;
     let status: String = app
         .scalar("SELECT status::text FROM product_models WHERE id = $1", id)
@@ -573,7 +602,7 @@ async fn a_manager_creates_and_edits_a_model_and_a_line(pool: PgPool) {
     fill(&b, "#country_code", "KR").await;
     fill(&b, "#line_code", "09").await;
     fill(&b, "#name", "UI test line").await;
-    click(&b, "#new-line button[type=submit]").await;
+    submit(&b, "#new-line button[type=submit]").await;
     b.wait_text("Created.").await;
     let id: i64 = app
         .scalar(
@@ -584,7 +613,7 @@ async fn a_manager_creates_and_edits_a_model_and_a_line(pool: PgPool) {
     b.goto(&format!("/ui/admin/lines/{id}")).await;
     fill(&b, "#name", "UI test line, renamed").await;
     click(&b, "#is_active").await;
-    click(&b, "#edit-line button[type=submit]").await;
+    submit(&b, "#edit-line button[type=submit]").await;
     b.wait_text("Saved.").await;
     let (name, active): (String, bool) =
         sqlx::query_as("SELECT name, is_active FROM production_lines WHERE id = $1")
@@ -649,7 +678,7 @@ async fn the_admin_pages_speak_korean_and_the_audit_log_pages(pool: PgPool) {
     // the audit log, newest first, 50 a page; the next page continues where the first ended
     let first = audit_rows(&b).await;
     assert_eq!(first.len(), 50);
-    click(&b, "a[rel=next]").await;
+    submit(&b, "a[rel=next]").await;
     b.wait_for("#audit").await;
     assert!(b.path().await.contains("cursor="));
     let second = audit_rows(&b).await;

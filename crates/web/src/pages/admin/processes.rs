@@ -13,7 +13,8 @@ use maud::{html, Markup};
 use serde_json::{json, Map, Value};
 
 use super::{
-    error_fields, items, number_or_text, problem, show, val, when, with_status, yes_no, Fields,
+    check, error_fields, field, items, number_or_text, problem, show, text_or_null, val, when,
+    with_status, yes_no, Fields, Vals,
 };
 use crate::i18n::{t, Lang};
 use crate::layout::{self, csrf_field, Nav};
@@ -152,7 +153,15 @@ async fn list(State(web): State<WebState>, s: Session) -> Response {
     layout::page(&web, &s, Nav::Admin, t(lang, "admin.processes"), body)
 }
 
-fn criteria_form(lang: Lang, s: &Session, id: i64, rows: &[Row], errors: &[String]) -> Markup {
+fn criteria_form(
+    lang: Lang,
+    s: &Session,
+    id: i64,
+    v: &Vals,
+    rows: &[Row],
+    errors: &[String],
+) -> Markup {
+    let invalid = |field: &str| errors.iter().any(|e| e == field);
     let bad = |name: &str, key: &str| {
         !name.is_empty()
             && errors.iter().any(|e| {
@@ -164,6 +173,17 @@ fn criteria_form(lang: Lang, s: &Session, id: i64, rows: &[Row], errors: &[Strin
         form method="post" action=(format!("/ui/admin/processes/{id}")) id="criteria" {
             (csrf_field(s))
             input type="hidden" name="rows" value=(rows.len());
+            div class="stack narrow" {
+                (field("description", t(lang, "processes.description"), html! {
+                    textarea id="description" name="description" rows="2" maxlength="2000" { (v.get("description")) }
+                }))
+                (field("estimated_duration_seconds", t(lang, "processes.duration"), html! {
+                    input id="estimated_duration_seconds" name="estimated_duration_seconds" inputmode="numeric" autocomplete="off"
+                        value=(v.get("estimated_duration_seconds"))
+                        aria-invalid=[invalid("estimated_duration_seconds").then_some("true")];
+                }))
+                (check("is_active", t(lang, "processes.active"), v.on("is_active", true)))
+            }
             table class="data criteria" {
                 caption { (t(lang, "processes.criteria")) }
                 thead { tr {
@@ -215,7 +235,7 @@ async fn render_edit(
     s: &Session,
     id: i64,
     feedback: Option<Markup>,
-    kept: Option<(Vec<Row>, Vec<String>)>,
+    kept: Option<(&[(String, String)], Vec<String>)>,
 ) -> Response {
     let lang = s.lang;
     let r = web.api.get(&s.cx, &format!("/api/v1/processes/{id}")).await;
@@ -225,8 +245,8 @@ async fn render_edit(
             r.status,
         );
     }
-    let (rows, errors) = match kept {
-        Some(k) => k,
+    let (rows, errors) = match &kept {
+        Some((f, errors)) => (rows_of_form(f), errors.clone()),
         None => {
             let mut rows = rows_of_criteria(&r.body["quality_criteria"]);
             rows.resize(rows.len() + SPARE_ROWS, Row::default());
@@ -241,8 +261,7 @@ async fn render_edit(
     let body = html! {
         p { a href="/ui/admin/processes" { (t(lang, "common.back")) } }
         @if let Some(f) = feedback { (f) }
-        @if let Some(d) = r.body["description"].as_str() { p { (d) } }
-        (criteria_form(lang, s, id, &rows, &errors))
+        (criteria_form(lang, s, id, &Vals { kept: kept.as_ref().map(|(f, _)| *f), obj: &r.body }, &rows, &errors))
     };
     layout::page(web, s, Nav::Admin, &title, body)
 }
@@ -267,7 +286,12 @@ async fn update(
     Form(f): Form<Fields>,
 ) -> Response {
     let rows = rows_of_form(&f);
-    let body = json!({ "quality_criteria": criteria_of(&rows) });
+    let body = json!({
+        "quality_criteria": criteria_of(&rows),
+        "description": text_or_null(val(&f, "description")),
+        "estimated_duration_seconds": number_or_text(val(&f, "estimated_duration_seconds")),
+        "is_active": super::checked(&f, "is_active"),
+    });
     let r = web
         .api
         .call(
@@ -283,13 +307,16 @@ async fn update(
     }
     let errors = error_fields(&r);
     with_status(
-        render_edit(&web, &s, id, Some(problem(&r)), Some((rows, errors))).await,
+        render_edit(&web, &s, id, Some(problem(&r)), Some((&f, errors))).await,
         r.status,
     )
 }
 
 pub const MESSAGES: crate::i18n::Messages = &[
     ("processes.criteria", "Quality criteria", "품질 기준"),
+    ("processes.description", "Description", "설명"),
+    ("processes.duration", "Estimated duration (seconds)", "예상 소요 시간 (초)"),
+    ("processes.active", "Active (an inactive process is skipped by the sequence rule)", "활성 (비활성 공정은 순서 규칙에서 건너뜁니다)"),
     ("processes.legend", "* a required measurement.", "* 필수 측정 항목."),
     ("processes.no_criteria", "No measurements", "측정 항목 없음"),
     ("processes.edit", "Edit criteria", "기준 편집"),
