@@ -9,6 +9,7 @@ mod helpers;
 mod browser;
 mod common;
 
+mod admin;
 mod auth;
 mod http;
 mod lists;

@@ -7,6 +7,7 @@ use axum::Router;
 use crate::WebState;
 
 pub mod account;
+pub mod admin;
 pub mod chart;
 pub mod dashboard;
 pub mod lots;
@@ -24,6 +25,14 @@ pub const MESSAGES: &[crate::i18n::Messages] = &[
     trace::MESSAGES,
     recall::MESSAGES,
     chart::MESSAGES,
+    admin::MESSAGES,
+    admin::users::MESSAGES,
+    admin::members::MESSAGES,
+    admin::models::MESSAGES,
+    admin::processes::MESSAGES,
+    admin::lines::MESSAGES,
+    admin::equipment::MESSAGES,
+    admin::audit::MESSAGES,
 ];
 
 pub fn signed_in_routes() -> Router<WebState> {
@@ -36,6 +45,7 @@ pub fn signed_in_routes() -> Router<WebState> {
         .merge(trace::routes())
         .merge(recall::routes())
         .merge(chart::routes())
+        .merge(admin::routes())
 }
 
 pub fn public_routes() -> Router<WebState> {
