@@ -9,5 +9,6 @@ mod helpers;
 mod browser;
 mod common;
 
+mod approvals;
 mod auth;
 mod station;

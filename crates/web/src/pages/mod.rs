@@ -7,8 +7,12 @@ use axum::Router;
 use crate::WebState;
 
 pub mod account;
+pub mod approvals;
+pub mod atp_config;
 pub mod dashboard;
+pub mod sites;
 pub mod station;
+pub mod submission;
 
 /// Every message table ([`crate::i18n`]).
 pub const MESSAGES: &[crate::i18n::Messages] = &[
@@ -16,6 +20,10 @@ pub const MESSAGES: &[crate::i18n::Messages] = &[
     account::MESSAGES,
     station::MESSAGES,
     dashboard::MESSAGES,
+    approvals::MESSAGES,
+    submission::MESSAGES,
+    atp_config::MESSAGES,
+    sites::MESSAGES,
 ];
 
 pub fn signed_in_routes() -> Router<WebState> {
@@ -24,6 +32,10 @@ pub fn signed_in_routes() -> Router<WebState> {
         .merge(account::routes())
         .merge(station::routes())
         .merge(dashboard::routes())
+        .merge(approvals::routes())
+        .merge(submission::routes())
+        .merge(atp_config::routes())
+        .merge(sites::routes())
 }
 
 pub fn public_routes() -> Router<WebState> {
