@@ -10,6 +10,7 @@ mod browser;
 mod common;
 
 mod admin;
+mod approvals;
 mod auth;
 mod http;
 mod lists;

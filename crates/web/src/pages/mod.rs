@@ -8,11 +8,15 @@ use crate::WebState;
 
 pub mod account;
 pub mod admin;
+pub mod approvals;
+pub mod atp_config;
 pub mod chart;
 pub mod dashboard;
 pub mod lots;
 pub mod recall;
+pub mod sites;
 pub mod station;
+pub mod submission;
 pub mod trace;
 
 /// Every message table ([`crate::i18n`]).
@@ -33,6 +37,10 @@ pub const MESSAGES: &[crate::i18n::Messages] = &[
     admin::lines::MESSAGES,
     admin::equipment::MESSAGES,
     admin::audit::MESSAGES,
+    approvals::MESSAGES,
+    submission::MESSAGES,
+    atp_config::MESSAGES,
+    sites::MESSAGES,
 ];
 
 pub fn signed_in_routes() -> Router<WebState> {
@@ -46,6 +54,10 @@ pub fn signed_in_routes() -> Router<WebState> {
         .merge(recall::routes())
         .merge(chart::routes())
         .merge(admin::routes())
+        .merge(approvals::routes())
+        .merge(submission::routes())
+        .merge(atp_config::routes())
+        .merge(sites::routes())
 }
 
 pub fn public_routes() -> Router<WebState> {
