@@ -47,7 +47,11 @@ pub fn screenshot_dir() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Browser {
@@ -106,7 +110,10 @@ impl Browser {
     }
 
     pub async fn goto(&self, path: &str) {
-        self.client.goto(&format!("{}{path}", self.base)).await.expect("navigate");
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .expect("navigate");
     }
 
     /// The path (and query) of the current page.
@@ -197,14 +204,22 @@ impl Browser {
     pub async fn sign_in(&self, username: &str, password: &str) {
         self.goto("/ui/login").await;
         self.wait_for("#username").await;
-        assert_eq!(self.focused().await, "username", "the sign-in page focuses the username");
+        assert_eq!(
+            self.focused().await,
+            "username",
+            "the sign-in page focuses the username"
+        );
         self.keys(username).await;
         self.tab().await;
         self.keys(password).await;
         self.enter().await;
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.path().await.starts_with("/ui/login") {
-            assert!(Instant::now() < deadline, "sign-in as {username} did not leave the sign-in page:\n{}", self.body_text().await);
+            assert!(
+                Instant::now() < deadline,
+                "sign-in as {username} did not leave the sign-in page:\n{}",
+                self.body_text().await
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -222,7 +237,10 @@ impl Browser {
     /// axe-core's violations of impact `serious` or `critical` on the current page (WCAG 2.x A and AA rules).
     pub async fn serious_a11y_violations(&self) -> Vec<Value> {
         const AXE: &str = include_str!("vendor/axe.min.js");
-        self.client.execute(&format!("{AXE}; return true;"), vec![]).await.expect("inject axe");
+        self.client
+            .execute(&format!("{AXE}; return true;"), vec![])
+            .await
+            .expect("inject axe");
         let v = self
             .client
             .execute_async(
@@ -245,7 +263,11 @@ impl Browser {
     /// Assert zero serious or critical accessibility violations, naming them otherwise.
     pub async fn assert_accessible(&self, page: &str) {
         let v = self.serious_a11y_violations().await;
-        assert!(v.is_empty(), "{page}: axe-core found serious violations:\n{}", serde_json::to_string_pretty(&v).unwrap());
+        assert!(
+            v.is_empty(),
+            "{page}: axe-core found serious violations:\n{}",
+            serde_json::to_string_pretty(&v).unwrap()
+        );
     }
 
     /// The transfer size of the page and its assets (HTML + JS + CSS bytes, from the Resource Timing API; the

@@ -11,14 +11,17 @@ pub use crate::browser::Browser;
 /// `admin`, `manager`, `operator`, `viewer` (password [`PASSWORD`]).
 pub async fn app(pool: sqlx::PgPool) -> TestApp {
     let app = TestApp::spawn(pool).await;
-    neurohub_mes::demo::seed_if_empty(&app.pool, "UTC").await.expect("MES demo");
+    neurohub_mes::demo::seed_if_empty(&app.pool, "UTC")
+        .await
+        .expect("MES demo");
     app
 }
 
 /// A browser signed in as the test user of `role`.
 pub async fn signed_in(app: &TestApp, role: Role) -> Browser {
     let b = Browser::start(app.addr, "en-US").await;
-    b.sign_in(&role.as_str().to_ascii_lowercase(), PASSWORD).await;
+    b.sign_in(&role.as_str().to_ascii_lowercase(), PASSWORD)
+        .await;
     b
 }
 
@@ -70,5 +73,8 @@ pub fn good_value(spec: &Value) -> String {
 
 /// A number from a query without parameters, on the test's owner connection.
 pub async fn sql_i64(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(&app.pool).await.expect(sql)
+    sqlx::query_scalar(sql)
+        .fetch_one(&app.pool)
+        .await
+        .expect(sql)
 }

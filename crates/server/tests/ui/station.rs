@@ -13,9 +13,14 @@ use std::time::Instant;
 async fn set_process(b: &Browser, n: i64) {
     if b.exists("#code").await {
         assert_eq!(b.focused().await, "code", "the scan field has focus");
-        let shift_tab = format!("{}{}", char::from(fantoccini::key::Key::Shift), char::from(fantoccini::key::Key::Tab));
+        let shift_tab = format!(
+            "{}{}",
+            char::from(fantoccini::key::Key::Shift),
+            char::from(fantoccini::key::Key::Tab)
+        );
         b.keys(&shift_tab).await;
-        b.keys(&char::from(fantoccini::key::Key::Shift).to_string()).await; // release
+        b.keys(&char::from(fantoccini::key::Key::Shift).to_string())
+            .await; // release
         b.enter().await;
     }
     b.wait_for("#process_id").await;
@@ -26,12 +31,19 @@ async fn set_process(b: &Browser, n: i64) {
     b.enter().await;
     b.wait_for("#code").await;
     let heading = b.text("h1").await;
-    assert!(heading.contains(&format!("· {n} ")), "station set to {n}: {heading}");
+    assert!(
+        heading.contains(&format!("· {n} ")),
+        "station set to {n}: {heading}"
+    );
 }
 
 /// Scan `code` (type + Enter, as a scanner does) and return the time until the answer showed.
 async fn scan(b: &Browser, code: &str) -> std::time::Duration {
-    assert_eq!(b.focused().await, "code", "the scan field has focus before a scan");
+    assert_eq!(
+        b.focused().await,
+        "code",
+        "the scan field has focus before a scan"
+    );
     let t = Instant::now();
     b.keys(code).await;
     b.enter().await;
@@ -42,7 +54,11 @@ async fn scan(b: &Browser, code: &str) -> std::time::Duration {
 /// Type the measurements the process's criteria ask for (a value inside each range), field by field.
 async fn type_good_measurements(b: &Browser, process: &Value) {
     let criteria = process["quality_criteria"].as_object().unwrap();
-    let fields = b.client.find_all(fantoccini::Locator::Css("input[name^='m.']")).await.unwrap();
+    let fields = b
+        .client
+        .find_all(fantoccini::Locator::Css("input[name^='m.']"))
+        .await
+        .unwrap();
     assert_eq!(fields.len(), criteria.len(), "one field per criterion");
     for (i, f) in fields.iter().enumerate() {
         let name = f.attr("name").await.unwrap().unwrap();
@@ -50,14 +66,21 @@ async fn type_good_measurements(b: &Browser, process: &Value) {
         if i > 0 {
             b.tab().await;
         }
-        assert_eq!(b.focused().await, f.attr("id").await.unwrap().unwrap(), "Tab walks the measurement fields");
+        assert_eq!(
+            b.focused().await,
+            f.attr("id").await.unwrap().unwrap(),
+            "Tab walks the measurement fields"
+        );
         b.keys(&common::good_value(spec)).await;
     }
 }
 
 async fn feedback(b: &Browser) -> (String, String) {
     let el = b.wait_for(".feedback").await;
-    (el.attr("class").await.unwrap().unwrap_or_default(), el.text().await.unwrap())
+    (
+        el.attr("class").await.unwrap().unwrap_or_default(),
+        el.text().await.unwrap(),
+    )
 }
 
 #[sqlx::test]
@@ -66,7 +89,11 @@ async fn one_unit_through_all_eight_processes_by_keyboard(pool: PgPool) {
     let lot = common::new_lot(&app, 2).await;
     let unit = common::wip(&lot, 1);
     let b = common::signed_in(&app, Role::Operator).await;
-    assert_eq!(b.path().await, "/ui/station?setup=1", "an operator lands at the station set-up");
+    assert_eq!(
+        b.path().await,
+        "/ui/station?setup=1",
+        "an operator lands at the station set-up"
+    );
     b.screenshot("station-setup").await;
 
     // out of sequence: process 3 before 1 is refused with the rule, and nothing is written
@@ -78,7 +105,10 @@ async fn one_unit_through_all_eight_processes_by_keyboard(pool: PgPool) {
     b.enter().await;
     let (class, text) = feedback(&b).await;
     assert!(class.contains("bad"), "{class}");
-    assert!(text.contains("PASS") && text.contains("1"), "the refusal names the rule: {text}");
+    assert!(
+        text.contains("PASS") && text.contains("1"),
+        "the refusal names the rule: {text}"
+    );
     assert_eq!(app.count("process_data").await, before);
     b.screenshot("station-refused").await;
 
@@ -90,7 +120,10 @@ async fn one_unit_through_all_eight_processes_by_keyboard(pool: PgPool) {
         let (class, _) = feedback(&b).await;
         assert!(class.contains("good"), "process {n} started");
         let process = common::process(&app, n).await;
-        if process["quality_criteria"].as_object().is_some_and(|c| !c.is_empty()) {
+        if process["quality_criteria"]
+            .as_object()
+            .is_some_and(|c| !c.is_empty())
+        {
             type_good_measurements(&b, &process).await;
         }
         if n == 2 {
@@ -99,8 +132,15 @@ async fn one_unit_through_all_eight_processes_by_keyboard(pool: PgPool) {
         }
         b.enter().await; // Complete (PASS is preselected)
         let (class, text) = feedback(&b).await;
-        assert!(class.contains("good") && text.contains("PASS"), "process {n}: {text}");
-        assert_eq!(b.focused().await, "code", "back at the scan field after a completion");
+        assert!(
+            class.contains("good") && text.contains("PASS"),
+            "process {n}: {text}"
+        );
+        assert_eq!(
+            b.focused().await,
+            "code",
+            "back at the scan field after a completion"
+        );
     }
     b.assert_accessible("station").await;
     let status: String = app
@@ -113,9 +153,16 @@ async fn one_unit_through_all_eight_processes_by_keyboard(pool: PgPool) {
     assert_eq!(passes, 8, "one PASS per process, no duplicates");
     scan_times.sort();
     let median = scan_times[scan_times.len() / 2];
-    write_figure("station scan to feedback (median of 8, ms)", median.as_secs_f64() * 1000.0);
+    write_figure(
+        "station scan to feedback (median of 8, ms)",
+        median.as_secs_f64() * 1000.0,
+    );
     let w = b.page_weight().await;
-    write_figure("station page weight HTML+JS+CSS (bytes)", (w["html"].as_f64().unwrap() + w["js"].as_f64().unwrap() + w["css"].as_f64().unwrap()).round());
+    write_figure(
+        "station page weight HTML+JS+CSS (bytes)",
+        (w["html"].as_f64().unwrap() + w["js"].as_f64().unwrap() + w["css"].as_f64().unwrap())
+            .round(),
+    );
 }
 
 /// Figures for the closing note, one `name: value` line each in `target/ui-screenshots/figures.txt`.
@@ -123,7 +170,11 @@ pub fn write_figure(name: &str, value: f64) {
     use std::io::Write;
     let dir = crate::browser::screenshot_dir();
     std::fs::create_dir_all(&dir).unwrap();
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("figures.txt")).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("figures.txt"))
+        .unwrap();
     writeln!(f, "{name}: {value:.1}").unwrap();
 }
 
@@ -139,18 +190,54 @@ async fn a_fail_with_a_defect_and_out_of_spec_flags(pool: PgPool) {
     feedback(&b).await;
     // an out-of-spec value is flagged as it is typed, before any submit
     let process = common::process(&app, 1).await;
-    let (name, spec) = process["quality_criteria"].as_object().unwrap().iter().find(|(_, s)| s["max"].is_number()).unwrap();
-    let id = format!("m-{}", name.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+    let (name, spec) = process["quality_criteria"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, s)| s["max"].is_number())
+        .unwrap();
+    let id = format!(
+        "m-{}",
+        name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    );
     let field = b.find(&format!("#{id}")).await;
-    field.send_keys(&format!("{}", spec["max"].as_f64().unwrap() + 100.0)).await.unwrap();
-    assert_eq!(field.attr("aria-invalid").await.unwrap().as_deref(), Some("true"));
+    field
+        .send_keys(&format!("{}", spec["max"].as_f64().unwrap() + 100.0))
+        .await
+        .unwrap();
+    assert_eq!(
+        field.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("true")
+    );
     assert_eq!(b.text(&format!("#{id}-flag")).await, "Out of spec");
     b.screenshot("station-out-of-spec").await;
     // FAIL by keyboard: focus the PASS radio, arrow to FAIL, then the defect fields
-    b.find("input[name='result'][value='PASS']").await.send_keys(&char::from(fantoccini::key::Key::Right).to_string()).await.unwrap();
-    assert_eq!(b.client.execute("return document.querySelector('input[name=result]:checked').value", vec![]).await.unwrap().as_str(), Some("FAIL"));
-    b.find("#defect_code").await.send_keys("SCRATCH").await.unwrap();
-    b.find("#defect_description").await.send_keys("scratch on the housing").await.unwrap();
+    b.find("input[name='result'][value='PASS']")
+        .await
+        .send_keys(&char::from(fantoccini::key::Key::Right).to_string())
+        .await
+        .unwrap();
+    assert_eq!(
+        b.client
+            .execute(
+                "return document.querySelector('input[name=result]:checked').value",
+                vec![]
+            )
+            .await
+            .unwrap()
+            .as_str(),
+        Some("FAIL")
+    );
+    b.find("#defect_code")
+        .await
+        .send_keys("SCRATCH")
+        .await
+        .unwrap();
+    b.find("#defect_description")
+        .await
+        .send_keys("scratch on the housing")
+        .await
+        .unwrap();
     b.enter().await;
     let (class, text) = feedback(&b).await;
     assert!(class.contains("bad") && text.contains("FAIL"), "{text}");
@@ -164,12 +251,24 @@ async fn a_fail_with_a_defect_and_out_of_spec_flags(pool: PgPool) {
     scan(&b, &unit2).await;
     b.enter().await;
     feedback(&b).await;
-    b.find("input[name='result'][value='PASS']").await.send_keys(&char::from(fantoccini::key::Key::Right).to_string()).await.unwrap();
+    b.find("input[name='result'][value='PASS']")
+        .await
+        .send_keys(&char::from(fantoccini::key::Key::Right).to_string())
+        .await
+        .unwrap();
     b.find("#notes").await.send_keys("kept note").await.unwrap();
     b.enter().await;
     let (class, text) = feedback(&b).await;
     assert!(class.contains("bad") && text.contains("defects"), "{text}");
-    assert_eq!(b.find("#notes").await.prop("value").await.unwrap().as_deref(), Some("kept note"));
+    assert_eq!(
+        b.find("#notes")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("kept note")
+    );
 }
 
 #[sqlx::test]
@@ -201,7 +300,11 @@ async fn a_network_blip_never_records_twice(pool: PgPool) {
         .scalar("SELECT count(*) FROM process_data d JOIN wip_items w ON w.id = d.wip_id WHERE w.wip_id = $1", unit.clone())
         .await;
     assert_eq!(starts, 1, "two sends, one record");
-    let replays: i64 = common::sql_i64(&app, "SELECT count(*) FROM idempotency_keys WHERE request_path LIKE '%/start'").await;
+    let replays: i64 = common::sql_i64(
+        &app,
+        "SELECT count(*) FROM idempotency_keys WHERE request_path LIKE '%/start'",
+    )
+    .await;
     assert_eq!(replays, 1, "both sends used one key");
 }
 
@@ -214,7 +317,10 @@ async fn the_dashboard_follows_the_line_without_reloading(pool: PgPool) {
     assert_eq!(sup.path().await, "/ui/dashboard");
     let row = "#process-table tr[data-process='1'] td.completed";
     let before: i64 = sup.text(row).await.parse().unwrap();
-    sup.client.execute("window.__marker = 'same page';", vec![]).await.unwrap();
+    sup.client
+        .execute("window.__marker = 'same page';", vec![])
+        .await
+        .unwrap();
     sup.screenshot("dashboard").await;
     sup.assert_accessible("dashboard").await;
 
@@ -233,10 +339,21 @@ async fn the_dashboard_follows_the_line_without_reloading(pool: PgPool) {
         if now == before + 1 {
             break;
         }
-        assert!(Instant::now() < deadline, "the dashboard still shows {now} (was {before})");
+        assert!(
+            Instant::now() < deadline,
+            "the dashboard still shows {now} (was {before})"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let marker = sup.client.execute("return window.__marker", vec![]).await.unwrap();
-    assert_eq!(marker.as_str(), Some("same page"), "updated in place, not reloaded");
+    let marker = sup
+        .client
+        .execute("return window.__marker", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        marker.as_str(),
+        Some("same page"),
+        "updated in place, not reloaded"
+    );
     sup.screenshot("dashboard-updated").await;
 }

@@ -29,7 +29,9 @@ pub fn public_routes() -> Router<WebState> {
 
 /// `/ui`: the station for those who work one, the dashboard for everyone else.
 pub async fn home(State(web): State<WebState>, s: Session) -> Redirect {
-    if web.may(&s, "POST", "/api/v1/process-data/start") && s.role == neurohub_core::auth::Role::Operator {
+    if web.may(&s, "POST", "/api/v1/process-data/start")
+        && s.role == neurohub_core::auth::Role::Operator
+    {
         Redirect::to("/ui/station")
     } else {
         Redirect::to("/ui/dashboard")
@@ -60,7 +62,12 @@ fn login_form(v: &Visitor, next: &str, username: &str, error: Option<&str>) -> m
 
 async fn login_page(v: Visitor, Query(q): Query<NextQuery>) -> Response {
     let next = session::safe_next(q.next.as_deref());
-    layout::bare(v.lang, t(v.lang, "login.title"), login_form(&v, &next, "", None)).into_response()
+    layout::bare(
+        v.lang,
+        t(v.lang, "login.title"),
+        login_form(&v, &next, "", None),
+    )
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -75,7 +82,13 @@ async fn login(State(web): State<WebState>, v: Visitor, Form(f): Form<LoginForm>
     let next = session::safe_next(f.next.as_deref());
     let reply = web
         .api
-        .call(&v.cx, Method::POST, "/api/v1/auth/login", Some(&json!({ "username": f.username, "password": f.password })), None)
+        .call(
+            &v.cx,
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(&json!({ "username": f.username, "password": f.password })),
+            None,
+        )
         .await;
     match session::pair_of(&reply) {
         Some(pair) => {
@@ -88,11 +101,25 @@ async fn login(State(web): State<WebState>, v: Visitor, Form(f): Form<LoginForm>
         None => {
             let message = match reply.code() {
                 Some("INVALID_CREDENTIALS") => t(lang, "login.invalid").to_string(),
-                Some("LOGIN_THROTTLED") | Some("RATE_LIMITED") => format!("{} ({})", t(lang, "login.throttled"), reply.problem_text()),
+                Some("LOGIN_THROTTLED") | Some("RATE_LIMITED") => {
+                    format!("{} ({})", t(lang, "login.throttled"), reply.problem_text())
+                }
                 _ => reply.problem_text(),
             };
-            let status = if reply.status.is_client_error() { reply.status } else { StatusCode::BAD_GATEWAY };
-            let mut res = (status, layout::bare(lang, t(lang, "login.title"), login_form(&v, &next, &f.username, Some(&message)))).into_response();
+            let status = if reply.status.is_client_error() {
+                reply.status
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            let mut res = (
+                status,
+                layout::bare(
+                    lang,
+                    t(lang, "login.title"),
+                    login_form(&v, &next, &f.username, Some(&message)),
+                ),
+            )
+                .into_response();
             if let Some(ra) = reply.body.get("retry_after").and_then(|v| v.as_u64()) {
                 if let Ok(h) = HeaderValue::from_str(&ra.to_string()) {
                     res.headers_mut().insert(header::RETRY_AFTER, h);
@@ -103,11 +130,21 @@ async fn login(State(web): State<WebState>, v: Visitor, Form(f): Form<LoginForm>
     }
 }
 
-async fn logout(State(web): State<WebState>, s: Session, headers: axum::http::HeaderMap) -> Response {
+async fn logout(
+    State(web): State<WebState>,
+    s: Session,
+    headers: axum::http::HeaderMap,
+) -> Response {
     if let Some(refresh) = cookies::get(&headers, cookies::REFRESH) {
         // revokes the sign-in's whole token family; the answer is 204 whatever the token was
         web.api
-            .call(&s.cx, Method::POST, "/api/v1/auth/logout", Some(&json!({ "refresh_token": refresh })), None)
+            .call(
+                &s.cx,
+                Method::POST,
+                "/api/v1/auth/logout",
+                Some(&json!({ "refresh_token": refresh })),
+                None,
+            )
             .await;
     }
     let mut res = Redirect::to("/ui/login").into_response();
@@ -122,7 +159,11 @@ pub struct LangForm {
     lang: String,
 }
 
-async fn set_lang(State(web): State<WebState>, headers: axum::http::HeaderMap, Form(f): Form<LangForm>) -> Response {
+async fn set_lang(
+    State(web): State<WebState>,
+    headers: axum::http::HeaderMap,
+    Form(f): Form<LangForm>,
+) -> Response {
     let Some(lang) = Lang::parse(&f.lang) else {
         return (StatusCode::UNPROCESSABLE_ENTITY, "lang must be en or ko").into_response();
     };
@@ -140,11 +181,18 @@ async fn set_lang(State(web): State<WebState>, headers: axum::http::HeaderMap, F
         other => session::safe_next(other),
     };
     let mut res = Redirect::to(&back).into_response();
-    res.headers_mut().append(header::SET_COOKIE, cookies::set(cookies::LANG, lang.code(), cookies::PREF_ATTRS, web.tls));
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookies::set(cookies::LANG, lang.code(), cookies::PREF_ATTRS, web.tls),
+    );
     res
 }
 
-fn account_body(s: &Session, me: &serde_json::Value, feedback: Option<maud::Markup>) -> maud::Markup {
+fn account_body(
+    s: &Session,
+    me: &serde_json::Value,
+    feedback: Option<maud::Markup>,
+) -> maud::Markup {
     let lang = s.lang;
     html! {
         dl class="facts" {
@@ -168,7 +216,13 @@ fn account_body(s: &Session, me: &serde_json::Value, feedback: Option<maud::Mark
 
 async fn account_page(State(web): State<WebState>, s: Session) -> Response {
     let me = session::me(&web, &s).await;
-    layout::page(&web, &s, Nav::Account, t(s.lang, "account.title"), account_body(&s, &me, None))
+    layout::page(
+        &web,
+        &s,
+        Nav::Account,
+        t(s.lang, "account.title"),
+        account_body(&s, &me, None),
+    )
 }
 
 #[derive(Deserialize)]
@@ -177,14 +231,20 @@ pub struct PasswordForm {
     new_password: String,
 }
 
-async fn change_password(State(web): State<WebState>, s: Session, Form(f): Form<PasswordForm>) -> Response {
+async fn change_password(
+    State(web): State<WebState>,
+    s: Session,
+    Form(f): Form<PasswordForm>,
+) -> Response {
     let reply = web
         .api
         .call(
             &s.cx,
             Method::POST,
             "/api/v1/auth/password",
-            Some(&json!({ "current_password": f.current_password, "new_password": f.new_password })),
+            Some(
+                &json!({ "current_password": f.current_password, "new_password": f.new_password }),
+            ),
             None,
         )
         .await;
@@ -192,7 +252,13 @@ async fn change_password(State(web): State<WebState>, s: Session, Form(f): Form<
         // every token of the account is revoked now; sign in again with the new password, in the same step
         let login = web
             .api
-            .call(&s.cx, Method::POST, "/api/v1/auth/login", Some(&json!({ "username": s.username, "password": f.new_password })), None)
+            .call(
+                &s.cx,
+                Method::POST,
+                "/api/v1/auth/login",
+                Some(&json!({ "username": s.username, "password": f.new_password })),
+                None,
+            )
             .await;
         let mut res = match session::pair_of(&login) {
             Some(pair) => {
@@ -204,12 +270,23 @@ async fn change_password(State(web): State<WebState>, s: Session, Form(f): Form<
             }
             None => Redirect::to("/ui/login").into_response(),
         };
-        res.headers_mut().insert("x-nh-result", HeaderValue::from_static("changed"));
+        res.headers_mut()
+            .insert("x-nh-result", HeaderValue::from_static("changed"));
         return res;
     }
     let me = session::me(&web, &s).await;
-    let status = if reply.status.is_client_error() { reply.status } else { StatusCode::BAD_GATEWAY };
-    let mut res = layout::page(&web, &s, Nav::Account, t(s.lang, "account.title"), account_body(&s, &me, Some(layout::refusal(&reply.problem_text()))));
+    let status = if reply.status.is_client_error() {
+        reply.status
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    let mut res = layout::page(
+        &web,
+        &s,
+        Nav::Account,
+        t(s.lang, "account.title"),
+        account_body(&s, &me, Some(layout::refusal(&reply.problem_text()))),
+    );
     *res.status_mut() = status;
     res
 }
@@ -219,8 +296,16 @@ pub const MESSAGES: crate::i18n::Messages = &[
     ("login.username", "Username", "사용자 이름"),
     ("login.password", "Password", "비밀번호"),
     ("login.submit", "Sign in", "로그인"),
-    ("login.invalid", "The username or password is not correct.", "사용자 이름 또는 비밀번호가 올바르지 않습니다."),
-    ("login.throttled", "Too many failed sign-ins. Wait before trying again.", "로그인 실패가 너무 많습니다. 잠시 후 다시 시도하세요."),
+    (
+        "login.invalid",
+        "The username or password is not correct.",
+        "사용자 이름 또는 비밀번호가 올바르지 않습니다.",
+    ),
+    (
+        "login.throttled",
+        "Too many failed sign-ins. Wait before trying again.",
+        "로그인 실패가 너무 많습니다. 잠시 후 다시 시도하세요.",
+    ),
     ("account.title", "My account", "내 계정"),
     ("account.username", "Username", "사용자 이름"),
     ("account.name", "Name", "이름"),
@@ -228,7 +313,15 @@ pub const MESSAGES: crate::i18n::Messages = &[
     ("account.change", "Change password", "비밀번호 변경"),
     ("account.current", "Current password", "현재 비밀번호"),
     ("account.new", "New password", "새 비밀번호"),
-    ("account.rules", "At least 12 characters, not easy to guess.", "12자 이상, 추측하기 어려운 비밀번호."),
+    (
+        "account.rules",
+        "At least 12 characters, not easy to guess.",
+        "12자 이상, 추측하기 어려운 비밀번호.",
+    ),
     ("account.submit", "Change password", "비밀번호 변경"),
-    ("account.changed", "Password changed. Other sessions were signed out.", "비밀번호가 변경되었습니다. 다른 세션은 로그아웃되었습니다."),
+    (
+        "account.changed",
+        "Password changed. Other sessions were signed out.",
+        "비밀번호가 변경되었습니다. 다른 세션은 로그아웃되었습니다.",
+    ),
 ];

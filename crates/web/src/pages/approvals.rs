@@ -114,7 +114,11 @@ pub fn countdown(lang: Lang, seconds_left: i64) -> (String, bool) {
 pub fn when(v: &Value) -> String {
     match v.as_str() {
         Some(s) => chrono::DateTime::parse_from_rfc3339(s)
-            .map(|d| d.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M UTC").to_string())
+            .map(|d| {
+                d.with_timezone(&chrono::Utc)
+                    .format("%Y-%m-%d %H:%M UTC")
+                    .to_string()
+            })
             .unwrap_or_else(|_| s.to_string()),
         None => String::new(),
     }
@@ -132,7 +136,11 @@ pub fn text(v: &Value) -> String {
 /// The workspace's sub-navigation (pending, configuration, sites), the current one marked.
 pub fn ws_links(lang: Lang, ws: &str, current: &str) -> Markup {
     let links = [
-        ("pending", format!("/ui/approvals?ws={}", enc(ws)), "approvals.pending_link"),
+        (
+            "pending",
+            format!("/ui/approvals?ws={}", enc(ws)),
+            "approvals.pending_link",
+        ),
         ("config", ui_ws(ws, "/config"), "approvals.config_link"),
         ("sites", ui_ws(ws, "/sites"), "approvals.sites_link"),
     ];
@@ -190,21 +198,37 @@ fn pending_table(lang: Lang, ws: &str, items: &[Value]) -> Markup {
     }
 }
 
-async fn approvals_page(State(web): State<WebState>, s: Session, Query(q): Query<ApprovalsQuery>) -> Response {
+async fn approvals_page(
+    State(web): State<WebState>,
+    s: Session,
+    Query(q): Query<ApprovalsQuery>,
+) -> Response {
     let lang = s.lang;
     let title = t(lang, "approvals.title");
     let wss = web.api.get(&s.cx, "/api/v1/workspaces?limit=500").await;
     if !wss.ok() {
-        return layout::page(&web, &s, Nav::Approvals, title, layout::refusal(&wss.problem_text()));
+        return layout::page(
+            &web,
+            &s,
+            Nav::Approvals,
+            title,
+            layout::refusal(&wss.problem_text()),
+        );
     }
     let workspaces = wss.body["items"].as_array().cloned().unwrap_or_default();
-    let Some(ws) = q
-        .ws
-        .clone()
-        .filter(|w| !w.is_empty())
-        .or_else(|| workspaces.first().and_then(|w| w["code"].as_str()).map(str::to_string))
-    else {
-        return layout::page(&web, &s, Nav::Approvals, title, html! { p { (t(lang, "approvals.no_workspace")) } });
+    let Some(ws) = q.ws.clone().filter(|w| !w.is_empty()).or_else(|| {
+        workspaces
+            .first()
+            .and_then(|w| w["code"].as_str())
+            .map(str::to_string)
+    }) else {
+        return layout::page(
+            &web,
+            &s,
+            Nav::Approvals,
+            title,
+            html! { p { (t(lang, "approvals.no_workspace")) } },
+        );
     };
     let mut query = String::from("?limit=100");
     if let Some(c) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
@@ -214,9 +238,15 @@ async fn approvals_page(State(web): State<WebState>, s: Session, Query(q): Query
     if overdue_only {
         query.push_str("&overdue=true");
     }
-    let pending = web.api.get(&s.cx, &api_ws(&ws, &format!("/approvals/pending{query}"))).await;
+    let pending = web
+        .api
+        .get(&s.cx, &api_ws(&ws, &format!("/approvals/pending{query}")))
+        .await;
     let role = my_role(&web, &s, &ws).await;
-    let items = pending.body["items"].as_array().cloned().unwrap_or_default();
+    let items = pending.body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let body = html! {
         form method="get" action="/ui/approvals" class="filters" {
             div {
@@ -316,15 +346,27 @@ mod tests {
 
     #[test]
     fn countdown_says_due_or_overdue() {
-        assert_eq!(countdown(Lang::En, 3 * 3600 + 20 * 60 + 5), ("due in 3 h 20 min".into(), false));
-        assert_eq!(countdown(Lang::En, -2 * 3600), ("overdue by 2 h".into(), true));
+        assert_eq!(
+            countdown(Lang::En, 3 * 3600 + 20 * 60 + 5),
+            ("due in 3 h 20 min".into(), false)
+        );
+        assert_eq!(
+            countdown(Lang::En, -2 * 3600),
+            ("overdue by 2 h".into(), true)
+        );
         assert_eq!(countdown(Lang::En, 59), ("due in 0 min".into(), false));
-        assert_eq!(countdown(Lang::Ko, -(6 * 3600 + 60)), ("6시간 1분 초과".into(), true));
+        assert_eq!(
+            countdown(Lang::Ko, -(6 * 3600 + 60)),
+            ("6시간 1분 초과".into(), true)
+        );
     }
 
     #[test]
     fn workspace_segments_are_encoded() {
         assert_eq!(api_ws("A/B", "/sites"), "/api/v1/workspaces/A%2FB/sites");
-        assert_eq!(ui_ws("XLSMART-AVIAT", "/config"), "/ui/approvals/XLSMART-AVIAT/config");
+        assert_eq!(
+            ui_ws("XLSMART-AVIAT", "/config"),
+            "/ui/approvals/XLSMART-AVIAT/config"
+        );
     }
 }

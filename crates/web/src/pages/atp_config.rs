@@ -67,7 +67,10 @@ fn versions_table(lang: Lang, ws: &str, items: &[Value], selected: Option<&str>)
 }
 
 fn report(lang: Lang, v: &Value) -> Markup {
-    let issues = v["validation_errors"].as_array().cloned().unwrap_or_default();
+    let issues = v["validation_errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     html! {
         @if issues.is_empty() {
             p id="report-clean" { (t(lang, "atp_config.no_issues")) }
@@ -99,7 +102,11 @@ fn report(lang: Lang, v: &Value) -> Markup {
 
 fn row_text(v: &Value) -> String {
     match v.as_object() {
-        Some(o) => o.iter().map(|(k, v)| format!("{k}={}", text(v))).collect::<Vec<_>>().join(", "),
+        Some(o) => o
+            .iter()
+            .map(|(k, v)| format!("{k}={}", text(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
         None => text(v),
     }
 }
@@ -139,7 +146,13 @@ fn diff(lang: Lang, d: &Value) -> Markup {
     }
 }
 
-async fn render(web: &WebState, s: &Session, ws: &str, q: &ConfigQuery, feedback: Option<Markup>) -> Response {
+async fn render(
+    web: &WebState,
+    s: &Session,
+    ws: &str,
+    q: &ConfigQuery,
+    feedback: Option<Markup>,
+) -> Response {
     let lang = s.lang;
     let title = format!("{} · {}", t(lang, "atp_config.title"), ws);
     let mut path = api_ws(ws, "/config-versions?limit=100");
@@ -148,18 +161,35 @@ async fn render(web: &WebState, s: &Session, ws: &str, q: &ConfigQuery, feedback
     }
     let list = web.api.get(&s.cx, &path).await;
     if !list.ok() {
-        let mut res = layout::page(web, s, Nav::Approvals, &title, html! { (ws_links(lang, ws, "config")) (layout::refusal(&list.problem_text())) });
+        let mut res = layout::page(
+            web,
+            s,
+            Nav::Approvals,
+            &title,
+            html! { (ws_links(lang, ws, "config")) (layout::refusal(&list.problem_text())) },
+        );
         *res.status_mut() = list.status;
         return res;
     }
     let items = list.body["items"].as_array().cloned().unwrap_or_default();
     let selected = q.version.as_deref().filter(|v| !v.is_empty());
     let detail = match selected {
-        Some(id) => Some(web.api.get(&s.cx, &api_ws(ws, &format!("/config-versions/{}", enc(id)))).await),
+        Some(id) => Some(
+            web.api
+                .get(&s.cx, &api_ws(ws, &format!("/config-versions/{}", enc(id))))
+                .await,
+        ),
         None => None,
     };
     let diff_r = match (selected, detail.as_ref().is_some_and(|d| d.ok())) {
-        (Some(id), true) => Some(web.api.get(&s.cx, &api_ws(ws, &format!("/config-versions/{}/diff", enc(id)))).await),
+        (Some(id), true) => Some(
+            web.api
+                .get(
+                    &s.cx,
+                    &api_ws(ws, &format!("/config-versions/{}/diff", enc(id))),
+                )
+                .await,
+        ),
         _ => None,
     };
     let admin = my_role(web, s, ws).await.as_deref() == Some("WORKSPACE_ADMIN");
@@ -205,7 +235,12 @@ async fn render(web: &WebState, s: &Session, ws: &str, q: &ConfigQuery, feedback
     layout::page(web, s, Nav::Approvals, &title, body)
 }
 
-async fn config_page(State(web): State<WebState>, s: Session, Path(ws): Path<String>, Query(q): Query<ConfigQuery>) -> Response {
+async fn config_page(
+    State(web): State<WebState>,
+    s: Session,
+    Path(ws): Path<String>,
+    Query(q): Query<ConfigQuery>,
+) -> Response {
     render(&web, &s, &ws, &q, None).await
 }
 
@@ -214,17 +249,36 @@ pub struct ActivateForm {
     idem: String,
 }
 
-async fn activate(State(web): State<WebState>, s: Session, Path((ws, id)): Path<(String, String)>, Form(f): Form<ActivateForm>) -> Response {
+async fn activate(
+    State(web): State<WebState>,
+    s: Session,
+    Path((ws, id)): Path<(String, String)>,
+    Form(f): Form<ActivateForm>,
+) -> Response {
     let r = web
         .api
-        .call(&s.cx, Method::POST, &api_ws(&ws, &format!("/config-versions/{}/activate", enc(&id))), None, Some(&f.idem))
+        .call(
+            &s.cx,
+            Method::POST,
+            &api_ws(&ws, &format!("/config-versions/{}/activate", enc(&id))),
+            None,
+            Some(&f.idem),
+        )
         .await;
     let feedback = if r.ok() {
-        layout::success(&format!("{} v{} — {}", text(&r.body["source_type"]), text(&r.body["version_number"]), text(&r.body["status"])))
+        layout::success(&format!(
+            "{} v{} — {}",
+            text(&r.body["source_type"]),
+            text(&r.body["version_number"]),
+            text(&r.body["status"])
+        ))
     } else {
         layout::refusal(&r.problem_text())
     };
-    let q = ConfigQuery { version: Some(id), cursor: None };
+    let q = ConfigQuery {
+        version: Some(id),
+        cursor: None,
+    };
     let mut res = render(&web, &s, &ws, &q, Some(feedback)).await;
     if !r.ok() && res.status() == StatusCode::OK {
         *res.status_mut() = r.status;
@@ -241,14 +295,22 @@ pub const MESSAGES: crate::i18n::Messages = &[
     ("atp_config.rows", "Rows", "행 수"),
     ("atp_config.files", "Files", "파일"),
     ("atp_config.report", "Validation report", "검증 보고서"),
-    ("atp_config.no_issues", "No validation issues.", "검증 문제가 없습니다."),
+    (
+        "atp_config.no_issues",
+        "No validation issues.",
+        "검증 문제가 없습니다.",
+    ),
     ("atp_config.file", "File", "파일"),
     ("atp_config.row", "Row", "행"),
     ("atp_config.column", "Column", "열"),
     ("atp_config.severity", "Severity", "심각도"),
     ("atp_config.reason", "Reason", "사유"),
     ("atp_config.diff", "Difference", "차이"),
-    ("atp_config.against", "Compared with version", "비교 대상 버전"),
+    (
+        "atp_config.against",
+        "Compared with version",
+        "비교 대상 버전",
+    ),
     ("atp_config.added", "added", "추가"),
     ("atp_config.removed", "removed", "삭제"),
     ("atp_config.changed", "changed", "변경"),
@@ -257,5 +319,9 @@ pub const MESSAGES: crate::i18n::Messages = &[
     ("atp_config.content", "Content", "내용"),
     ("atp_config.checksum", "Checksum", "체크섬"),
     ("atp_config.activated", "Activated", "활성화"),
-    ("atp_config.activate", "Activate this version", "이 버전 활성화"),
+    (
+        "atp_config.activate",
+        "Activate this version",
+        "이 버전 활성화",
+    ),
 ];

@@ -25,14 +25,16 @@ pub fn routes() -> Router<WebState> {
 }
 
 fn pct(v: Option<f64>) -> String {
-    v.map(|v| format!("{:.1} %", v * 100.0)).unwrap_or_else(|| "—".into())
+    v.map(|v| format!("{:.1} %", v * 100.0))
+        .unwrap_or_else(|| "—".into())
 }
 
 async fn live_section(web: &WebState, s: &Session) -> Markup {
     let lang = s.lang;
     let (dash, lots, procs) = tokio::join!(
         web.api.get(&s.cx, "/api/v1/dashboard"),
-        web.api.get(&s.cx, "/api/v1/lots?status=IN_PROGRESS&limit=20"),
+        web.api
+            .get(&s.cx, "/api/v1/lots?status=IN_PROGRESS&limit=20"),
         web.api.get(&s.cx, "/api/v1/processes"),
     );
     if !dash.ok() {
@@ -50,17 +52,32 @@ async fn live_section(web: &WebState, s: &Session) -> Markup {
     };
     let throughput: Vec<(String, f64)> = stats
         .iter()
-        .map(|p| (name(&p["process_id"]), p["completed"].as_f64().unwrap_or(0.0)))
+        .map(|p| {
+            (
+                name(&p["process_id"]),
+                p["completed"].as_f64().unwrap_or(0.0),
+            )
+        })
         .collect();
     let wip: Vec<(String, f64)> = stats
         .iter()
-        .map(|p| (name(&p["process_id"]), p["open_wip"].as_f64().unwrap_or(0.0)))
+        .map(|p| {
+            (
+                name(&p["process_id"]),
+                p["open_wip"].as_f64().unwrap_or(0.0),
+            )
+        })
         .collect();
     let defects: Vec<(String, f64)> = dash.body["defects"]
         .as_array()
         .unwrap_or(&empty)
         .iter()
-        .map(|d| (d["code"].as_str().unwrap_or("").to_string(), d["count"].as_f64().unwrap_or(0.0)))
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap_or("").to_string(),
+                d["count"].as_f64().unwrap_or(0.0),
+            )
+        })
         .collect();
     let total: i64 = stats.iter().filter_map(|p| p["completed"].as_i64()).sum();
     let lots = lots.body["items"].as_array().cloned().unwrap_or_default();
@@ -136,7 +153,11 @@ pub const MESSAGES: crate::i18n::Messages = &[
     ("dash.title", "Line dashboard", "라인 대시보드"),
     ("dash.date", "Day", "일자"),
     ("dash.total", "completed today", "오늘 완료"),
-    ("dash.throughput", "Completed today by process", "공정별 오늘 완료 수"),
+    (
+        "dash.throughput",
+        "Completed today by process",
+        "공정별 오늘 완료 수",
+    ),
     ("dash.wip", "Work in process by process", "공정별 재공"),
     ("dash.by_process", "Today by process", "공정별 오늘 현황"),
     ("dash.completed", "Completed", "완료"),

@@ -92,16 +92,29 @@ fn import_report(lang: Lang, r: &Value) -> Markup {
     }
 }
 
-async fn render(web: &WebState, s: &Session, ws: &str, q: &SitesQuery, outcome: Option<Markup>) -> Response {
+async fn render(
+    web: &WebState,
+    s: &Session,
+    ws: &str,
+    q: &SitesQuery,
+    outcome: Option<Markup>,
+) -> Response {
     let lang = s.lang;
     let title = format!("{} · {}", t(lang, "sites.title"), ws);
     let mut query = String::from("?limit=100");
-    for (k, v) in [("region", &q.region), ("cluster_code", &q.cluster_code), ("cursor", &q.cursor)] {
+    for (k, v) in [
+        ("region", &q.region),
+        ("cluster_code", &q.cluster_code),
+        ("cursor", &q.cursor),
+    ] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             query.push_str(&format!("&{k}={}", enc(v)));
         }
     }
-    let list = web.api.get(&s.cx, &api_ws(ws, &format!("/sites{query}"))).await;
+    let list = web
+        .api
+        .get(&s.cx, &api_ws(ws, &format!("/sites{query}")))
+        .await;
     let items = list.body["items"].as_array().cloned().unwrap_or_default();
     let next = list.body["next_cursor"].as_str().map(|c| {
         let mut href = format!("{}?cursor={}", ui_ws(ws, "/sites"), enc(c));
@@ -143,18 +156,43 @@ async fn render(web: &WebState, s: &Session, ws: &str, q: &SitesQuery, outcome: 
     layout::page(web, s, Nav::Approvals, &title, body)
 }
 
-async fn sites_page(State(web): State<WebState>, s: Session, Path(ws): Path<String>, Query(q): Query<SitesQuery>) -> Response {
+async fn sites_page(
+    State(web): State<WebState>,
+    s: Session,
+    Path(ws): Path<String>,
+    Query(q): Query<SitesQuery>,
+) -> Response {
     render(&web, &s, &ws, &q, None).await
 }
 
 /// The browser's multipart body, passed to the API's import as it came.
-async fn import(State(web): State<WebState>, s: Session, Path(ws): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+async fn import(
+    State(web): State<WebState>,
+    s: Session,
+    Path(ws): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let r = web
         .api
-        .send(&s.cx, Method::POST, &api_ws(&ws, "/sites/import"), ct.as_deref(), body.to_vec(), None)
+        .send(
+            &s.cx,
+            Method::POST,
+            &api_ws(&ws, "/sites/import"),
+            ct.as_deref(),
+            body.to_vec(),
+            None,
+        )
         .await;
-    let outcome = if r.ok() { import_report(s.lang, &r.body) } else { layout::refusal(&r.problem_text()) };
+    let outcome = if r.ok() {
+        import_report(s.lang, &r.body)
+    } else {
+        layout::refusal(&r.problem_text())
+    };
     let mut res = render(&web, &s, &ws, &SitesQuery::default(), Some(outcome)).await;
     if !r.ok() && res.status() == StatusCode::OK {
         *res.status_mut() = r.status;

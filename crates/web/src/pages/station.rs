@@ -72,7 +72,11 @@ pub fn process_name(lang: Lang, p: &Value) -> String {
         Lang::Ko => p["process_name_ko"].as_str(),
         Lang::En => p["process_name_en"].as_str(),
     };
-    format!("{} {}", p["process_number"], name.or(p["process_code"].as_str()).unwrap_or(""))
+    format!(
+        "{} {}",
+        p["process_number"],
+        name.or(p["process_code"].as_str()).unwrap_or("")
+    )
 }
 
 async fn processes(web: &WebState, s: &Session) -> Vec<Value> {
@@ -163,12 +167,24 @@ fn start_form(s: &Session, code: &str, focus: bool) -> Markup {
 }
 
 fn kept<'a>(kept: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    kept.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    kept.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
-fn complete_form(s: &Session, process: &Value, record_id: i64, code: &str, keep: &[(String, String)], defect_codes: &[String]) -> Markup {
+fn complete_form(
+    s: &Session,
+    process: &Value,
+    record_id: i64,
+    code: &str,
+    keep: &[(String, String)],
+    defect_codes: &[String],
+) -> Markup {
     let lang = s.lang;
-    let criteria = process["quality_criteria"].as_object().cloned().unwrap_or_default();
+    let criteria = process["quality_criteria"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let result = kept(keep, "result").unwrap_or("PASS").to_string();
     let mut first = true;
     html! {
@@ -246,28 +262,52 @@ async fn defect_codes(web: &WebState, s: &Session) -> Vec<String> {
     let r = web.api.get(&s.cx, "/api/v1/dashboard").await;
     r.body["defects"]
         .as_array()
-        .map(|a| a.iter().filter_map(|d| d["code"].as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d["code"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 async fn render(web: &WebState, s: &Session, setup: StationSetup, view: View) -> Response {
     let lang = s.lang;
     let procs = processes(web, s).await;
-    let Some(process) = setup.process_id.and_then(|id| procs.iter().find(|p| p["id"].as_i64() == Some(id))) else {
+    let Some(process) = setup
+        .process_id
+        .and_then(|id| procs.iter().find(|p| p["id"].as_i64() == Some(id)))
+    else {
         return Redirect::to("/ui/station?setup=1").into_response();
     };
-    let title = format!("{} · {}", t(lang, "nav.station"), process_name(lang, process));
+    let title = format!(
+        "{} · {}",
+        t(lang, "nav.station"),
+        process_name(lang, process)
+    );
     let next = view.scan.as_ref().map(|sc| &sc["next"]);
     let action = next.and_then(|n| n["action"].as_str()).unwrap_or("");
     // the open record at this station's process, if the unit has one
     let open_here = view.complete_for.or_else(|| {
         view.scan.as_ref().and_then(|sc| {
-            sc["open_records"].as_array()?.iter().find(|r| r["process_id"] == process["id"]).and_then(|r| r["id"].as_i64())
+            sc["open_records"]
+                .as_array()?
+                .iter()
+                .find(|r| r["process_id"] == process["id"])
+                .and_then(|r| r["id"].as_i64())
         })
     });
     let is_unit = view.scan.as_ref().is_some_and(|sc| !sc["unit"].is_null());
-    let can_start = is_unit && open_here.is_none() && matches!(action, "START" | "COMPLETE_OPEN" | "COMPLETED" | "REWORK_REQUIRED");
-    let codes = if open_here.is_some() { defect_codes(web, s).await } else { Vec::new() };
+    let can_start = is_unit
+        && open_here.is_none()
+        && matches!(
+            action,
+            "START" | "COMPLETE_OPEN" | "COMPLETED" | "REWORK_REQUIRED"
+        );
+    let codes = if open_here.is_some() {
+        defect_codes(web, s).await
+    } else {
+        Vec::new()
+    };
     let body = html! {
         p class="station-setup" {
             (t(lang, "station.at")) " " strong { (process_name(lang, process)) }
@@ -292,7 +332,12 @@ async fn render(web: &WebState, s: &Session, setup: StationSetup, view: View) ->
     layout::page(web, s, Nav::Station, &title, body)
 }
 
-async fn station_page(State(web): State<WebState>, s: Session, headers: axum::http::HeaderMap, Query(q): Query<StationQuery>) -> Response {
+async fn station_page(
+    State(web): State<WebState>,
+    s: Session,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<StationQuery>,
+) -> Response {
     let setup = StationSetup::from_headers(&headers);
     if !web.may(&s, "POST", "/api/v1/process-data/start") {
         let body = layout::refusal(&web.not_allowed(&s, "POST", "/api/v1/process-data/start"));
@@ -302,15 +347,27 @@ async fn station_page(State(web): State<WebState>, s: Session, headers: axum::ht
     }
     if q.setup.is_some() || setup.process_id.is_none() {
         let procs = processes(&web, &s).await;
-        let eq = web.api.get(&s.cx, "/api/v1/equipment?is_active=true&limit=500").await;
+        let eq = web
+            .api
+            .get(&s.cx, "/api/v1/equipment?is_active=true&limit=500")
+            .await;
         let equipment = eq.body["items"].as_array().cloned().unwrap_or_default();
         let body = setup_form(&s, &procs, &equipment, setup);
-        return layout::page(&web, &s, Nav::Station, t(s.lang, "station.setup_title"), body);
+        return layout::page(
+            &web,
+            &s,
+            Nav::Station,
+            t(s.lang, "station.setup_title"),
+            body,
+        );
     }
     let mut view = View::default();
     if let Some(code) = q.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         view.code = code.to_string();
-        let r = web.api.get(&s.cx, &format!("/api/v1/scan/{}", enc(code))).await;
+        let r = web
+            .api
+            .get(&s.cx, &format!("/api/v1/scan/{}", enc(code)))
+            .await;
         if r.ok() {
             view.scan = Some(r.body);
         } else {
@@ -333,8 +390,15 @@ async fn setup(State(web): State<WebState>, Form(f): Form<SetupForm>) -> Respons
         equipment_id: f.equipment_id.and_then(|e| e.parse().ok()),
     };
     let mut res = Redirect::to("/ui/station").into_response();
-    res.headers_mut()
-        .append(header::SET_COOKIE, cookies::set(cookies::STATION, &st.cookie_value(), cookies::PREF_ATTRS, web.tls));
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookies::set(
+            cookies::STATION,
+            &st.cookie_value(),
+            cookies::PREF_ATTRS,
+            web.tls,
+        ),
+    );
     res
 }
 
@@ -356,36 +420,64 @@ pub struct StartForm {
 }
 
 async fn rescan(web: &WebState, s: &Session, code: &str) -> Option<Value> {
-    let r = web.api.get(&s.cx, &format!("/api/v1/scan/{}", enc(code))).await;
+    let r = web
+        .api
+        .get(&s.cx, &format!("/api/v1/scan/{}", enc(code)))
+        .await;
     r.ok().then_some(r.body)
 }
 
-async fn start(State(web): State<WebState>, s: Session, headers: axum::http::HeaderMap, Form(f): Form<StartForm>) -> Response {
+async fn start(
+    State(web): State<WebState>,
+    s: Session,
+    headers: axum::http::HeaderMap,
+    Form(f): Form<StartForm>,
+) -> Response {
     let setup = StationSetup::from_headers(&headers);
     let Some(process_id) = setup.process_id else {
         return Redirect::to("/ui/station?setup=1").into_response();
     };
-    let scanned = web.api.get(&s.cx, &format!("/api/v1/scan/{}", enc(f.code.trim()))).await;
+    let scanned = web
+        .api
+        .get(&s.cx, &format!("/api/v1/scan/{}", enc(f.code.trim())))
+        .await;
     let Some(unit) = scanned.ok().then(|| unit_selector(&scanned.body)).flatten() else {
         let view = View {
             feedback: Some(layout::refusal(&scanned.problem_text())),
             ..View::default()
         };
         let mut res = render(&web, &s, setup, view).await;
-        *res.status_mut() = if scanned.ok() { StatusCode::UNPROCESSABLE_ENTITY } else { scanned.status };
+        *res.status_mut() = if scanned.ok() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            scanned.status
+        };
         return res;
     };
     let mut body = json!({ "process_id": process_id, "unit": unit });
     if let Some(e) = setup.equipment_id {
         body["equipment_id"] = json!(e);
     }
-    let r = web.api.call(&s.cx, Method::POST, "/api/v1/process-data/start", Some(&body), Some(&f.idem)).await;
+    let r = web
+        .api
+        .call(
+            &s.cx,
+            Method::POST,
+            "/api/v1/process-data/start",
+            Some(&body),
+            Some(&f.idem),
+        )
+        .await;
     let mut view = View {
         code: f.code.clone(),
         ..View::default()
     };
     let status = if r.ok() {
-        view.feedback = Some(layout::success(&format!("{} — {}", t(s.lang, "station.started"), f.code)));
+        view.feedback = Some(layout::success(&format!(
+            "{} — {}",
+            t(s.lang, "station.started"),
+            f.code
+        )));
         view.complete_for = r.body["id"].as_i64();
         StatusCode::OK
     } else {
@@ -400,9 +492,20 @@ async fn start(State(web): State<WebState>, s: Session, headers: axum::http::Hea
     res
 }
 
-async fn complete(State(web): State<WebState>, s: Session, headers: axum::http::HeaderMap, Form(fields): Form<Vec<(String, String)>>) -> Response {
+async fn complete(
+    State(web): State<WebState>,
+    s: Session,
+    headers: axum::http::HeaderMap,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
     let setup = StationSetup::from_headers(&headers);
-    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string()).unwrap_or_default();
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
     let code = get("code");
     let record_id: Option<i64> = get("record_id").parse().ok();
     let idem = get("idem");
@@ -415,7 +518,12 @@ async fn complete(State(web): State<WebState>, s: Session, headers: axum::http::
                 continue;
             }
             // a number when it reads as one; anything else goes as typed, and the API names the field
-            let value = v.replace(',', ".").parse::<f64>().ok().and_then(|n| serde_json::Number::from_f64(n).map(Value::Number)).unwrap_or_else(|| Value::String(v.to_string()));
+            let value = v
+                .replace(',', ".")
+                .parse::<f64>()
+                .ok()
+                .and_then(|n| serde_json::Number::from_f64(n).map(Value::Number))
+                .unwrap_or_else(|| Value::String(v.to_string()));
             measurements.insert(name.to_string(), value);
         }
     }
@@ -437,7 +545,13 @@ async fn complete(State(web): State<WebState>, s: Session, headers: axum::http::
     };
     let r = web
         .api
-        .call(&s.cx, Method::POST, &format!("/api/v1/process-data/{record_id}/complete"), Some(&body), Some(&idem))
+        .call(
+            &s.cx,
+            Method::POST,
+            &format!("/api/v1/process-data/{record_id}/complete"),
+            Some(&body),
+            Some(&idem),
+        )
         .await;
     let mut view = View {
         code: if r.ok() { String::new() } else { code.clone() },
@@ -446,7 +560,11 @@ async fn complete(State(web): State<WebState>, s: Session, headers: axum::http::
     let status = if r.ok() {
         let result = r.body["result"].as_str().unwrap_or(&result).to_string();
         let text = format!("{} — {} · {}", t(s.lang, "station.completed"), code, result);
-        view.feedback = Some(if result == "PASS" { layout::success(&text) } else { layout::refusal_styled(&text) });
+        view.feedback = Some(if result == "PASS" {
+            layout::success(&text)
+        } else {
+            layout::refusal_styled(&text)
+        });
         StatusCode::OK
     } else {
         view.feedback = Some(layout::refusal(&r.problem_text()));
@@ -467,10 +585,18 @@ pub const MESSAGES: crate::i18n::Messages = &[
     ("station.process", "Process", "공정"),
     ("station.equipment", "Equipment", "설비"),
     ("station.no_equipment", "No equipment", "설비 없음"),
-    ("station.begin", "Start the shift here", "이 작업대에서 시작"),
+    (
+        "station.begin",
+        "Start the shift here",
+        "이 작업대에서 시작",
+    ),
     ("station.at", "This station:", "이 작업대:"),
     ("station.change", "Change process", "공정 변경"),
-    ("station.scan", "Scan or type a lot, WIP or serial code", "LOT, WIP 또는 시리얼 코드를 스캔하거나 입력하세요"),
+    (
+        "station.scan",
+        "Scan or type a lot, WIP or serial code",
+        "LOT, WIP 또는 시리얼 코드를 스캔하거나 입력하세요",
+    ),
     ("station.lookup", "Look up", "조회"),
     ("station.kind", "Kind", "종류"),
     ("station.lot", "Lot", "LOT"),
@@ -491,7 +617,11 @@ pub const MESSAGES: crate::i18n::Messages = &[
     ("station.limits", "Limits", "규격"),
     ("station.out_of_spec", "Out of spec", "규격 벗어남"),
     ("station.defect", "Defect", "불량"),
-    ("station.defect_hint", "Needed for a FAIL; leave empty for a PASS.", "불합격이면 입력하고, 합격이면 비워 두세요."),
+    (
+        "station.defect_hint",
+        "Needed for a FAIL; leave empty for a PASS.",
+        "불합격이면 입력하고, 합격이면 비워 두세요.",
+    ),
     ("station.defect_code", "Defect code", "불량 코드"),
     ("station.defect_description", "Description", "설명"),
     ("station.defect_severity", "Severity", "심각도"),

@@ -29,8 +29,14 @@ use crate::WebState;
 pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/ui/approvals/{ws}/submissions/{id}", get(submission_page))
-        .route("/ui/approvals/{ws}/submissions/{id}/documents/{doc}", get(document))
-        .route("/ui/approvals/{ws}/submissions/{id}/qa-review", post(qa_review))
+        .route(
+            "/ui/approvals/{ws}/submissions/{id}/documents/{doc}",
+            get(document),
+        )
+        .route(
+            "/ui/approvals/{ws}/submissions/{id}/qa-review",
+            post(qa_review),
+        )
         .route("/ui/approvals/{ws}/stages/{stage}/decide", post(decide))
 }
 
@@ -44,7 +50,10 @@ struct Kept {
 }
 
 fn doc_href(ws: &str, sub: &str, doc: &str) -> String {
-    ui_ws(ws, &format!("/submissions/{}/documents/{}", enc(sub), enc(doc)))
+    ui_ws(
+        ws,
+        &format!("/submissions/{}/documents/{}", enc(sub), enc(doc)),
+    )
 }
 
 fn facts(lang: Lang, sub: &Value, people: &[Value]) -> Markup {
@@ -149,8 +158,12 @@ fn preview(lang: Lang, href: &str, content_type: &str, label: &str) -> Markup {
 
 fn decision_form(s: &Session, ws: &str, sub_id: &str, stage: &Value, kept: &Kept) -> Markup {
     let lang = s.lang;
-    let (left, overdue) = super::approvals::countdown(lang, stage["seconds_left"].as_i64().unwrap_or(0));
-    let action = ui_ws(ws, &format!("/stages/{}/decide", enc(&text(&stage["stage_id"]))));
+    let (left, overdue) =
+        super::approvals::countdown(lang, stage["seconds_left"].as_i64().unwrap_or(0));
+    let action = ui_ws(
+        ws,
+        &format!("/stages/{}/decide", enc(&text(&stage["stage_id"]))),
+    );
     html! {
         section aria-labelledby="decide-h" id="decide" {
             h2 id="decide-h" { (t(lang, "submission.decide")) " — " (t(lang, "approvals.stage")) " " (text(&stage["stage_number"])) " · " (text(&stage["stage_name"])) }
@@ -207,38 +220,78 @@ fn qa_form(s: &Session, ws: &str, sub_id: &str, kept: &Kept) -> Markup {
     }
 }
 
-async fn render(web: &WebState, s: &Session, ws: &str, id: &str, feedback: Option<Markup>, kept: Kept) -> Response {
+async fn render(
+    web: &WebState,
+    s: &Session,
+    ws: &str,
+    id: &str,
+    feedback: Option<Markup>,
+    kept: Kept,
+) -> Response {
     let lang = s.lang;
-    let sub_r = web.api.get(&s.cx, &api_ws(ws, &format!("/submissions/{}", enc(id)))).await;
+    let sub_r = web
+        .api
+        .get(&s.cx, &api_ws(ws, &format!("/submissions/{}", enc(id))))
+        .await;
     if !sub_r.ok() {
-        let mut res = layout::page(web, s, Nav::Approvals, t(lang, "submission.page"), html! {
-            (ws_links(lang, ws, "")) @if let Some(f) = &feedback { (f) } (layout::refusal(&sub_r.problem_text()))
-        });
+        let mut res = layout::page(
+            web,
+            s,
+            Nav::Approvals,
+            t(lang, "submission.page"),
+            html! {
+                (ws_links(lang, ws, "")) @if let Some(f) = &feedback { (f) } (layout::refusal(&sub_r.problem_text()))
+            },
+        );
         *res.status_mut() = sub_r.status;
         return res;
     }
     let sub = sub_r.body;
-    let timeline_r = web.api.get(&s.cx, &api_ws(ws, &format!("/submissions/{}/timeline", enc(id)))).await;
-    let punch_r = web.api.get(&s.cx, &api_ws(ws, &format!("/submissions/{}/punchlist-items", enc(id)))).await;
-    let pending_r = web.api.get(&s.cx, &api_ws(ws, "/approvals/pending?limit=500")).await;
+    let timeline_r = web
+        .api
+        .get(
+            &s.cx,
+            &api_ws(ws, &format!("/submissions/{}/timeline", enc(id))),
+        )
+        .await;
+    let punch_r = web
+        .api
+        .get(
+            &s.cx,
+            &api_ws(ws, &format!("/submissions/{}/punchlist-items", enc(id))),
+        )
+        .await;
+    let pending_r = web
+        .api
+        .get(&s.cx, &api_ws(ws, "/approvals/pending?limit=500"))
+        .await;
     let people = members(web, s, ws).await.unwrap_or_default();
     let role = role_of(&people, s.user_id);
     // the revision chain, newest first (each revision names the one it follows)
     let mut revisions = vec![sub.clone()];
-    while let Some(prev) = revisions.last().and_then(|r| r["previous_submission_id"].as_str()).map(str::to_string) {
+    while let Some(prev) = revisions
+        .last()
+        .and_then(|r| r["previous_submission_id"].as_str())
+        .map(str::to_string)
+    {
         if revisions.len() >= 20 {
             break;
         }
-        let r = web.api.get(&s.cx, &api_ws(ws, &format!("/submissions/{}", enc(&prev)))).await;
+        let r = web
+            .api
+            .get(&s.cx, &api_ws(ws, &format!("/submissions/{}", enc(&prev))))
+            .await;
         if !r.ok() {
             break;
         }
         revisions.push(r.body);
     }
     let code = text(&sub["submission_code"]);
-    let my_stage = pending_r.body["items"]
-        .as_array()
-        .and_then(|a| a.iter().find(|p| text(&p["submission_code"]) == code).cloned());
+    let my_stage = pending_r.body["items"].as_array().and_then(|a| {
+        a.iter()
+            .find(|p| text(&p["submission_code"]) == code)
+            .cloned()
+    });
     let events = timeline_r.body.as_array().cloned().unwrap_or_default();
     let items = punch_r.body.as_array().cloned().unwrap_or_default();
     // the documents the API names: the punchlist's evidence (a HEAD tells each one's type)
@@ -247,14 +300,37 @@ async fn render(web: &WebState, s: &Session, ws: &str, id: &str, feedback: Optio
         if let Some(d) = it["evidence_document_id"].as_str() {
             let r = web
                 .api
-                .call(&s.cx, Method::HEAD, &api_ws(ws, &format!("/submissions/{}/documents/{}", enc(id), enc(d))), None, None)
+                .call(
+                    &s.cx,
+                    Method::HEAD,
+                    &api_ws(
+                        ws,
+                        &format!("/submissions/{}/documents/{}", enc(id), enc(d)),
+                    ),
+                    None,
+                    None,
+                )
                 .await;
             if r.ok() {
-                docs.push((d.to_string(), r.content_type.unwrap_or_default(), format!("{} · {}", t(lang, "submission.evidence"), text(&it["item_code"]))));
+                docs.push((
+                    d.to_string(),
+                    r.content_type.unwrap_or_default(),
+                    format!(
+                        "{} · {}",
+                        t(lang, "submission.evidence"),
+                        text(&it["item_code"])
+                    ),
+                ));
             }
         }
     }
-    let title = format!("{} {} · {} {}", t(lang, "submission.page"), code, t(lang, "approvals.rev"), text(&sub["revision_number"]));
+    let title = format!(
+        "{} {} · {} {}",
+        t(lang, "submission.page"),
+        code,
+        t(lang, "approvals.rev"),
+        text(&sub["revision_number"])
+    );
     let body = html! {
         (ws_links(lang, ws, ""))
         @if let Some(f) = &feedback { (f) }
@@ -296,20 +372,45 @@ async fn render(web: &WebState, s: &Session, ws: &str, id: &str, feedback: Optio
     layout::page(web, s, Nav::Approvals, &title, body)
 }
 
-async fn submission_page(State(web): State<WebState>, s: Session, Path((ws, id)): Path<(String, String)>) -> Response {
+async fn submission_page(
+    State(web): State<WebState>,
+    s: Session,
+    Path((ws, id)): Path<(String, String)>,
+) -> Response {
     render(&web, &s, &ws, &id, None, Kept::default()).await
 }
 
 /// A document's bytes as the API serves them (its content type; inline, so an `<object>` or `<img>` shows it).
-async fn document(State(web): State<WebState>, s: Session, Path((ws, id, doc)): Path<(String, String, String)>) -> Response {
-    let r = web.api.get(&s.cx, &api_ws(&ws, &format!("/submissions/{}/documents/{}", enc(&id), enc(&doc)))).await;
+async fn document(
+    State(web): State<WebState>,
+    s: Session,
+    Path((ws, id, doc)): Path<(String, String, String)>,
+) -> Response {
+    let r = web
+        .api
+        .get(
+            &s.cx,
+            &api_ws(
+                &ws,
+                &format!("/submissions/{}/documents/{}", enc(&id), enc(&doc)),
+            ),
+        )
+        .await;
     if !r.ok() {
         return (r.status, r.problem_text()).into_response();
     }
-    let ct = r.content_type.unwrap_or_else(|| "application/octet-stream".into());
+    let ct = r
+        .content_type
+        .unwrap_or_else(|| "application/octet-stream".into());
     let mut res = (StatusCode::OK, [(header::CONTENT_TYPE, ct)], r.bytes).into_response();
-    res.headers_mut().insert(header::CONTENT_DISPOSITION, header::HeaderValue::from_static("inline"));
-    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("private, no-store"));
+    res.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        header::HeaderValue::from_static("inline"),
+    );
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, no-store"),
+    );
     res
 }
 
@@ -328,7 +429,12 @@ pub struct DecideForm {
     item_severity: String,
 }
 
-async fn decide(State(web): State<WebState>, s: Session, Path((ws, stage)): Path<(String, String)>, Form(f): Form<DecideForm>) -> Response {
+async fn decide(
+    State(web): State<WebState>,
+    s: Session,
+    Path((ws, stage)): Path<(String, String)>,
+    Form(f): Form<DecideForm>,
+) -> Response {
     let mut body = json!({ "decision": f.decision });
     if !f.comment.trim().is_empty() {
         body["comment"] = json!(f.comment.trim());
@@ -343,7 +449,13 @@ async fn decide(State(web): State<WebState>, s: Session, Path((ws, stage)): Path
     }
     let r = web
         .api
-        .call(&s.cx, Method::POST, &api_ws(&ws, &format!("/stages/{}/decide", enc(&stage))), Some(&body), Some(&f.idem))
+        .call(
+            &s.cx,
+            Method::POST,
+            &api_ws(&ws, &format!("/stages/{}/decide", enc(&stage))),
+            Some(&body),
+            Some(&f.idem),
+        )
         .await;
     let (feedback, kept) = if r.ok() {
         let st = &r.body["stage"];
@@ -355,7 +467,11 @@ async fn decide(State(web): State<WebState>, s: Session, Path((ws, stage)): Path
             text(&st["decision"]),
             text(&r.body["instance_status"])
         );
-        let fb = if st["decision"] == "REJECT" { layout::refusal_styled(&msg) } else { layout::success(&msg) };
+        let fb = if st["decision"] == "REJECT" {
+            layout::refusal_styled(&msg)
+        } else {
+            layout::success(&msg)
+        };
         (fb, Kept::default())
     } else {
         let kept = Kept {
@@ -381,21 +497,47 @@ pub struct QaForm {
     comment: String,
 }
 
-async fn qa_review(State(web): State<WebState>, s: Session, Path((ws, id)): Path<(String, String)>, Form(f): Form<QaForm>) -> Response {
+async fn qa_review(
+    State(web): State<WebState>,
+    s: Session,
+    Path((ws, id)): Path<(String, String)>,
+    Form(f): Form<QaForm>,
+) -> Response {
     let mut body = json!({ "decision": f.decision });
     if !f.comment.trim().is_empty() {
         body["comment"] = json!(f.comment.trim());
     }
     let r = web
         .api
-        .call(&s.cx, Method::POST, &api_ws(&ws, &format!("/submissions/{}/qa-review", enc(&id))), Some(&body), Some(&f.idem))
+        .call(
+            &s.cx,
+            Method::POST,
+            &api_ws(&ws, &format!("/submissions/{}/qa-review", enc(&id))),
+            Some(&body),
+            Some(&f.idem),
+        )
         .await;
     let (feedback, kept) = if r.ok() {
-        let msg = format!("{}: {} — {}", t(s.lang, "submission.qa_review"), f.decision, text(&r.body["status"]));
-        let fb = if f.decision == "REJECT" { layout::refusal_styled(&msg) } else { layout::success(&msg) };
+        let msg = format!(
+            "{}: {} — {}",
+            t(s.lang, "submission.qa_review"),
+            f.decision,
+            text(&r.body["status"])
+        );
+        let fb = if f.decision == "REJECT" {
+            layout::refusal_styled(&msg)
+        } else {
+            layout::success(&msg)
+        };
         (fb, Kept::default())
     } else {
-        (layout::refusal(&r.problem_text()), Kept { comment: f.comment.clone(), ..Kept::default() })
+        (
+            layout::refusal(&r.problem_text()),
+            Kept {
+                comment: f.comment.clone(),
+                ..Kept::default()
+            },
+        )
     };
     let mut res = render(&web, &s, &ws, &id, Some(feedback), kept).await;
     if !r.ok() && res.status() == StatusCode::OK {
