@@ -230,12 +230,15 @@ fn col_key(key: &str) -> &'static str {
     }
 }
 
+/// A refused form's fields as sent, and the names of the fields the API named.
+type Kept<'a> = (&'a [(String, String)], Vec<String>);
+
 async fn render_edit(
     web: &WebState,
     s: &Session,
     id: i64,
     feedback: Option<Markup>,
-    kept: Option<(&[(String, String)], Vec<String>)>,
+    kept: Option<Kept<'_>>,
 ) -> Response {
     let lang = s.lang;
     let r = web.api.get(&s.cx, &format!("/api/v1/processes/{id}")).await;
