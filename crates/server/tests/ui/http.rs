@@ -56,6 +56,18 @@ const POSTS: &[&str] = &[
     "/ui/station/setup",
     "/ui/station/start",
     "/ui/station/complete",
+    "/ui/admin/users",
+    "/ui/admin/users/1",
+    "/ui/admin/processes/1",
+    "/ui/admin/equipment",
+    "/ui/admin/equipment/1",
+    "/ui/admin/models",
+    "/ui/admin/lines",
+    "/ui/admin/workspaces/XLSMART-AVIAT/members",
+    "/ui/approvals/open",
+    "/ui/approvals/XLSMART-AVIAT/stages/1/decide",
+    "/ui/approvals/XLSMART-AVIAT/config/1/activate",
+    "/ui/approvals/XLSMART-AVIAT/sites/import",
 ];
 
 /// Every UI page, with a query that exercises its parameters.
@@ -74,6 +86,21 @@ const GETS: &[&str] = &[
     "/ui/recall",
     "/ui/recall.csv",
     "/ui/chart",
+    "/ui/admin",
+    "/ui/admin/audit",
+    "/ui/admin/equipment",
+    "/ui/admin/lines",
+    "/ui/admin/models",
+    "/ui/admin/processes",
+    "/ui/admin/processes/1",
+    "/ui/admin/users",
+    "/ui/admin/users/1",
+    "/ui/admin/workspaces",
+    "/ui/admin/workspaces/XLSMART-AVIAT/members",
+    "/ui/approvals",
+    "/ui/approvals/XLSMART-AVIAT/config",
+    "/ui/approvals/XLSMART-AVIAT/sites",
+    "/ui/approvals/XLSMART-AVIAT/submissions/1",
 ];
 
 /// The query parameters any page takes; each gets the hostile value.
@@ -98,11 +125,21 @@ const PARAMS: &[&str] = &[
     "from",
     "to",
     "product_model_id",
+    "table_name",
+    "record_id",
+    "user_id",
+    "action",
+    "role",
+    "is_active",
 ];
 
 #[sqlx::test]
 async fn hostile_forms_and_queries_never_get_a_5xx(pool: PgPool) {
     let app = common::app(pool).await;
+    // the ATP demo too, so the approvals and member pages reach a real workspace (XLSMART-AVIAT)
+    neurohub_atp::demo::seed_if_empty(&app.pool)
+        .await
+        .expect("ATP demo");
     let (jar, csrf) = session(&app, "admin").await;
     let huge = "x".repeat(200_000);
     let values: Vec<String> = vec![
