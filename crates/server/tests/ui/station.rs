@@ -326,6 +326,19 @@ async fn a_network_blip_never_records_twice(pool: PgPool) {
     assert_eq!(replays, 1, "both sends used one key");
 }
 
+/// The number in the cell `css` now, read atomically by the page (`None` while it is being replaced).
+async fn cell_number(b: &Browser, css: &str) -> Option<i64> {
+    let v = b
+        .client
+        .execute(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .ok()?;
+    v.as_str()?.trim().parse().ok()
+}
+
 #[sqlx::test]
 async fn the_dashboard_follows_the_line_without_reloading(pool: PgPool) {
     let app = common::app(pool).await;
@@ -334,7 +347,8 @@ async fn the_dashboard_follows_the_line_without_reloading(pool: PgPool) {
     let sup = common::signed_in(&app, Role::Manager).await;
     assert_eq!(sup.path().await, "/ui/dashboard");
     let row = "#process-table tr[data-process='1'] td.completed";
-    let before: i64 = sup.text(row).await.parse().unwrap();
+    sup.wait_for(row).await;
+    let before = cell_number(&sup, row).await.expect("the process table");
     sup.client
         .execute("window.__marker = 'same page';", vec![])
         .await
@@ -353,7 +367,8 @@ async fn the_dashboard_follows_the_line_without_reloading(pool: PgPool) {
 
     let deadline = Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let now: i64 = sup.text(row).await.parse().unwrap();
+        // read in one script step: the live swap may replace the row between finding and reading it
+        let now = cell_number(&sup, row).await.unwrap_or(before);
         if now == before + 1 {
             break;
         }
