@@ -134,11 +134,30 @@ fn request_options(
     opts
 }
 
+/// A connection that sat idle at least this long is pinged before it is handed out; one used more recently is
+/// handed out as it is (the window HikariCP calls the alive-bypass window).
+///
+/// sqlx's default pings *every* checkout: one extra round trip per request. Measured on the reference set
+/// (bench/results/2026-12-02.md, scan at 10 clients) the ping was a third of the statements PostgreSQL saw.
+/// A connection that worked a second ago and has died since is rare (server restart, failover); the request
+/// that meets it fails with a connection error that maps to 503 (`constraints::is_connection_loss`), the pool
+/// drops that connection, and the client's retry (with its Idempotency-Key for writes) gets a fresh one.
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 fn pool_options(cfg: &PoolConfig) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(cfg.max_connections)
         .min_connections(cfg.min_connections)
         .acquire_timeout(cfg.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 async fn open(
