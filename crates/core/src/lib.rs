@@ -19,6 +19,7 @@ pub mod pagination;
 pub mod probe;
 pub mod problems;
 pub mod querycount;
+pub mod rawjson;
 pub mod replica;
 pub mod response;
 pub mod state;

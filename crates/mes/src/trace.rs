@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::numbers::{SerialNumber, WipId};
 use crate::state::{DataLevel, LotStatus, ProcessResult};
+use neurohub_core::rawjson::RawJson;
 use neurohub_core::validate::bad_query;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -112,10 +113,14 @@ pub struct Genealogy {
     pub rework_count: i32,
     /// Why the unit was scrapped (set with status SCRAPPED).
     pub scrap_reason: Option<String>,
-    /// Every WIP- and SERIAL-level record of the unit, in start order.
-    pub records: Vec<TraceRecord>,
-    /// LOT-level records of its lot, in start order.
-    pub lot_records: Vec<TraceRecord>,
+    /// Every WIP- and SERIAL-level record of the unit, in start order. Built as JSON by the statement and passed
+    /// through (`neurohub_core::rawjson`): measured on the reference set, decoding a trace's records into
+    /// structs and encoding them again was most of the server's CPU per trace.
+    #[schema(value_type = Vec<TraceRecord>)]
+    pub records: RawJson,
+    /// LOT-level records of its lot, in start order (passed through like `records`).
+    #[schema(value_type = Vec<TraceRecord>)]
+    pub lot_records: RawJson,
 }
 
 #[derive(sqlx::FromRow)]
@@ -133,8 +138,8 @@ struct GenealogyRow {
     status: String,
     rework_count: i32,
     scrap_reason: Option<String>,
-    records: Json<Vec<TraceRecord>>,
-    lot_records: Json<Vec<TraceRecord>>,
+    records: RawJson,
+    lot_records: RawJson,
 }
 
 macro_rules! record_json {
@@ -229,8 +234,8 @@ async fn genealogy(
         status: r.status,
         rework_count: r.rework_count,
         scrap_reason: r.scrap_reason,
-        records: r.records.0,
-        lot_records: r.lot_records.0,
+        records: r.records,
+        lot_records: r.lot_records,
     })
 }
 
@@ -351,9 +356,15 @@ pub async fn backward(
     }
 
     // unit key: (lot, rank, id) with rank 0 = LOT-level, 1 = WIP item (records of it and of its serial),
-    // 2 = serial without a WIP item
+    // 2 = serial without a WIP item.
+    // `t` is MATERIALIZED so the window is read through idx_process_data_operator / _equipment (operator or
+    // equipment, started_at) first and grouped afterwards. Inlined, the planner walked idx_process_data_lot in
+    // the page's (lot, unit) order hoping to fill the LIMIT early and filtered 695 k of 823 k records away to
+    // find the 139 of the busiest operator's busiest month: 243.7 ms in EXPLAIN ANALYZE on the reference set
+    // (bench/results/2026-12-02.md, "The slowest statements"). The window is at most 31 days of one operator
+    // or one piece of equipment, so the materialized set stays small.
     let mut qb = QueryBuilder::<Postgres>::new(
-        "WITH t AS (
+        "WITH t AS MATERIALIZED (
             SELECT x.lot_id,
                    CASE WHEN x.wip_id IS NOT NULL THEN 1 WHEN x.serial_id IS NOT NULL THEN 2 ELSE 0 END AS unit_rank,
                    COALESCE(x.wip_id, x.serial_id, x.lot_id) AS unit_key,

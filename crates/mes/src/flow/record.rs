@@ -1,8 +1,8 @@
 //! A process record as the API answers it (one statement with its joins), and the two writes of a record:
 //! its start (INSERT) and its completion (UPDATE), each returning the joined record.
 
+use neurohub_core::rawjson::RawJson;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
@@ -32,12 +32,13 @@ pub struct ProcessRecord {
     pub equipment_code: Option<String>,
     /// NULL while the record is open.
     pub result: Option<ProcessResult>,
+    /// Passed through as PostgreSQL stores it (no `Value` tree per row: see `neurohub_core::rawjson`).
     #[schema(value_type = Option<Object>)]
-    pub measurements: Option<Value>,
+    pub measurements: Option<RawJson>,
     #[schema(value_type = Option<Vec<Defect>>)]
-    pub defects: Option<Value>,
+    pub defects: Option<RawJson>,
     #[schema(value_type = Option<Object>)]
-    pub criteria_check: Option<Value>,
+    pub criteria_check: Option<RawJson>,
     pub criteria_passed: Option<bool>,
     /// 1 for the first record of this unit (or lot, for LOT level) at this process, 2 after a rework, ...
     pub attempt: i32,
