@@ -141,9 +141,10 @@ async fn list_wip_items(
     }
     list.push_after(&mut qb);
     qb.push(list.order_and_limit());
+    // prepared unless the skewed `status` is filtered (see the lot list)
     let rows: Vec<WipItem> = qb
         .build_query_as()
-        .persistent(false)
+        .persistent(f.status.is_none())
         .fetch_all(&mut *st.read_conn().await?)
         .await?;
     Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
@@ -312,9 +313,10 @@ async fn list_serials(
     }
     list.push_after(&mut qb);
     qb.push(list.order_and_limit());
+    // prepared unless a skewed column (`status`, `process_reached`) is filtered (see the lot list)
     let rows: Vec<Serial> = qb
         .build_query_as()
-        .persistent(false)
+        .persistent(f.status.is_none() && f.process_reached.is_none())
         .fetch_all(&mut *st.read_conn().await?)
         .await?;
     Ok(ApiJson(list.page(rows, |r, _| vec![r.id.into()])))
