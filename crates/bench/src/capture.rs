@@ -10,6 +10,8 @@
 //! jobs and gauges run on the owner pool, named `neurohub`), with the bound parameters from their DETAIL.
 //! Two requests, because a backend that is idle when the reload arrives applies it one protocol message late.
 
+use crate::load::Pgbench;
+use crate::procstat::Snapshot;
 use crate::Args;
 
 /// `neurohub_core::db::REQUEST_APPLICATION_NAME` (the bench depends on no workspace crate; a test below keeps
@@ -216,13 +218,15 @@ pub fn pgbench_script(stmts: &[Statement]) -> (String, Vec<String>) {
     (script, defs)
 }
 
-/// pgbench -M prepared at concurrency `c` for `duration`: transactions (one replayed request each) per second.
+/// pgbench -M prepared at concurrency `c` for `duration`: transactions (one replayed request each) per second,
+/// and the CPU pgbench and PostgreSQL (`postmaster` and its children) used meanwhile.
 pub async fn pgbench(
     args: &Args,
     stmts: &[Statement],
     c: usize,
     duration: Duration,
-) -> Result<f64> {
+    postmaster: u32,
+) -> Result<Pgbench> {
     let (script, defs) = pgbench_script(stmts);
     let dir = std::env::temp_dir().join(format!("neurohub-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -242,7 +246,11 @@ pub async fn pgbench(
     }
     cmd.arg(&args.database_url)
         .env("PGOPTIONS", &args.pg_options);
+    let before = Snapshot::take(args.server_pid, postmaster)?;
     let out = cmd.output().await.context("run pgbench")?;
+    // pgbench's backends end as it disconnects; once the postmaster has reaped them their CPU is in its cutime
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = Snapshot::take(args.server_pid, postmaster)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         bail!(
@@ -252,12 +260,25 @@ pub async fn pgbench(
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("tps = "))
-        .and_then(|l| l.split_whitespace().next())
+    let field = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .and_then(|l| l.split_whitespace().next())
+            .map(str::to_string)
+    };
+    let tps: f64 = field("tps = ")
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| anyhow!("no tps line in pgbench's output: {stdout}"))
+        .ok_or_else(|| anyhow!("no tps line in pgbench's output: {stdout}"))?;
+    // "number of transactions actually processed: 12345" (pgbench 15)
+    let transactions: u64 = field("number of transactions actually processed: ")
+        .and_then(|v| v.split('/').next().and_then(|n| n.parse().ok()))
+        .unwrap_or((tps * duration.as_secs_f64()) as u64);
+    Ok(Pgbench {
+        tps,
+        transactions,
+        resources: after.since(&before),
+    })
 }
 
 /// One explained statement.

@@ -2,7 +2,7 @@
 //! (not recorded) and then the measured window. Latencies go into one HDR histogram per worker (microseconds,
 //! 3 significant digits), merged at the end; statements per request come from the server's `x-db-queries`.
 
-use crate::procstat::Usage;
+use crate::procstat::{Snapshot, Usage};
 use crate::scenario::{Op, Scenario, UnitPool};
 use anyhow::{bail, Result};
 use hdrhistogram::Histogram;
@@ -24,8 +24,19 @@ pub struct Run {
     /// HTTP requests sent (a station operation is two).
     pub requests: u64,
     pub statements: u64,
+    /// CPU over the measured window.
     pub resources: Usage,
-    pub pgbench_tps: Option<f64>,
+    /// The pgbench replay right after: transactions per second and the CPU it took.
+    pub pgbench: Option<Pgbench>,
+}
+
+/// One pgbench replay.
+#[derive(Debug, Clone)]
+pub struct Pgbench {
+    pub tps: f64,
+    pub transactions: u64,
+    /// `children_cpu_s` is pgbench itself, `postgres_cpu_s` the database.
+    pub resources: Usage,
 }
 
 impl Run {
@@ -229,15 +240,17 @@ pub async fn one(http: &reqwest::Client, base: &str, scn: &Scenario) -> Result<u
     Ok(w.statements)
 }
 
-/// Run `scn` with `c` workers: `warmup` unrecorded, then `duration` measured.
+/// Run `scn` with `c` workers: `warmup` unrecorded, then `duration` measured. The CPU of the server (`pids.0`),
+/// of PostgreSQL (the postmaster `pids.1` and its children) and of this process is read at the start and the
+/// end of the measured window, so CPU per operation divides like by like.
 pub async fn run(
     http: &reqwest::Client,
     base: &str,
     scn: &Scenario,
     c: usize,
-    warmup: Duration,
-    duration: Duration,
-) -> Run {
+    (warmup, duration): (Duration, Duration),
+    pids: (u32, u32),
+) -> Result<Run> {
     let begin = Instant::now();
     let measure_from = begin + warmup;
     let end = measure_from + duration;
@@ -283,6 +296,10 @@ pub async fn run(
             recorded
         }));
     }
+    tokio::time::sleep_until(measure_from.into()).await;
+    let before = Snapshot::take(pids.0, pids.1)?;
+    tokio::time::sleep_until(end.into()).await;
+    let after = Snapshot::take(pids.0, pids.1)?;
     let mut all = Worker::new();
     for t in tasks {
         if let Ok(w) = t.await {
@@ -298,7 +315,7 @@ pub async fn run(
             }
         }
     }
-    Run {
+    Ok(Run {
         scenario: scn.name.clone(),
         kind: scn.kind,
         concurrency: c,
@@ -309,7 +326,7 @@ pub async fn run(
         error_samples: all.error_samples,
         requests: all.requests,
         statements: all.statements,
-        resources: Usage::default(),
-        pgbench_tps: None,
-    }
+        resources: after.since(&before),
+        pgbench: None,
+    })
 }

@@ -142,15 +142,19 @@ async fn main() -> Result<()> {
         };
         for &c in &args.concurrency {
             eprint!("{} at {c}: ", scn.name);
-            let before = procstat::Snapshot::take(args.server_pid, postmaster)?;
-            let mut run =
-                load::run(&http, &args.base_url, scn, c, args.warmup, args.duration).await;
-            let after = procstat::Snapshot::take(args.server_pid, postmaster)?;
-            run.resources = after.since(&before);
+            let mut run = load::run(
+                &http,
+                &args.base_url,
+                scn,
+                c,
+                (args.warmup, args.duration),
+                (args.server_pid, postmaster),
+            )
+            .await?;
             run.resources.server_rss_kb = procstat::rss_kb(args.server_pid).unwrap_or(0);
             if let Some(s) = &stmts {
-                match capture::pgbench(&args, s, c, args.duration).await {
-                    Ok(tps) => run.pgbench_tps = Some(tps),
+                match capture::pgbench(&args, s, c, args.duration, postmaster).await {
+                    Ok(p) => run.pgbench = Some(p),
                     Err(e) => eprintln!("pgbench failed: {e:#}"),
                 }
             }
@@ -159,8 +163,9 @@ async fn main() -> Result<()> {
                 run.rps(),
                 run.p(99.0),
                 run.errors,
-                run.pgbench_tps
-                    .map(|t| format!("{t:.0} tps"))
+                run.pgbench
+                    .as_ref()
+                    .map(|p| format!("{:.0} tps", p.tps))
                     .unwrap_or_else(|| "-".into())
             );
             runs.push(run);
@@ -171,6 +176,7 @@ async fn main() -> Result<()> {
     }
     let explains = capture::explain_slowest(&db, &captured, 5).await?;
     let peak_rss_kb = procstat::peak_rss_kb(args.server_pid).unwrap_or(0);
+    let rss_split_kb = procstat::rss_split_kb(args.server_pid);
     let results = report::Results::new(
         &args,
         &sample,
@@ -178,7 +184,7 @@ async fn main() -> Result<()> {
         skipped,
         explains,
         captured,
-        peak_rss_kb,
+        (peak_rss_kb, rss_split_kb),
     );
     let written = results.write(&args.out)?;
     for p in written {

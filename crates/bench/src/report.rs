@@ -34,11 +34,43 @@ pub struct RunOut {
     pub statements_per_request: f64,
     pub server_cpu_s: f64,
     pub postgres_cpu_s: f64,
+    /// The load tool's own CPU (it shares the machine's cores with the server and PostgreSQL).
+    pub client_cpu_s: f64,
     pub server_rss_kb: u64,
     pub pgbench_tps: Option<f64>,
     pub ratio: Option<f64>,
+    /// CPU microseconds per operation on the app path: server, load tool, PostgreSQL.
+    pub app_cpu_us: Option<CpuPerOp>,
+    /// CPU microseconds per transaction on the pgbench path: pgbench (as `client`), PostgreSQL.
+    pub pgbench_cpu_us: Option<CpuPerOp>,
     /// Each target that applies to this run: name → pass.
     pub targets: Vec<Target>,
+}
+
+/// Where one operation's CPU went, in microseconds. When both paths keep every core busy (the load tool, the
+/// server and PostgreSQL share this machine's cores), app ÷ pgbench can be at most pgbench's total ÷ the app's
+/// total: the measured cause of a ratio below target.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct CpuPerOp {
+    pub server: f64,
+    pub client: f64,
+    pub postgres: f64,
+    pub total: f64,
+}
+
+impl CpuPerOp {
+    fn new(server_s: f64, client_s: f64, postgres_s: f64, ops: u64) -> Option<Self> {
+        if ops == 0 {
+            return None;
+        }
+        let per = |s: f64| s * 1e6 / ops as f64;
+        Some(Self {
+            server: per(server_s),
+            client: per(client_s),
+            postgres: per(postgres_s),
+            total: per(server_s + client_s + postgres_s),
+        })
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -62,6 +94,9 @@ pub struct Results {
     /// What pgbench replayed for each scenario.
     pub replayed: Vec<(String, Vec<Statement>)>,
     pub server_peak_rss_kb: u64,
+    /// Resident memory after the last run: anonymous, file-backed (the binary's mapped code).
+    pub server_rss_anon_kb: u64,
+    pub server_rss_file_kb: u64,
     pub rss_target: Target,
 }
 
@@ -81,7 +116,7 @@ impl Results {
         not_run: Vec<(String, String)>,
         slowest_statements: Vec<Explained>,
         replayed: Vec<(String, Vec<Statement>)>,
-        server_peak_rss_kb: u64,
+        (server_peak_rss_kb, (anon_kb, file_kb)): (u64, (u64, u64)),
     ) -> Self {
         let rps_at = |name: &str, c: usize| {
             runs.iter()
@@ -90,7 +125,27 @@ impl Results {
         };
         let mut out = Vec::new();
         for r in &runs {
-            let ratio = r.pgbench_tps.filter(|t| *t > 0.0).map(|t| r.rps() / t);
+            let pgbench_tps = r.pgbench.as_ref().map(|p| p.tps);
+            let ratio = pgbench_tps.filter(|t| *t > 0.0).map(|t| r.rps() / t);
+            let u = &r.resources;
+            let app_cpu_us = CpuPerOp::new(
+                u.server_cpu_s,
+                u.client_cpu_s,
+                u.postgres_cpu_s,
+                r.ok + r.errors,
+            );
+            let pgbench_cpu_us = r.pgbench.as_ref().and_then(|p| {
+                CpuPerOp::new(
+                    0.0,
+                    p.resources.children_cpu_s,
+                    p.resources.postgres_cpu_s,
+                    p.transactions,
+                )
+            });
+            let cpu_bound = match (app_cpu_us, pgbench_cpu_us) {
+                (Some(a), Some(p)) if a.total > 0.0 => Some(p.total / a.total),
+                _ => None,
+            };
             let mut targets = Vec::new();
             if r.concurrency == 10 && r.kind != Kind::Mixed {
                 let want = if r.kind == Kind::Read {
@@ -101,9 +156,14 @@ impl Results {
                 targets.push(Target {
                     name: format!("app ÷ pgbench ≥ {want} at 10"),
                     pass: ratio.map(|x| x >= want),
-                    detail: match ratio {
-                        Some(x) => format!("{x:.2}"),
-                        None => "no pgbench replay for this scenario".into(),
+                    detail: match (ratio, cpu_bound) {
+                        (Some(x), Some(b)) if x < want => format!(
+                            "{x:.2}; CPU per op {:.0} µs on the app path vs {:.0} µs on pgbench's: at most {b:.2} while the cores are saturated",
+                            app_cpu_us.map(|a| a.total).unwrap_or(0.0),
+                            pgbench_cpu_us.map(|p| p.total).unwrap_or(0.0)
+                        ),
+                        (Some(x), _) => format!("{x:.2}"),
+                        (None, _) => "no pgbench replay for this scenario".into(),
                     },
                 });
             }
@@ -146,9 +206,12 @@ impl Results {
                 statements_per_request: r.statements_per_request(),
                 server_cpu_s: r.resources.server_cpu_s,
                 postgres_cpu_s: r.resources.postgres_cpu_s,
+                client_cpu_s: r.resources.client_cpu_s,
                 server_rss_kb: r.resources.server_rss_kb,
-                pgbench_tps: r.pgbench_tps,
+                pgbench_tps,
                 ratio,
+                app_cpu_us,
+                pgbench_cpu_us,
                 targets,
             });
         }
@@ -171,10 +234,18 @@ impl Results {
             slowest_statements,
             replayed,
             server_peak_rss_kb,
+            server_rss_anon_kb: anon_kb,
+            server_rss_file_kb: file_kb,
             rss_target: Target {
                 name: "server RSS < 50 MB".into(),
                 pass: Some(server_peak_rss_kb > 0 && server_peak_rss_kb < MAX_RSS_KB),
-                detail: format!("peak {:.1} MB", server_peak_rss_kb as f64 / 1024.0),
+                detail: format!(
+                    "peak {:.1} MB; after the last run {:.1} MB anonymous (heap, stacks, buffers) + {:.1} MB \
+                     file-backed (pages of the binary's code the kernel mapped)",
+                    server_peak_rss_kb as f64 / 1024.0,
+                    anon_kb as f64 / 1024.0,
+                    file_kb as f64 / 1024.0
+                ),
             },
         }
     }
@@ -190,6 +261,61 @@ impl Results {
         std::fs::write(&svg, self.svg())?;
         std::fs::write(&md, self.markdown(&format!("{}.svg", self.date)))?;
         Ok(vec![md, json, svg])
+    }
+
+    /// Per operation at concurrency 10: the CPU of the app path (server + load tool + PostgreSQL) beside that of
+    /// the pgbench path, and the ratio the machine's cores allow.
+    fn cpu_section(&self, m: &mut String) {
+        let rows: Vec<&RunOut> = self
+            .runs
+            .iter()
+            .filter(|r| r.concurrency == 10 && r.app_cpu_us.is_some())
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            m,
+            "\n## Where the CPU goes (per operation, concurrency 10)\n\n\
+             The load tool, the server and PostgreSQL share this machine's cores, and so do pgbench and PostgreSQL. \
+             While the cores are saturated, app ÷ pgbench cannot exceed the pgbench path's CPU per transaction \
+             ÷ the app path's CPU per operation (the bound column).\n"
+        );
+        let _ = writeln!(
+            m,
+            "| scenario | server µs | load tool µs | PG µs | app path µs | pgbench µs | PG (pgbench) µs | pgbench path µs | bound | ratio |"
+        );
+        let _ = writeln!(m, "|---|---|---|---|---|---|---|---|---|---|");
+        for r in rows {
+            let Some(a) = r.app_cpu_us else { continue };
+            let (pb, pp, pt) = r
+                .pgbench_cpu_us
+                .map(|p| {
+                    (
+                        format!("{:.0}", p.client),
+                        format!("{:.0}", p.postgres),
+                        format!("{:.0}", p.total),
+                    )
+                })
+                .unwrap_or_else(|| ("–".into(), "–".into(), "–".into()));
+            let bound = r
+                .pgbench_cpu_us
+                .filter(|_| a.total > 0.0)
+                .map(|p| format!("{:.2}", p.total / a.total))
+                .unwrap_or_else(|| "–".into());
+            let _ = writeln!(
+                m,
+                "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {pb} | {pp} | {pt} | {bound} | {} |",
+                r.scenario,
+                a.server,
+                a.client,
+                a.postgres,
+                a.total,
+                r.ratio
+                    .map(|x| format!("{x:.2}"))
+                    .unwrap_or_else(|| "–".into()),
+            );
+        }
     }
 
     fn markdown(&self, svg_name: &str) -> String {
@@ -259,6 +385,7 @@ impl Results {
                 targets
             );
         }
+        self.cpu_section(&mut m);
         let _ = writeln!(
             m,
             "\n{}: {} ({}).",
