@@ -21,6 +21,7 @@ pub mod problems;
 pub mod querycount;
 pub mod replica;
 pub mod response;
+pub mod rng;
 pub mod state;
 pub mod states;
 pub mod validate;
