@@ -297,6 +297,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     submissions,
                     random_seed,
                     months,
+                    now: None,
                 };
                 let report = neurohub_atp::generate::generate(&pool, &spec, &mut |line: &str| {
                     eprintln!("seed: {line}")
