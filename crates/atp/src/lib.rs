@@ -12,6 +12,7 @@ pub mod csvin;
 pub mod demo;
 pub mod flow;
 pub mod fuzz;
+pub mod generate;
 pub mod masters;
 pub mod member;
 pub mod sites;

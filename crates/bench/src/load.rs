@@ -3,7 +3,7 @@
 //! 3 significant digits), merged at the end; statements per request come from the server's `x-db-queries`.
 
 use crate::procstat::{Snapshot, Usage};
-use crate::scenario::{Op, Scenario, UnitPool};
+use crate::scenario::{Op, Scenario, StagePool, UnitPool};
 use anyhow::{bail, Result};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
@@ -89,14 +89,16 @@ async fn send(
     method: reqwest::Method,
     path: &str,
     body: Option<&Value>,
+    idempotency_key: bool,
 ) -> Result<Answer> {
     let mut req = http
         .request(method, format!("{base}{path}"))
         .bearer_auth(token);
     if let Some(b) = body {
-        req = req
-            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
-            .json(b);
+        req = req.json(b);
+        if idempotency_key {
+            req = req.header("idempotency-key", uuid::Uuid::new_v4().to_string());
+        }
     }
     let res = req.send().await?;
     let status = res.status().as_u16();
@@ -185,6 +187,7 @@ impl Worker {
             reqwest::Method::POST,
             "/api/v1/process-data/start",
             Some(&start),
+            true,
         )
         .await?;
         if !self.answered(&a, "start") {
@@ -197,7 +200,16 @@ impl Worker {
             .unwrap_or(0);
         let done = json!({"result": "PASS", "measurements": good(p)});
         let path = format!("/api/v1/process-data/{id}/complete");
-        let a = send(http, base, token, reqwest::Method::POST, &path, Some(&done)).await?;
+        let a = send(
+            http,
+            base,
+            token,
+            reqwest::Method::POST,
+            &path,
+            Some(&done),
+            true,
+        )
+        .await?;
         let ok = self.answered(&a, "complete");
         self.unit = if ok { Some((wip, p + 1)) } else { None };
         Ok(ok)
@@ -210,8 +222,37 @@ impl Worker {
         token: &str,
         path: &str,
     ) -> Result<bool> {
-        let a = send(http, base, token, reqwest::Method::GET, path, None).await?;
+        let a = send(http, base, token, reqwest::Method::GET, path, None, false).await?;
         Ok(self.answered(&a, path))
+    }
+
+    /// APPROVE of the next stage of the pool, as its approver (the decide route takes no Idempotency-Key: a
+    /// second decision of a stage is 409 ALREADY_DECIDED, never a second effect).
+    async fn decide(
+        &mut self,
+        http: &reqwest::Client,
+        base: &str,
+        token: &str,
+        pool: &StagePool,
+    ) -> Result<bool> {
+        let Some(path) = pool.take() else {
+            bail!(
+                "the decide scenario ran out of ACTIVE stages ({} read)",
+                pool.len()
+            );
+        };
+        let body = json!({"decision": "APPROVE"});
+        let a = send(
+            http,
+            base,
+            token,
+            reqwest::Method::POST,
+            &path,
+            Some(&body),
+            false,
+        )
+        .await?;
+        Ok(self.answered(&a, "decide"))
     }
 
     async fn op(&mut self, http: &reqwest::Client, base: &str, scn: &Scenario) -> Result<bool> {
@@ -219,6 +260,7 @@ impl Worker {
         match &scn.op {
             Op::Get(path) => self.get(http, base, &scn.token, path).await,
             Op::Station(pool) => self.station(http, base, &scn.token, pool).await,
+            Op::Decide(pool) => self.decide(http, base, &scn.token, pool).await,
             Op::Mixed(paths, pool) => {
                 if self.n % 10 < 2 {
                     self.station(http, base, &scn.token, pool).await

@@ -112,7 +112,7 @@ async fn main() -> Result<()> {
     let token = scenario::login(&http, &args.base_url, &args.username, &args.password).await?;
     let sample = scenario::Sample::read(&db).await?;
     eprintln!("sample: {}", sample.describe());
-    let mut scenarios = scenario::all(&sample, &args, &http, &token).await?;
+    let mut scenarios = scenario::all(&db, &sample, &args, &http, &token).await?;
     if !args.only.is_empty() {
         scenarios.retain(|s| args.only.iter().any(|o| s.name.contains(o.as_str())));
     }

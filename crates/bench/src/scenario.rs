@@ -22,6 +22,8 @@ pub enum Op {
     Station(Arc<UnitPool>),
     /// Out of every 10 operations 8 reads (round robin over the paths) and 2 station pairs.
     Mixed(Vec<String>, Arc<UnitPool>),
+    /// One APPROVE of the next ACTIVE stage of the pool (the approver's, read before the run).
+    Decide(Arc<StagePool>),
 }
 
 #[derive(Debug, Clone)]
@@ -219,6 +221,57 @@ impl UnitPool {
     }
 }
 
+/// The ATP approver's ACTIVE stages, read from the database before the scenario and handed out one at a time:
+/// each is decided once (a decided stage cannot be decided again; the stages a decision activates are not added).
+#[derive(Debug)]
+pub struct StagePool {
+    pub workspace_id: String,
+    stages: Vec<String>,
+    next: AtomicUsize,
+}
+
+impl StagePool {
+    /// The `POST …/stages/{id}/decide` path of the next stage, None when the pool is used up.
+    pub fn take(&self) -> Option<String> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        self.stages.get(i).map(|id| {
+            format!(
+                "/api/v1/workspaces/{}/stages/{id}/decide",
+                self.workspace_id
+            )
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.stages.len()
+    }
+
+    /// The approver's ACTIVE stages in `workspace_id`, soonest due first (the order of their pending list), at
+    /// most `limit`.
+    pub async fn read(
+        db: &PgPool,
+        workspace_id: &str,
+        approver_username: &str,
+        limit: usize,
+    ) -> Result<Arc<Self>> {
+        let stages: Vec<String> = sqlx::query_scalar(
+            "SELECT s.id::text FROM workflow_stages s JOIN users u ON u.id = s.assigned_approver_id \
+             WHERE s.workspace_id = $1::uuid AND u.username = $2 AND s.status = 'ACTIVE' \
+             ORDER BY s.due_at, s.id LIMIT $3",
+        )
+        .bind(workspace_id)
+        .bind(approver_username)
+        .bind(limit as i64)
+        .fetch_all(db)
+        .await?;
+        Ok(Arc::new(Self {
+            workspace_id: workspace_id.to_string(),
+            stages,
+            next: AtomicUsize::new(0),
+        }))
+    }
+}
+
 /// Sign in through the API.
 pub async fn login(
     http: &reqwest::Client,
@@ -280,6 +333,7 @@ async fn station_units(
 
 /// Every scenario of the issue, in the order they run.
 pub async fn all(
+    db: &PgPool,
     sample: &Sample,
     args: &Args,
     http: &reqwest::Client,
@@ -381,8 +435,20 @@ pub async fn all(
                     atp.submission_id
                 ),
             );
-            r.token = atp_token;
+            r.token = atp_token.clone();
             out.push(r);
+            // every decision uses one stage: as many as the longest run could decide (~200/s at the highest
+            // concurrency), capped by what the approver has
+            let want = ((secs * 200.0) as usize + 64) * args.concurrency.len();
+            let pool = StagePool::read(db, ws, &atp.approver_username, want).await?;
+            out.push(Scenario {
+                name: "ATP decide a stage".into(),
+                kind: Kind::Write,
+                op: Op::Decide(pool),
+                token: atp_token,
+                skip: None,
+                replayable: false,
+            });
         }
         (a, _) => {
             let why = if a.is_none() {
@@ -390,13 +456,14 @@ pub async fn all(
             } else {
                 "no --neurohub-bin to give the approver a known password"
             };
-            for name in [
-                "ATP pending approvals of one approver",
-                "ATP instance timeline",
+            for (name, kind) in [
+                ("ATP pending approvals of one approver", Kind::Read),
+                ("ATP instance timeline", Kind::Read),
+                ("ATP decide a stage", Kind::Write),
             ] {
                 out.push(Scenario {
                     name: name.into(),
-                    kind: Kind::Read,
+                    kind,
                     op: Op::Get(String::new()),
                     token: String::new(),
                     skip: Some(why.into()),
@@ -405,17 +472,6 @@ pub async fn all(
             }
         }
     }
-    out.push(Scenario {
-        name: "ATP decide a stage".into(),
-        kind: Kind::Write,
-        op: Op::Get(String::new()),
-        token: String::new(),
-        skip: Some(
-            "not driven yet: needs a pool of decidable stages per approver (see bench/README.md)"
-                .into(),
-        ),
-        replayable: false,
-    });
     Ok(out)
 }
 

@@ -265,26 +265,49 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Seed {
-            lots: Some(lots),
+            lots,
             units_per_lot,
             random_seed,
             months,
+            workspaces,
+            sites,
+            submissions,
             ..
-        } => {
+        } if lots.is_some() || workspaces > 0 => {
             probe(&url, false).await?;
             let pool = db::connect(&url, &Default::default()).await?;
-            let spec = neurohub_mes::generate::Spec {
-                lots,
-                units_per_lot,
-                random_seed,
-                months,
-            };
-            let report = neurohub_mes::generate::generate(&pool, &spec, &mut |line: &str| {
-                eprintln!("seed: {line}")
-            })
-            .await
-            .map_err(|e| CliError::Other(format!("could not generate the data set: {e}")))?;
-            println!("generated: {report}");
+            if let Some(lots) = lots {
+                let spec = neurohub_mes::generate::Spec {
+                    lots,
+                    units_per_lot,
+                    random_seed,
+                    months,
+                };
+                let report = neurohub_mes::generate::generate(&pool, &spec, &mut |line: &str| {
+                    eprintln!("seed: {line}")
+                })
+                .await
+                .map_err(|e| CliError::Other(format!("could not generate the data set: {e}")))?;
+                println!("generated: {report}");
+            }
+            if workspaces > 0 {
+                let spec = neurohub_atp::generate::Spec {
+                    workspaces,
+                    sites,
+                    submissions,
+                    random_seed,
+                    months,
+                    now: None,
+                };
+                let report = neurohub_atp::generate::generate(&pool, &spec, &mut |line: &str| {
+                    eprintln!("seed: {line}")
+                })
+                .await
+                .map_err(|e| {
+                    CliError::Other(format!("could not generate the ATP data set: {e}"))
+                })?;
+                println!("generated ATP: {report}");
+            }
             let t = Instant::now();
             let verified = neurohub_schema::verify_report(
                 &pool,

@@ -162,9 +162,19 @@ enum Command {
         /// Seed of the generator's random numbers (same seed, same data).
         #[arg(long, default_value_t = 1)]
         random_seed: u64,
-        /// Months of history the generated lots are spread over, ending today.
+        /// Months of history the generated lots (and ATP submissions) are spread over, ending today.
         #[arg(long, default_value_t = 12)]
         months: u32,
+        /// Generate this many ATP workspaces (after the MES part; 0: no ATP part), each with the demo's member
+        /// roster and the shipped example configuration activated.
+        #[arg(long, default_value_t = 0)]
+        workspaces: u32,
+        /// ATP sites, spread over the generated workspaces.
+        #[arg(long, default_value_t = 0)]
+        sites: u32,
+        /// ATP submissions (one per site, scope and category), at every stage of the approval workflow.
+        #[arg(long, default_value_t = 0)]
+        submissions: u32,
     },
     /// Account rescue for operators with database access.
     Admin {

@@ -22,6 +22,7 @@ pub mod querycount;
 pub mod rawjson;
 pub mod replica;
 pub mod response;
+pub mod rng;
 pub mod state;
 pub mod states;
 pub mod validate;

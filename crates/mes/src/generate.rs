@@ -16,6 +16,7 @@
 use crate::flow::criteria::check_criteria;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use neurohub_core::copy::CopyWriter;
+use neurohub_core::rng::Rng;
 use serde_json::{json, Map, Value};
 use sqlx::{PgConnection, PgPool, Row};
 use std::collections::HashMap;
@@ -73,26 +74,6 @@ pub enum GenerateError {
     Refused(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-}
-
-/// splitmix64: small, fast, reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    fn f(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }
 
 struct Process {
@@ -301,7 +282,7 @@ pub async fn generate(
         .await?;
     }
 
-    let mut rng = Rng(spec.random_seed ^ 0x005E_ED0F_4E55_C0DE);
+    let mut rng = Rng::new(spec.random_seed ^ 0x005E_ED0F_4E55_C0DE);
     let today = Utc::now().date_naive();
     let span_days = (spec.months.max(1) * 30) as i64;
     let n = spec.lots as i64;

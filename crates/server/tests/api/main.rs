@@ -5,6 +5,7 @@ mod helpers;
 mod atp_config;
 mod atp_delegation;
 mod atp_flow;
+mod atp_generate;
 mod atp_isolation;
 mod atp_roles;
 mod atp_sites;
