@@ -87,10 +87,13 @@ where
             .map(parse_params)
             .transpose()?
             .unwrap_or_default();
-        statements.push(Statement {
-            sql: sql.to_string(),
-            params,
-        });
+        statements.push((
+            rec.get(3).unwrap_or("").to_string(),
+            Statement {
+                sql: sql.to_string(),
+                params,
+            },
+        ));
     }
     if statements.len() < k {
         bail!(
@@ -98,7 +101,34 @@ where
             statements.len()
         );
     }
-    Ok(statements.split_off(statements.len() - k))
+    // The server counts the statements a handler runs, not the ones its transaction adds (BEGIN, the request
+    // context's set_config): a request that ends in COMMIT or ROLLBACK is taken whole, from its session's last
+    // BEGIN. Replayed without them, each statement would run on its own, outside the workspace context that
+    // row-level security filters on (the ATP reads), and answer no rows.
+    let is = |s: &Statement, word: &str| s.sql.trim().eq_ignore_ascii_case(word);
+    let out = match statements.last() {
+        Some((pid, last)) if is(last, "COMMIT") || is(last, "ROLLBACK") => {
+            let pid = pid.clone();
+            let from = statements
+                .iter()
+                .rposition(|(p, s)| {
+                    *p == pid && s.sql.trim_start().to_ascii_uppercase().starts_with("BEGIN")
+                })
+                .ok_or_else(|| anyhow!("the request's transaction has no BEGIN in the log"))?;
+            statements
+                .split_off(from)
+                .into_iter()
+                .filter(|(p, _)| *p == pid)
+                .map(|(_, s)| s)
+                .collect()
+        }
+        _ => statements
+            .split_off(statements.len() - k)
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect(),
+    };
+    Ok(out)
 }
 
 /// The SQL of a `duration: … ms  execute <name>: SQL` (extended protocol) or `statement: SQL` (simple) entry.
@@ -206,6 +236,8 @@ pub fn pgbench_script(stmts: &[Statement]) -> (String, Vec<String>) {
     let mut defs = Vec::new();
     for (i, s) in stmts.iter().enumerate() {
         let sql = substitute(&s.sql, |n| match s.params.get(n - 1) {
+            // pgbench refuses an empty -D value: the empty string is written in
+            Some(Some(v)) if v.is_empty() => "''".into(),
             Some(Some(v)) => {
                 defs.push(format!("s{i}p{n}={v}"));
                 format!(":s{i}p{n}")
@@ -299,9 +331,12 @@ pub async fn explain_slowest(
 ) -> Result<Vec<Explained>> {
     let mut out = Vec::new();
     for (scenario, stmts) in captured {
-        for s in stmts {
+        let is_read = |s: &Statement| {
             let head = s.sql.trim_start().to_ascii_uppercase();
-            if !(head.starts_with("SELECT") || head.starts_with("WITH")) {
+            head.starts_with("SELECT") || head.starts_with("WITH")
+        };
+        for (j, s) in stmts.iter().enumerate() {
+            if !is_read(s) {
                 continue;
             }
             let sql = inline(s);
@@ -313,6 +348,10 @@ pub async fn explain_slowest(
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+                // what the request ran before it in its transaction (the ATP reads' workspace context)
+                for p in stmts[..j].iter().filter(|p| is_read(p)) {
+                    sqlx::query(&inline(p)).execute(&mut *tx).await?;
+                }
                 // the SQL is the server's own statement with its logged parameters written in as quoted literals
                 let explain = format!("EXPLAIN (ANALYZE, BUFFERS) {sql}");
                 let rows = sqlx::query(&explain)
