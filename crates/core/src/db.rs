@@ -93,7 +93,12 @@ pub async fn connect_requests(url: &str, cfg: &PoolConfig) -> Result<PgPool, Con
 /// A request pool on `url` that connects on first use: a replica that is down at start must not stop the server
 /// (its reads go to the primary until it answers; see [`crate::replica`]).
 pub fn connect_requests_lazy(url: &str, cfg: &PoolConfig) -> Result<PgPool, ConnectError> {
-    Ok(pool_options(cfg).connect_lazy_with(request_options(connect_options(url)?, cfg, true)))
+    // Every checkout pinged, unlike the primary's pools: reads routed here fall back to the primary only when
+    // the failure comes at checkout (a QueryBuilder read cannot be run twice), so a replica that was stopped a
+    // moment ago must be found out by the ping, not by the request's statement (crates/cli/tests/replica.rs).
+    Ok(pool_options(cfg)
+        .test_before_acquire(true)
+        .connect_lazy_with(request_options(connect_options(url)?, cfg, true)))
 }
 
 /// A request pool over the same database and login as `owner` (tests, and `up`, which deploys first).
@@ -141,7 +146,9 @@ fn request_options(
 /// (bench/results/2026-12-02.md, scan at 10 clients) the ping was a third of the statements PostgreSQL saw.
 /// A connection that worked a second ago and has died since is rare (server restart, failover); the request
 /// that meets it fails with a connection error that maps to 503 (`constraints::is_connection_loss`), the pool
-/// drops that connection, and the client's retry (with its Idempotency-Key for writes) gets a fresh one.
+/// drops that connection, and the client's retry (with its Idempotency-Key for writes) gets a fresh one. The
+/// replica's pool ([`connect_requests_lazy`]) keeps the ping on every checkout: its reads fall back to the
+/// primary on a checkout failure.
 pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 fn pool_options(cfg: &PoolConfig) -> PgPoolOptions {
