@@ -27,56 +27,40 @@ pub struct Snapshot {
 /// Clock ticks per second of `/proc/*/stat` (USER_HZ; 100 on every Linux build in use).
 const TICKS: f64 = 100.0;
 
-/// utime + stime and the parent pid of one process.
-fn stat(pid: u32) -> Option<(u64, u32)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// One process's `/proc/<pid>/stat` figures.
+struct Stat {
+    ppid: u32,
+    /// utime + stime.
+    ticks: u64,
+    /// cutime + cstime: the children it has waited for.
+    reaped: u64,
+}
+
+/// `who` is a pid or `self`.
+fn stat(who: &str) -> Option<Stat> {
+    let s = std::fs::read_to_string(format!("/proc/{who}/stat")).ok()?;
     // the command name is in parentheses and may hold spaces: fields start after the last ')'
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ppid = f.get(1)?.parse().ok()?;
-    let utime: u64 = f.get(11)?.parse().ok()?;
-    let stime: u64 = f.get(12)?.parse().ok()?;
-    Some((utime + stime, ppid))
-}
-
-/// cutime + cstime of `pid`: the children it has waited for.
-fn reaped_ticks(pid: u32) -> u64 {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    let Some(at) = s.rfind(')') else { return 0 };
-    let f: Vec<&str> = s[at + 2..].split_whitespace().collect();
-    let get = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    get(13) + get(14)
-}
-
-/// This process's utime + stime, and cutime + cstime (the children it has waited for).
-fn self_ticks() -> (u64, u64) {
-    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
-        return (0, 0);
-    };
-    let Some(at) = s.rfind(')') else {
-        return (0, 0);
-    };
-    let f: Vec<u64> = s[at + 2..]
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0))
-        .collect();
-    let get = |i: usize| f.get(i).copied().unwrap_or(0);
-    (get(11) + get(12), get(13) + get(14))
+    let f: Vec<&str> = s[s.rfind(')')? + 2..].split_whitespace().collect();
+    let num = |i: usize| f.get(i)?.parse::<u64>().ok();
+    Some(Stat {
+        ppid: f.get(1)?.parse().ok()?,
+        ticks: num(11)? + num(12)?,
+        reaped: num(13)? + num(14)?,
+    })
 }
 
 /// The root's ticks, those of the children it has reaped (cutime + cstime: a backend that ended during the
 /// window, like pgbench's when pgbench disconnects, still counts) and those of its live children.
 fn tree_ticks(root: u32) -> u64 {
-    let mut total = stat(root).map(|(t, _)| t).unwrap_or(0) + reaped_ticks(root);
+    let mut total = stat(&root.to_string()).map_or(0, |s| s.ticks + s.reaped);
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
-            if let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
-                if let Some((t, ppid)) = stat(pid) {
-                    if ppid == root {
-                        total += t;
-                    }
+            let Some(name) = e.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if name.bytes().all(|b| b.is_ascii_digit()) {
+                if let Some(s) = stat(&name).filter(|s| s.ppid == root) {
+                    total += s.ticks;
                 }
             }
         }
@@ -96,14 +80,14 @@ fn status_kb(pid: u32, key: &str) -> Option<u64> {
 
 impl Snapshot {
     pub fn take(server: u32, postmaster: u32) -> Result<Self> {
-        let (server_ticks, _) =
-            stat(server).ok_or_else(|| anyhow!("server process {server} is gone"))?;
-        let (client_ticks, children_ticks) = self_ticks();
+        let server =
+            stat(&server.to_string()).ok_or_else(|| anyhow!("server process {server} is gone"))?;
+        let me = stat("self").ok_or_else(|| anyhow!("no /proc/self/stat"))?;
         Ok(Self {
-            server_ticks,
+            server_ticks: server.ticks,
             postgres_ticks: tree_ticks(postmaster),
-            client_ticks,
-            children_ticks,
+            client_ticks: me.ticks,
+            children_ticks: me.reaped,
         })
     }
 
