@@ -170,33 +170,8 @@ pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<DemoLoaded>, ApiError
     .await?;
     context::set(&mut tx, &ctx(admin, Some(ws))).await?;
     // users first (the shared identity table), then their memberships
-    let names: Vec<String> = DEMO_USERS.iter().map(|u| u.0.to_string()).collect();
-    let ids: Vec<(i64, String)> = sqlx::query_as(
-        "INSERT INTO users (username, full_name, email, password_hash, role) \
-         SELECT u.n, u.f, u.n || '@xlsmart-aviat.demo', $4, u.r \
-           FROM unnest($1::text[], $2::text[], $3::text[]) AS u (n, f, r) \
-         ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash RETURNING id, username",
-    )
-    .bind(&names)
-    .bind(DEMO_USERS.iter().map(|u| u.1.to_string()).collect::<Vec<_>>())
-    .bind(DEMO_USERS.iter().map(|u| u.2.to_string()).collect::<Vec<_>>())
-    .bind(&hash)
-    .fetch_all(&mut *tx)
-    .await?;
-    let id_of = |n: &str| {
-        ids.iter()
-            .find(|(_, u)| u == n)
-            .map(|(i, _)| *i)
-            .unwrap_or_default()
-    };
-    sqlx::query(
-        "INSERT INTO workspace_members (workspace_id, user_id, member_role) SELECT $1, * FROM unnest($2::bigint[], $3::text[])",
-    )
-    .bind(ws)
-    .bind(DEMO_USERS.iter().map(|u| id_of(u.0)).collect::<Vec<_>>())
-    .bind(DEMO_USERS.iter().map(|u| u.3).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await?;
+    let roster = add_roster(&mut tx, ws, str::to_string, "", "xlsmart-aviat.demo", &hash).await?;
+    let id_of = |n: &str| roster.id(n);
     tx.commit().await?;
 
     // configuration as the workspace admin, in dependency order (scopes/roles first), each import + activation one
@@ -245,7 +220,11 @@ pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<DemoLoaded>, ApiError
             "ATP demo: workspace {WORKSPACE} with {} members ({}), active {}, {inserted} sites, \
              submission {overdue} in approval with an overdue stage",
             DEMO_USERS.len(),
-            names.join(", "),
+            DEMO_USERS
+                .iter()
+                .map(|u| u.0)
+                .collect::<Vec<_>>()
+                .join(", "),
             activated.join(", ")
         ),
         password,
@@ -333,4 +312,67 @@ async fn overdue_submission(
     }
     tx.commit().await?;
     Ok(code)
+}
+
+/// The user ids of the demo roster in one workspace, in [`DEMO_USERS`] order.
+pub(crate) struct Roster(Vec<i64>);
+
+impl Roster {
+    /// The id of the roster's user for the demo user name `demo_name` (e.g. `"atp.admin"`); 0 if it has none.
+    pub(crate) fn id(&self, demo_name: &str) -> i64 {
+        DEMO_USERS
+            .iter()
+            .position(|u| u.0 == demo_name)
+            .map_or(0, |i| self.0[i])
+    }
+
+    /// (member role, user id) of each roster user.
+    pub(crate) fn members(&self) -> impl Iterator<Item = (MemberRole, i64)> + '_ {
+        DEMO_USERS.iter().zip(&self.0).map(|(u, id)| (u.3, *id))
+    }
+}
+
+/// [`DEMO_USERS`] as users and as members of `ws` with their demo roles, in `tx` (whose context is `ws`'s):
+/// `rename` makes each user name from the demo one, `label` is appended to the full names, the e-mail is the user
+/// name at `email_domain`. A user name that exists already is reused (active again, `password_hash` set). The demo
+/// workspace and the generator's workspaces (`generate.rs`) are made this one way.
+pub(crate) async fn add_roster(
+    tx: &mut sqlx::PgConnection,
+    ws: Uuid,
+    rename: impl Fn(&str) -> String,
+    label: &str,
+    email_domain: &str,
+    password_hash: &str,
+) -> Result<Roster, sqlx::Error> {
+    let names: Vec<String> = DEMO_USERS.iter().map(|u| rename(u.0)).collect();
+    let ids: Vec<(i64, String)> = sqlx::query_as(
+        "INSERT INTO users (username, full_name, email, password_hash, role) \
+         SELECT u.n, u.f || $5, u.n || '@' || $6, $4, u.r \
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS u (n, f, r) \
+         ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, is_active = true \
+         RETURNING id, username",
+    )
+    .bind(&names)
+    .bind(DEMO_USERS.iter().map(|u| u.1).collect::<Vec<_>>())
+    .bind(DEMO_USERS.iter().map(|u| u.2).collect::<Vec<_>>())
+    .bind(password_hash)
+    .bind(label)
+    .bind(email_domain)
+    .fetch_all(&mut *tx)
+    .await?;
+    let roster = Roster(
+        names
+            .iter()
+            .map(|n| ids.iter().find(|(_, u)| u == n).map_or(0, |(id, _)| *id))
+            .collect(),
+    );
+    sqlx::query(
+        "INSERT INTO workspace_members (workspace_id, user_id, member_role) SELECT $1, * FROM unnest($2::bigint[], $3::text[])",
+    )
+    .bind(ws)
+    .bind(&roster.0)
+    .bind(DEMO_USERS.iter().map(|u| u.3).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    Ok(roster)
 }

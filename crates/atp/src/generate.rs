@@ -38,17 +38,16 @@
 //! `neurohub verify` afterwards (the CLI does): orphans, CHECKs and the runtime checks are all checked there.
 
 use crate::config::{self, Upload};
-use crate::demo::{DEMO_USERS, EXAMPLE};
+use crate::demo::{add_roster, DEMO_USERS, EXAMPLE};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use neurohub_core::context::{self, RequestContext};
-use neurohub_core::copy::CopyWriter;
+use neurohub_core::copy::{self, CopyWriter, Phases};
 use neurohub_core::rng::Rng;
 use neurohub_core::ApiError;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
 use uuid::Uuid;
 
 /// The size and shape of a generated ATP data set.
@@ -255,43 +254,16 @@ async fn setup_workspace(pool: &PgPool, admin: Option<i64>, i: u32) -> Result<Ws
     .fetch_one(&mut *tx)
     .await?;
     context::set(&mut tx, &ctx(admin, Some(ws))).await?;
-    let names: Vec<String> = DEMO_USERS.iter().map(|u| username(i, u.0)).collect();
-    let ids: Vec<(i64, String)> = sqlx::query_as(
-        "INSERT INTO users (username, full_name, email, password_hash, role) \
-         SELECT u.n, u.f || ' (' || $4 || ')', u.n || '@generated.example', '!', u.r \
-           FROM unnest($1::text[], $2::text[], $3::text[]) AS u (n, f, r) \
-         ON CONFLICT (username) DO UPDATE SET is_active = true RETURNING id, username",
+    let roster = add_roster(
+        &mut tx,
+        ws,
+        |n| username(i, n),
+        &format!(" ({code})"),
+        "generated.example",
+        "!",
     )
-    .bind(&names)
-    .bind(
-        DEMO_USERS
-            .iter()
-            .map(|u| u.1.to_string())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        DEMO_USERS
-            .iter()
-            .map(|u| u.2.to_string())
-            .collect::<Vec<_>>(),
-    )
-    .bind(&code)
-    .fetch_all(&mut *tx)
     .await?;
-    let id_of = |n: &str| {
-        ids.iter()
-            .find(|(_, u)| *u == username(i, n))
-            .map(|(id, _)| *id)
-            .unwrap_or_default()
-    };
-    sqlx::query(
-        "INSERT INTO workspace_members (workspace_id, user_id, member_role) SELECT $1, * FROM unnest($2::bigint[], $3::text[])",
-    )
-    .bind(ws)
-    .bind(DEMO_USERS.iter().map(|u| id_of(u.0)).collect::<Vec<_>>())
-    .bind(DEMO_USERS.iter().map(|u| u.3).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await?;
+    let id_of = |n: &str| roster.id(n);
     tx.commit().await?;
 
     // the shipped configuration, its user names made this workspace's, imported and activated like the API does
@@ -320,7 +292,7 @@ async fn setup_workspace(pool: &PgPool, admin: Option<i64>, i: u32) -> Result<Ws
         config::activate_version(&mut tx, ws, ws_admin, v.id).await?;
         tx.commit().await?;
     }
-    read_workspace(pool, ws, i, DEMO_USERS.iter().map(|u| (u.3, id_of(u.0)))).await
+    read_workspace(pool, ws, i, roster.members()).await
 }
 
 /// The ACTIVE configuration of workspace `ws`, as routing reads it.
@@ -1360,18 +1332,8 @@ pub async fn generate(
     spec: &Spec,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Report, GenerateError> {
-    let started = Instant::now();
-    let mut phase = Instant::now();
+    let mut phases = Phases::start("ATP ");
     let mut report = Report::default();
-    let mark = |report: &mut Report,
-                name: &str,
-                phase: &mut Instant,
-                progress: &mut (dyn FnMut(&str) + Send)| {
-        let s = phase.elapsed().as_secs_f64();
-        progress(&format!("ATP {name}: {s:.1} s"));
-        report.phases.push((name.to_string(), s));
-        *phase = Instant::now();
-    };
     if spec.workspaces == 0 || spec.workspaces > 99 {
         return Err(GenerateError::Refused(
             "--workspaces must be between 1 and 99".into(),
@@ -1388,27 +1350,14 @@ pub async fn generate(
             COMBOS.len()
         )));
     }
+    if let Some(why) = copy::refusal(
+        &mut *pool.acquire().await?,
+        "SELECT (SELECT count(*) FROM atp_submissions) + (SELECT count(*) FROM workspaces WHERE code LIKE 'GEN-%')",
+        "ATP submissions or generated workspaces",
+    )
+    .await?
     {
-        let mut conn = pool.acquire().await?;
-        let superuser: bool =
-            sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-                .fetch_one(&mut *conn)
-                .await?;
-        if !superuser {
-            return Err(GenerateError::Refused(
-                "the generator loads with the triggers off (session_replication_role = replica), which needs a superuser login in DATABASE_URL".into(),
-            ));
-        }
-        let used: i64 = sqlx::query_scalar(
-            "SELECT (SELECT count(*) FROM atp_submissions) + (SELECT count(*) FROM workspaces WHERE code LIKE 'GEN-%')",
-        )
-        .fetch_one(&mut *conn)
-        .await?;
-        if used > 0 {
-            return Err(GenerateError::Refused(
-                "the database already has ATP submissions or generated workspaces: the generator fills an empty, deployed database".into(),
-            ));
-        }
+        return Err(GenerateError::Refused(why));
     }
     let admin: Option<i64> = sqlx::query_scalar(
         "SELECT id FROM users WHERE role = 'ADMIN' AND is_active ORDER BY id LIMIT 1",
@@ -1441,12 +1390,7 @@ pub async fn generate(
     }
     report.workspaces = wss.len() as u64;
     report.members = (wss.len() * DEMO_USERS.len()) as u64;
-    mark(
-        &mut report,
-        "workspaces, members, configuration (API code)",
-        &mut phase,
-        progress,
-    );
+    phases.mark("workspaces, members, configuration (API code)", progress);
 
     // ---------------------------------------------------------------- the history, simulated in memory
     let mut rng = Rng::new(spec.random_seed ^ 0x0A7F_5EED_0F4E_55C0);
@@ -1583,12 +1527,7 @@ pub async fn generate(
             }
         }
     }
-    mark(
-        &mut report,
-        "simulate the submissions' history",
-        &mut phase,
-        progress,
-    );
+    phases.mark("simulate the submissions' history", progress);
 
     // ------------------------------------------------------------------------------ COPY, triggers off
     let ws_ids: Vec<Uuid> = wss.iter().map(|w| w.id).collect();
@@ -1885,12 +1824,7 @@ pub async fn generate(
         report.punchlist_items = w.finish().await?;
     }
     drop(d);
-    mark(
-        &mut report,
-        "COPY sites, submissions, workflows",
-        &mut phase,
-        progress,
-    );
+    phases.mark("COPY sites, submissions, workflows", progress);
 
     // what the audit trigger would have written for each inserted row, dated when it happened
     let audit_before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs")
@@ -1949,16 +1883,11 @@ pub async fn generate(
         .fetch_one(&mut *tx)
         .await?;
     report.audit_logs = (audit_after - audit_before) as u64;
-    mark(&mut report, "audit rows", &mut phase, progress);
+    phases.mark("audit rows", progress);
     for (_, def) in &indexes {
         sqlx::query(def).execute(&mut *tx).await?;
     }
-    mark(
-        &mut report,
-        "rebuild secondary indexes",
-        &mut phase,
-        progress,
-    );
+    phases.mark("rebuild secondary indexes", progress);
     // the tables the routes filter on (the append-only history is left to autovacuum: the bench runs VACUUM
     // ANALYZE anyway)
     sqlx::query("ANALYZE sites, atp_submissions, workflow_instances, workflow_stages")
@@ -1972,7 +1901,7 @@ pub async fn generate(
     .await?;
     report.busiest_approver = busiest.map(|(u, n)| (u, n as u64));
     tx.commit().await?;
-    mark(&mut report, "statistics, commit", &mut phase, progress);
-    report.seconds = started.elapsed().as_secs_f64();
+    phases.mark("statistics, commit", progress);
+    (report.seconds, report.phases) = phases.finish();
     Ok(report)
 }

@@ -15,12 +15,11 @@
 
 use crate::flow::criteria::check_criteria;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use neurohub_core::copy::CopyWriter;
+use neurohub_core::copy::{self, CopyWriter, Phases};
 use neurohub_core::rng::Rng;
 use serde_json::{json, Map, Value};
 use sqlx::{PgConnection, PgPool, Row};
 use std::collections::HashMap;
-use std::time::Instant;
 
 /// The size and shape of a generated data set.
 #[derive(Debug, Clone)]
@@ -203,42 +202,22 @@ pub async fn generate(
     spec: &Spec,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Report, GenerateError> {
-    let started = Instant::now();
-    let mut phase = Instant::now();
+    let mut phases = Phases::start("");
     let mut report = Report::default();
-    let mark = |report: &mut Report,
-                name: &str,
-                phase: &mut Instant,
-                progress: &mut (dyn FnMut(&str) + Send)| {
-        let s = phase.elapsed().as_secs_f64();
-        progress(&format!("{name}: {s:.1} s"));
-        report.phases.push((name.to_string(), s));
-        *phase = Instant::now();
-    };
     if spec.lots == 0 || spec.units_per_lot == 0 || spec.units_per_lot > 999 {
         return Err(GenerateError::Refused(
             "--lots must be at least 1 and --units-per-lot between 1 and 999".into(),
         ));
     }
     let mut conn = pool.acquire().await?;
-    let superuser: bool =
-        sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-            .fetch_one(&mut *conn)
-            .await?;
-    if !superuser {
-        return Err(GenerateError::Refused(
-            "the generator loads with the triggers off (session_replication_role = replica), which needs a superuser login in DATABASE_URL".into(),
-        ));
-    }
-    let used: i64 = sqlx::query_scalar(
+    if let Some(why) = copy::refusal(
+        &mut conn,
         "SELECT (SELECT count(*) FROM lots) + (SELECT count(*) FROM wip_items) + (SELECT count(*) FROM serials) + (SELECT count(*) FROM process_data)",
+        "lots, units or process records",
     )
-    .fetch_one(&mut *conn)
-    .await?;
-    if used > 0 {
-        return Err(GenerateError::Refused(
-            "the database already has lots, units or process records: the generator fills an empty, deployed database".into(),
-        ));
+    .await?
+    {
+        return Err(GenerateError::Refused(why));
     }
     let (operators, models, lines, processes) = masters(&mut conn).await?;
     if processes.is_empty() || operators.is_empty() || models.is_empty() || lines.is_empty() {
@@ -246,7 +225,7 @@ pub async fn generate(
             "no active process to record against".into(),
         ));
     }
-    mark(&mut report, "masters", &mut phase, progress);
+    phases.mark("masters", progress);
 
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     sqlx::query("SET LOCAL session_replication_role = replica")
@@ -354,7 +333,7 @@ pub async fn generate(
         }
         report.lots = w.finish().await?;
     }
-    mark(&mut report, "COPY lots", &mut phase, progress);
+    phases.mark("COPY lots", progress);
 
     // units: walk every unit through the processes; WIP items and serials are written now, records buffered
     // as compact tuples and written in a second pass (one COPY at a time per connection)
@@ -553,12 +532,7 @@ pub async fn generate(
         }
         report.wip_items = w.finish().await?;
     }
-    mark(
-        &mut report,
-        "COPY wip_items + serials",
-        &mut phase,
-        progress,
-    );
+    phases.mark("COPY wip_items + serials", progress);
     {
         let mut w = CopyWriter::start(
             &mut tx,
@@ -621,7 +595,7 @@ pub async fn generate(
     }
     drop(recs);
     drop(units);
-    mark(&mut report, "COPY process_data", &mut phase, progress);
+    phases.mark("COPY process_data", progress);
 
     // what the audit trigger would have written for each inserted row, dated when it happened
     let audit_before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs")
@@ -644,16 +618,11 @@ pub async fn generate(
         .fetch_one(&mut *tx)
         .await?;
     report.audit_logs = (audit_after - audit_before) as u64;
-    mark(&mut report, "audit rows", &mut phase, progress);
+    phases.mark("audit rows", progress);
     for (_, def) in &indexes {
         sqlx::query(def).execute(&mut *tx).await?;
     }
-    mark(
-        &mut report,
-        "rebuild secondary indexes",
-        &mut phase,
-        progress,
-    );
+    phases.mark("rebuild secondary indexes", progress);
 
     // identities past the explicit ids, the lot number sequences, statistics, the counters
     for t in ["lots", "wip_items", "serials", "process_data"] {
@@ -678,14 +647,9 @@ pub async fn generate(
     sqlx::query("SELECT mes_rebuild_counters()")
         .execute(&mut *tx)
         .await?;
-    mark(
-        &mut report,
-        "sequences, statistics, counters",
-        &mut phase,
-        progress,
-    );
+    phases.mark("sequences, statistics, counters", progress);
     tx.commit().await?;
-    mark(&mut report, "commit", &mut phase, progress);
-    report.seconds = started.elapsed().as_secs_f64();
+    phases.mark("commit", progress);
+    (report.seconds, report.phases) = phases.finish();
     Ok(report)
 }

@@ -222,14 +222,14 @@ async fn generated_workspaces_are_isolated_by_rls(pool: PgPool) {
             .execute(&mut *tx)
             .await
             .unwrap();
-        sqlx::query(
-            "SELECT set_config('app.current_user_id', $1, true), set_config('app.workspace_id', $2, true)",
-        )
-        .bind(user.to_string())
-        .bind(ctx_ws.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+        // the context exactly as a request sets it (the product's one setter)
+        let ctx = neurohub_core::context::RequestContext {
+            user_id: Some(user),
+            ..Default::default()
+        };
+        neurohub_core::context::set(&mut tx, &ctx.in_workspace(ctx_ws))
+            .await
+            .unwrap();
         for t in tables {
             let (a, b): (i64, i64) = sqlx::query_as(&format!(
                 "SELECT count(*) FILTER (WHERE workspace_id = $1), count(*) FILTER (WHERE workspace_id = $2) FROM {t}"
