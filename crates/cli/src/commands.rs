@@ -617,6 +617,7 @@ const OWNER_POOL: db::PoolConfig = db::PoolConfig {
     min_connections: 0,
     acquire_timeout: std::time::Duration::from_secs(10),
     statement_timeout: None,
+    random_page_cost: None,
 };
 
 /// The TLS configuration of `--tls-cert` / `--tls-key`, read and checked before anything else starts (a bad file

@@ -130,6 +130,10 @@ pub struct ServeArgs {
     /// Maximum database connections in the pool.
     #[arg(long, env = "NEUROHUB_DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
+    /// The planner's cost of a random page read in request sessions (PostgreSQL's random_page_cost): 1.1 models
+    /// a working set in memory or on SSD; 4 (PostgreSQL's default) spinning disks.
+    #[arg(long, env = "NEUROHUB_DB_RANDOM_PAGE_COST", default_value_t = crate::db::DEFAULT_RANDOM_PAGE_COST, value_parser = parse_page_cost)]
+    pub db_random_page_cost: f64,
     /// How long a request waits for a free connection before answering 503.
     #[arg(long, env = "NEUROHUB_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub db_acquire_timeout: Duration,
@@ -159,7 +163,20 @@ impl ServeArgs {
         crate::db::PoolConfig {
             max_connections: self.db_max_connections,
             acquire_timeout: self.db_acquire_timeout,
+            random_page_cost: Some(self.db_random_page_cost),
             ..Default::default()
         }
+    }
+}
+
+/// A `random_page_cost` PostgreSQL accepts and that means something: a finite number from 0.1 to 100.
+fn parse_page_cost(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number (e.g. 1.1)"))?;
+    if v.is_finite() && (0.1..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is out of range: 0.1 to 100"))
     }
 }
