@@ -14,4 +14,5 @@ pub(crate) static SNAPSHOTS: &[(i32, &str)] = &[
     (10, include_str!("v0010.txt")),
     (11, include_str!("v0011.txt")),
     (12, include_str!("v0012.txt")),
+    (13, include_str!("v0013.txt")),
 ];

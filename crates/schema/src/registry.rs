@@ -279,7 +279,18 @@ pub static MIGRATIONS: &[Migration] = &[
         )],
         down: down!("0012_mes_activity"),
     },
+    Migration {
+        version: 13,
+        name: "atp_pending_order",
+        up: &[step!(
+            "0013_atp_pending_order",
+            "01_indexes_concurrently.sql",
+            "indexes_concurrently",
+            concurrently
+        )],
+        down: down!("0013_atp_pending_order"),
+    },
 ];
 
 /// The newest schema version this binary knows.
-pub const HEAD_VERSION: i32 = 12;
+pub const HEAD_VERSION: i32 = 13;

@@ -550,6 +550,74 @@ async fn an_absence_routes_and_re_resolves_to_the_backup_or_delegate(pool: PgPoo
 
 /// Absence windows of one user do not overlap (API 409, database NH121); adjacent ones may; a future absence is
 /// deleted, a current one ended; every refusal.
+/// A delegate's pending list merges their own stages with those an absence hands them, soonest due first, and
+/// pages of one walk the merged list without a gap or a repeat. The list reads one ordered branch per candidate
+/// assignee, each cut at the page size (idx_workflow_stages_approver_due, migration 0013): a branch cut too early,
+/// or the merge's order lost, shows here as a stage missing or out of place.
+#[sqlx::test(migrations = false)]
+async fn a_delegates_pending_list_merges_own_and_handed_stages_in_due_order(pool: PgPool) {
+    let f = setup(pool, "XL-MERGE").await;
+    let (w1_id, w1) = token_of(&f.app, "atp.approver.west1").await;
+    let (e1_id, e1) = token_of(&f.app, "atp.approver.east1").await;
+    let absent = |starts: i64| json!({"user_id": w1_id, "delegate_user_id": e1_id, "starts_at": at(starts), "ends_at": at(24)});
+    // due in this order: JKT-0001 (west1's), BKS-0001 (routed to east1 during west1's absence), JKT-0002 (west1's)
+    let (_, first) = f.submitted_and_routed("JKT-0001").await;
+    assert_eq!(first[1].2, Some(w1_id));
+    let abs = f.post(f.ws.admin(), "/absences", absent(-1)).await;
+    abs.assert_status(201);
+    let (_, own) = f.submitted_and_routed("BKS-0001").await;
+    assert_eq!(own[1].2, Some(e1_id), "routed to the delegate");
+    f.call(
+        Method::POST,
+        f.ws.admin(),
+        &format!("/absences/{}/end", id(&abs)),
+        None,
+    )
+    .await
+    .assert_status(200);
+    let (_, last) = f.submitted_and_routed("JKT-0002").await;
+    assert_eq!(last[1].2, Some(w1_id));
+    f.post(f.ws.admin(), "/absences", absent(0))
+        .await
+        .assert_status(201);
+    let want = vec![first[1].3.clone(), own[1].3.clone(), last[1].3.clone()];
+    let all = f.pending(&e1, "").await;
+    all.assert_status(200);
+    let items = all.body["items"].as_array().unwrap();
+    assert_eq!(
+        items
+            .iter()
+            .map(|i| i["stage_id"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        want,
+        "{}",
+        all.text
+    );
+    let behalf: Vec<&Value> = items.iter().map(|i| &i["on_behalf_of"]).collect();
+    assert_eq!(behalf, [&json!(w1_id), &Value::Null, &json!(w1_id)]);
+    assert!(f.pending_ids(&w1).await.is_empty());
+    // pages of one, each continuing after the last one's stage, across the two branches
+    let (mut walked, mut query) = (Vec::new(), "?limit=1".to_string());
+    loop {
+        let page = f.pending(&e1, &query).await;
+        page.assert_status(200);
+        assert_eq!(
+            page.queries(),
+            3,
+            "pending: context, resolve, one statement"
+        );
+        for i in page.body["items"].as_array().unwrap() {
+            walked.push(i["stage_id"].as_str().unwrap().to_string());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => query = format!("?limit=1&cursor={c}"),
+            None => break,
+        }
+        assert!(walked.len() <= want.len(), "pages past the end: {walked:?}");
+    }
+    assert_eq!(walked, want);
+}
+
 #[sqlx::test(migrations = false)]
 async fn absence_rules_and_errors(pool: PgPool) {
     let f = setup(pool, "XL-ABS-ERR").await;
