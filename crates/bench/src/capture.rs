@@ -328,7 +328,9 @@ pub async fn explain_slowest(
     db: &PgPool,
     captured: &[(String, Vec<Statement>)],
     n: usize,
+    pg_options: &str,
 ) -> Result<Vec<Explained>> {
+    let settings = session_settings(pg_options)?;
     let mut out = Vec::new();
     for (scenario, stmts) in captured {
         let is_read = |s: &Statement| {
@@ -343,11 +345,14 @@ pub async fn explain_slowest(
             let mut plan = String::new();
             for _ in 0..3 {
                 let mut tx = db.begin().await?;
-                // the request pool's session settings (crates/core/src/db.rs)
-                sqlx::query("SET LOCAL role = neurohub_app")
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+                // the request pool's session settings (crates/core/src/db.rs), as pgbench gets them
+                for (k, v) in &settings {
+                    sqlx::query("SELECT set_config($1, $2, true)")
+                        .bind(k)
+                        .bind(v)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 // what the request ran before it in its transaction (the ATP reads' workspace context)
                 for p in stmts[..j].iter().filter(|p| is_read(p)) {
                     sqlx::query(&inline(p)).execute(&mut *tx).await?;
@@ -383,9 +388,47 @@ pub async fn explain_slowest(
     Ok(out)
 }
 
+/// The `-c name=value` pairs of a PGOPTIONS string (`--pg-options`), for EXPLAIN to run under the settings pgbench
+/// and the server's request sessions have.
+fn session_settings(pg_options: &str) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut words = pg_options.split_whitespace();
+    while let Some(w) = words.next() {
+        let kv = match w {
+            "-c" => words
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("--pg-options: -c without a setting"))?,
+            _ => w
+                .strip_prefix("-c")
+                .or_else(|| w.strip_prefix("--"))
+                .ok_or_else(|| anyhow::anyhow!("--pg-options: `{w}` is not -c name=value"))?,
+        };
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--pg-options: `{kv}` is not name=value"))?;
+        out.push((k.replace('-', "_"), v.to_string()));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pg_options_are_read_as_settings() {
+        assert_eq!(
+            session_settings("-c role=neurohub_app -cjit=off --random-page-cost=1.1").unwrap(),
+            [
+                ("role".to_string(), "neurohub_app".to_string()),
+                ("jit".to_string(), "off".to_string()),
+                ("random_page_cost".to_string(), "1.1".to_string()),
+            ]
+        );
+        assert!(session_settings("-c").is_err());
+        assert!(session_settings("jit=off").is_err());
+        assert!(session_settings("-c jit").is_err());
+    }
 
     #[test]
     fn the_request_connections_name_is_the_servers() {
@@ -398,7 +441,10 @@ mod tests {
         );
         // pgbench and EXPLAIN run with the request pool's settings (--pg-options, explain_slowest)
         assert!(
-            db.contains(r#"("jit", "off")"#) && db.contains(r#"("role", REQUEST_ROLE)"#),
+            db.contains(r#"("jit", "off")"#)
+                && db.contains(r#"("role", REQUEST_ROLE)"#)
+                && db.contains(r#"("random_page_cost", c.to_string())"#)
+                && db.contains("DEFAULT_RANDOM_PAGE_COST: f64 = 1.1;"),
             "crates/core/src/db.rs changed the request sessions' settings: update BENCH_PG_OPTIONS"
         );
     }

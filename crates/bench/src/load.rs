@@ -232,10 +232,9 @@ impl Worker {
         &mut self,
         http: &reqwest::Client,
         base: &str,
-        token: &str,
         pool: &StagePool,
     ) -> Result<bool> {
-        let Some(path) = pool.take() else {
+        let Some((path, token)) = pool.take() else {
             bail!(
                 "the decide scenario ran out of ACTIVE stages ({} read)",
                 pool.len()
@@ -247,7 +246,7 @@ impl Worker {
             base,
             token,
             reqwest::Method::POST,
-            &path,
+            path,
             Some(&body),
             false,
         )
@@ -260,7 +259,7 @@ impl Worker {
         match &scn.op {
             Op::Get(path) => self.get(http, base, &scn.token, path).await,
             Op::Station(pool) => self.station(http, base, &scn.token, pool).await,
-            Op::Decide(pool) => self.decide(http, base, &scn.token, pool).await,
+            Op::Decide(pool) => self.decide(http, base, pool).await,
             Op::Mixed(paths, pool) => {
                 if self.n % 10 < 2 {
                     self.station(http, base, &scn.token, pool).await

@@ -73,17 +73,22 @@ pub struct Args {
     /// Skip the pgbench replay (app figures only; ratios are then not marked).
     #[arg(long, env = "BENCH_NO_PGBENCH")]
     pub no_pgbench: bool,
-    /// Session settings the server's request pool uses (crates/core/src/db.rs: the request role, no JIT), given
-    /// to pgbench the same way (PGOPTIONS), so both run the statements under the same settings.
+    /// Session settings the server's request pool uses (crates/core/src/db.rs: the request role, no JIT, the
+    /// default random_page_cost), given to pgbench the same way (PGOPTIONS), so both run the statements under the
+    /// same settings and plans.
     #[arg(
         long,
         env = "BENCH_PG_OPTIONS",
-        default_value = "-c role=neurohub_app -c jit=off"
+        default_value = "-c role=neurohub_app -c jit=off -c random_page_cost=1.1"
     )]
     pub pg_options: String,
     /// Where the results go.
     #[arg(long, env = "BENCH_OUT", default_value = "bench/results")]
     pub out: PathBuf,
+    /// The results' file name without extension (default: today's date, e.g. 2026-12-03): a second run on one day
+    /// under another name keeps the first.
+    #[arg(long, env = "BENCH_NAME")]
+    pub name: Option<String>,
     /// A line about the data set and the machine, copied into the results.
     #[arg(long, env = "BENCH_NOTE", default_value = "")]
     pub note: String,
@@ -174,7 +179,7 @@ async fn main() -> Result<()> {
             captured.push((scn.name.clone(), s));
         }
     }
-    let explains = capture::explain_slowest(&db, &captured, 5).await?;
+    let explains = capture::explain_slowest(&db, &captured, 5, &args.pg_options).await?;
     let peak_rss_kb = procstat::peak_rss_kb(args.server_pid).unwrap_or(0);
     let rss_split_kb = procstat::rss_split_kb(args.server_pid);
     let results = report::Results::new(
@@ -186,7 +191,7 @@ async fn main() -> Result<()> {
         captured,
         (peak_rss_kb, rss_split_kb),
     );
-    let written = results.write(&args.out)?;
+    let written = results.write(&args.out, args.name.as_deref())?;
     for p in written {
         println!("{}", p.display());
     }

@@ -250,16 +250,16 @@ impl Results {
         }
     }
 
-    /// Write the three files; returns their paths.
-    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+    /// Write the three files, `<name>.{md,json,svg}` (`name` defaults to the date); returns their paths.
+    pub fn write(&self, dir: &Path, name: Option<&str>) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir)?;
-        let base = dir.join(&self.date);
-        let json = base.with_extension("json");
-        let md = base.with_extension("md");
-        let svg = base.with_extension("svg");
+        let name = name.unwrap_or(&self.date);
+        let json = dir.join(format!("{name}.json"));
+        let md = dir.join(format!("{name}.md"));
+        let svg = dir.join(format!("{name}.svg"));
         std::fs::write(&json, serde_json::to_string_pretty(self)? + "\n")?;
         std::fs::write(&svg, self.svg())?;
-        std::fs::write(&md, self.markdown(&format!("{}.svg", self.date)))?;
+        std::fs::write(&md, self.markdown(&format!("{name}.svg")))?;
         Ok(vec![md, json, svg])
     }
 
