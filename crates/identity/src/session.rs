@@ -206,13 +206,17 @@ pub async fn change_password(
     .map_err(|e| LoginFailure::Error(ApiError::internal(e)))?
     .map_err(|e| LoginFailure::Error(ApiError::internal(e)))?;
     let mut tx = context::begin(&st.pool, ctx).await?;
-    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-        .bind(user_id)
-        .bind(hash)
-        .execute(&mut *tx)
-        .await?;
+    let generation: i32 = sqlx::query_scalar(
+        "UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING token_generation",
+    )
+    .bind(user_id)
+    .bind(hash)
+    .fetch_one(&mut *tx)
+    .await?;
     revoke_user(&mut tx, user_id).await?;
     tx.commit().await?;
+    // refused here at once, not only when the NOTIFY comes back (see users::update)
+    st.revocations.set(user_id, generation);
     st.throttle.succeeded(username, addr);
     Ok(())
 }

@@ -362,7 +362,10 @@ pub async fn update(
     if !locked.iter().any(|(uid, _, _)| *uid == id) {
         return Err(ApiError::not_found("user"));
     }
-    let updated = sqlx::query_as::<_, User>(&format!(
+    let Updated {
+        user: updated,
+        token_generation,
+    } = sqlx::query_as::<_, Updated>(&format!(
         "UPDATE users SET \
             full_name = COALESCE($2, full_name), \
             email = CASE WHEN $3 THEN $4 ELSE email END, \
@@ -372,7 +375,7 @@ pub async fn update(
             password_hash = COALESCE($9, password_hash), \
             failed_login_count = CASE WHEN $9 IS NULL THEN failed_login_count ELSE 0 END, \
             locked_until = CASE WHEN $9 IS NULL THEN locked_until ELSE NULL END \
-          WHERE id = $1 RETURNING {USER_COLUMNS}"
+          WHERE id = $1 RETURNING {USER_COLUMNS}, token_generation"
     ))
     .bind(id)
     .bind(full_name)
@@ -389,7 +392,18 @@ pub async fn update(
         crate::session::revoke_user(&mut tx, id).await?;
     }
     tx.commit().await?;
+    // this process refuses the user's older tokens from now on, not only once its listener hears the NOTIFY that
+    // every process gets (auth::revocation): a token the admin just revoked here is never accepted here again
+    st.revocations.set(id, token_generation);
     Ok(ApiJson(updated))
+}
+
+/// A changed user and the token generation the database gave it (trigger `bump_token_generation()`).
+#[derive(sqlx::FromRow)]
+struct Updated {
+    #[sqlx(flatten)]
+    user: User,
+    token_generation: i32,
 }
 
 /// Create the first admin when there is no active ADMIN: username `admin` with `password` (checked against the

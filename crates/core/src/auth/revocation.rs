@@ -6,7 +6,9 @@
 //! background listener (`neurohub_server::spawn_revocation_listener`) applies each notification and reloads the
 //! whole map after every (re)connect, so a notification missed while disconnected is never lost. A token whose
 //! generation is older than the map's is refused with 401 `TOKEN_REVOKED`; the window is the notification's delivery
-//! time (milliseconds), not the token's lifetime.
+//! time (milliseconds), not the token's lifetime. The process that makes the change (an admin's PATCH of the user,
+//! a self-service password change) also records the new generation itself right after its commit, so on that node
+//! there is no window at all (a token used on the next request would otherwise race the notification).
 //!
 //! Only accounts whose generation ever moved are in the map (generation 0 is the default of every token), so the
 //! reload is small whatever the number of users.

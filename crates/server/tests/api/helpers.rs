@@ -251,6 +251,12 @@ impl TestApp {
     /// Another server process's worth of state over the same database (its own request pool, token generations
     /// and LISTEN task, the same signing key), serving on its own port: what a second API node is.
     pub async fn second_server(&self) -> SocketAddr {
+        self.another_server(true).await
+    }
+
+    /// [`second_server`](Self::second_server), with or without its revocation listener (`listen: false`: the
+    /// node learns of token generations only from what it does itself).
+    pub async fn another_server(&self, listen: bool) -> SocketAddr {
         let pool = neurohub_core::db::request_pool(&self.pool, &Default::default())
             .await
             .expect("request pool");
@@ -260,7 +266,9 @@ impl TestApp {
             Duration::from_secs(3600),
         );
         let state = AppState::new(pool, keys, test_settings()).with_extension(test_mes_settings());
-        neurohub_server::spawn_revocation_listener(&state);
+        if listen {
+            neurohub_server::spawn_revocation_listener(&state);
+        }
         let app = neurohub_server::app(state, &neurohub_server::HttpOptions::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

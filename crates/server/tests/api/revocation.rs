@@ -119,6 +119,50 @@ async fn demotion_and_deactivation_revoke_tokens_on_every_server(pool: PgPool) {
     assert_eq!(gen, 0);
 }
 
+/// The node that makes the change refuses the old tokens at once, without waiting for its own NOTIFY: here a node
+/// with no revocation listener at all deactivates a user (PATCH by an admin) and re-passwords itself (the
+/// self-service change), and the very next request with each old token is 401 TOKEN_REVOKED.
+#[sqlx::test(migrations = false)]
+async fn the_node_that_revokes_refuses_at_once(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let node = app.another_server(false).await;
+    let admin = app.user(Role::Admin).clone();
+    let manager = app.user(Role::Manager).clone();
+    let operator = app.user(Role::Operator).clone();
+    assert_eq!(create_model(&app, node, &manager.token, "RN1").await.0, 201);
+    let res = app
+        .client
+        .patch(format!("http://{node}/api/v1/users/{}", manager.id))
+        .bearer_auth(&admin.token)
+        .json(&json!({"is_active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, body) = create_model(&app, node, &manager.token, "RN2").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("TOKEN_REVOKED"), "{body}");
+    // the operator changes their own password on that node: the token they changed it with is refused next
+    let res = app
+        .client
+        .post(format!("http://{node}/api/v1/auth/password"))
+        .bearer_auth(&operator.token)
+        .json(&json!({"current_password": crate::helpers::PASSWORD,
+                      "new_password": "a brand new passphrase for the line"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let me = app
+        .client
+        .get(format!("http://{node}/api/v1/auth/me"))
+        .bearer_auth(&operator.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401);
+}
+
 /// A server that starts after the change (or reconnects) learns it from the full reload, not a notification.
 #[sqlx::test(migrations = false)]
 async fn a_server_started_later_knows_earlier_revocations(pool: PgPool) {
