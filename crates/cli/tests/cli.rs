@@ -498,10 +498,10 @@ async fn access_log_has_one_info_line_per_request(pool: PgPool) {
     );
 }
 
-/// A burst of sign-ins leaves the server's memory where it was: each hash allocates argon2's 19 MiB block, and
-/// those blocks go back to the system when the hash is done (`auth::password`, the pinned mmap threshold) instead
-/// of staying in the heap of each thread that hashed (without it: +98 MB after 6 sign-ins, +215 MB after 6 more at
-/// once, on the release build).
+/// A burst of sign-ins leaves the server's memory where it was: each hash allocates argon2's block
+/// (`auth::password::HASH_MEMORY_KIB`), and those blocks go back to the system when the hash is done (the pinned
+/// mmap threshold) instead of staying in the heap of each thread that hashed (without it, with 19 MiB blocks:
+/// +98 MB after 6 sign-ins, +215 MB after 6 more at once, on the release build).
 #[cfg(target_os = "linux")]
 #[sqlx::test(migrations = false)]
 async fn sign_ins_give_the_hash_memory_back(pool: PgPool) {
@@ -541,7 +541,7 @@ async fn sign_ins_give_the_hash_memory_back(pool: PgPool) {
     let before = anon_kb(up.child.id());
     for _ in 0..3 {
         let mut burst = tokio::task::JoinSet::new();
-        for _ in 0..8 {
+        for _ in 0..16 {
             burst.spawn(login());
         }
         while let Some(status) = burst.join_next().await {
@@ -549,10 +549,12 @@ async fn sign_ins_give_the_hash_memory_back(pool: PgPool) {
         }
     }
     let after = anon_kb(up.child.id());
-    // 24 hashes of 19 MiB each, at most 8 at a time: kept, they would be 150+ MB; given back, a few MB of noise
+    // 48 hashes, 16 at a time: kept, one block per thread's heap (up to 16 arenas on 2 cores) would be 50-100 MB;
+    // given back, a few MB of noise
+    let block_kb = u64::from(neurohub_core::auth::password::HASH_MEMORY_KIB);
     assert!(
-        after < before + 40 * 1024,
-        "anonymous memory {before} kB before 24 sign-ins, {after} kB after"
+        after < before + 3 * block_kb,
+        "anonymous memory {before} kB before 48 sign-ins, {after} kB after"
     );
     up.stop();
     let _ = std::fs::remove_file(&file);
