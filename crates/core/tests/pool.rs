@@ -2,7 +2,7 @@
 //! pinged before it is handed out, so one that died meanwhile is replaced instead of failing the request.
 
 use neurohub_core::db::{
-    connect, connect_requests, PoolConfig, DEFAULT_RANDOM_PAGE_COST, PING_IF_IDLE_FOR,
+    connect, request_pool, PoolConfig, DEFAULT_RANDOM_PAGE_COST, PING_IF_IDLE_FOR,
 };
 use sqlx::PgPool;
 
@@ -49,14 +49,6 @@ async fn a_connection_that_died_while_idle_is_replaced_at_checkout(owner: PgPool
 /// `DEFAULT_RANDOM_PAGE_COST`), set at connection start like `jit = off`; None leaves the server's setting.
 #[sqlx::test(migrations = false)]
 async fn request_sessions_carry_the_planner_settings(owner: PgPool) {
-    let o = owner.connect_options();
-    let url = format!(
-        "postgres://{}@{}:{}/{}",
-        o.get_username(),
-        o.get_host(),
-        o.get_port(),
-        o.get_database().unwrap_or("")
-    );
     // the request role, as migration 0005 creates it (roles are cluster-wide; a deploy elsewhere may have made it)
     sqlx::query(
         "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'neurohub_app') THEN BEGIN \
@@ -67,9 +59,9 @@ async fn request_sessions_carry_the_planner_settings(owner: PgPool) {
     .await
     .unwrap();
     let settings = |cfg: PoolConfig| {
-        let url = url.clone();
+        let owner = owner.clone();
         async move {
-            let pool = connect_requests(&url, &cfg).await.unwrap();
+            let pool = request_pool(&owner, &cfg).await.unwrap();
             let got: (String, String) = sqlx::query_as(
                 "SELECT current_setting('random_page_cost'), current_setting('jit')",
             )

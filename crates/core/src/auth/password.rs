@@ -27,11 +27,10 @@ const MMAP_THRESHOLD: usize = 4 << 20;
 /// Each hash allocates argon2's block ([`HASH_MEMORY_KIB`]; 19 MiB when this was measured) and frees it 20 ms
 /// later. glibc serves blocks that large with mmap at first, but then raises its mmap threshold to the size of the
 /// freed block (its dynamic threshold), so every later block comes from the heap arena of the thread that hashes — a
-/// blocking-pool thread — and stays there. Measured on
-/// the release build: 6 sign-ins one after another took the server's anonymous memory from 8.7 to 106 MB, 6 more at
-/// once to 223 MB (one block kept per arena); with the threshold pinned at 4 MiB it stayed at 9 MB. Pinning it
-/// (which also switches the dynamic adjustment off) is glibc's documented `mallopt(M_MMAP_THRESHOLD)`; elsewhere
-/// this is a no-op.
+/// blocking-pool thread — and stays there. Measured on the release build: 6 sign-ins one after another took the
+/// server's anonymous memory from 8.7 to 106 MB, 6 more at once to 223 MB (one block kept per arena); with the
+/// threshold pinned at 4 MiB it stayed at 9 MB. Pinning it (which also switches the dynamic adjustment off) is
+/// glibc's documented `mallopt(M_MMAP_THRESHOLD)`; elsewhere this is a no-op.
 fn release_hash_memory_after_use() {
     static PINNED: std::sync::Once = std::sync::Once::new();
     PINNED.call_once(|| {
