@@ -4,6 +4,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use neurohub_core::config::LogFormat;
 use neurohub_core::querycount::QueryCountLayer;
 use std::sync::OnceLock;
+use std::time::Duration;
 use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -15,18 +16,45 @@ const LATENCY_BUCKETS: &[f64] = &[
     10.0,
 ];
 
-/// The process-wide Prometheus recorder (one per process: tests start many servers in one process).
+/// How often the recorder's histogram samples are folded into their buckets (the exporter's own listener does
+/// it every 5 s too).
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The name of the upkeep thread (`/proc/<pid>/task/*/comm`).
+pub const UPKEEP_THREAD: &str = "metrics-upkeep";
+
+/// The process-wide Prometheus recorder (one per process: tests start many servers in one process), with its
+/// upkeep running.
+///
+/// The recorder keeps every histogram sample in a queue until something drains it: a scrape of `/metrics`, or
+/// the upkeep. Installed with `install_recorder` and never scraped, as a plant without Prometheus runs it, the
+/// queue grew by one sample per request for as long as the process lived — ~8 bytes each, the climb of the
+/// server's RSS across the benchmark's scenarios (40.8 → 54.4 MB, ~600 k requests in round 4).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
                 .expect("valid buckets")
                 .install_recorder()
-                .expect("install the metrics recorder once")
+                .expect("install the metrics recorder once");
+            spawn_upkeep(handle.clone(), UPKEEP_EVERY);
+            handle
         })
         .clone()
+}
+
+/// Fold `handle`'s histogram samples into their buckets every `every`, on a thread of its own for the life of
+/// the process (the recorder is process-wide; a task would end with the runtime that spawned it).
+pub fn spawn_upkeep(handle: PrometheusHandle, every: Duration) {
+    std::thread::Builder::new()
+        .name(UPKEEP_THREAD.into())
+        .spawn(move || loop {
+            std::thread::sleep(every);
+            handle.run_upkeep();
+        })
+        .expect("spawn the metrics upkeep thread");
 }
 
 fn query_counter<S>() -> impl Layer<S>
@@ -70,4 +98,63 @@ pub fn init_for_tests() {
             )
             .try_init();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metrics::{Key, Metadata, Recorder};
+
+    fn rss_anon_kb() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .expect("/proc/self/status")
+            .lines()
+            .find_map(|l| l.strip_prefix("RssAnon:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .expect("RssAnon in /proc/self/status")
+    }
+
+    /// 4 M samples that nothing scrapes: ~32 MB held if the upkeep does not fold them away. (nextest runs each test
+    /// in a process of its own, so the process's memory is this test's.)
+    #[test]
+    fn the_upkeep_keeps_unscraped_histograms_from_growing() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        spawn_upkeep(recorder.handle(), Duration::from_millis(20));
+        let meta = Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+        let h = recorder.register_histogram(&Key::from_name("upkeep_test_duration_seconds"), &meta);
+        let before = rss_anon_kb();
+        for _ in 0..40 {
+            for _ in 0..100_000 {
+                h.record(0.001);
+            }
+            std::thread::sleep(Duration::from_millis(40));
+        }
+        let grown = rss_anon_kb().saturating_sub(before);
+        assert!(
+            grown < 8 * 1024,
+            "4 M unscraped samples left the heap {grown} kB larger"
+        );
+    }
+
+    #[test]
+    fn the_process_recorder_runs_its_upkeep() {
+        let _ = metrics_handle();
+        let names = || -> Vec<String> {
+            std::fs::read_dir("/proc/self/task")
+                .expect("/proc/self/task")
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .map(|n| n.trim().to_string())
+                .collect()
+        };
+        // a new thread names itself once it runs
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !names().iter().any(|n| n == UPKEEP_THREAD) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {UPKEEP_THREAD} thread among {:?}",
+                names()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
