@@ -60,41 +60,7 @@ where
     if k == 0 {
         bail!("the request ran no statement (x-db-queries 0)");
     }
-    let file: Option<String> = sqlx::query_scalar("SELECT pg_current_logfile('csvlog')")
-        .fetch_one(db)
-        .await?;
-    let file = file.ok_or_else(|| {
-        anyhow!("PostgreSQL writes no csvlog (bench/run starts it with log_destination = csvlog)")
-    })?;
-    let path = pg_data.join(&file);
-    let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
-    let mut statements = Vec::new();
-    let mut rd = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_slice());
-    for rec in rd.records() {
-        let rec = rec?;
-        // csvlog columns: 13 message, 14 detail, 22 application_name
-        if rec.get(22) != Some(REQUEST_APPLICATION_NAME) {
-            continue;
-        }
-        let Some(sql) = rec.get(13).and_then(executed_sql) else {
-            continue;
-        };
-        let params = rec
-            .get(14)
-            .map(parse_params)
-            .transpose()?
-            .unwrap_or_default();
-        statements.push((
-            rec.get(3).unwrap_or("").to_string(),
-            Statement {
-                sql: sql.to_string(),
-                params,
-            },
-        ));
-    }
+    let mut statements = logged(db, pg_data).await?;
     if statements.len() < k {
         bail!(
             "the log holds {} statements of the server, the request ran {k}",
@@ -129,6 +95,89 @@ where
             .collect(),
     };
     Ok(out)
+}
+
+/// The request-pool statements in PostgreSQL's current csvlog file, in order, each with its backend's pid.
+async fn logged(db: &PgPool, pg_data: &Path) -> Result<Vec<(String, Statement)>> {
+    let file: Option<String> = sqlx::query_scalar("SELECT pg_current_logfile('csvlog')")
+        .fetch_one(db)
+        .await?;
+    let file = file.ok_or_else(|| {
+        anyhow!("PostgreSQL writes no csvlog (bench/run starts it with log_destination = csvlog)")
+    })?;
+    let path = pg_data.join(&file);
+    let text = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+    let mut statements = Vec::new();
+    let mut rd = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_slice());
+    for rec in rd.records() {
+        let rec = rec?;
+        // csvlog columns: 3 process id, 13 message, 14 detail, 22 application_name
+        if rec.get(22) != Some(REQUEST_APPLICATION_NAME) {
+            continue;
+        }
+        let Some(sql) = rec.get(13).and_then(executed_sql) else {
+            continue;
+        };
+        let params = rec
+            .get(14)
+            .map(parse_params)
+            .transpose()?
+            .unwrap_or_default();
+        statements.push((
+            rec.get(3).unwrap_or("").to_string(),
+            Statement {
+                sql: sql.to_string(),
+                params,
+            },
+        ));
+    }
+    Ok(statements)
+}
+
+/// The statements of each of `runs` operations (`op(i)`, whose result is the number of statements its requests
+/// counted), each operation in a log file of its own (`pg_rotate_logfile()` before it; the file names have a
+/// resolution of one second, hence the pause). For an operation of several requests and transactions (a walk of
+/// a unit): everything the request pool ran meanwhile, in order. A backend picks the logging up one message
+/// late, so the first run should be a warm-up that uses every pooled connection.
+pub async fn capture_runs<F, Fut>(
+    db: &PgPool,
+    pg_data: &Path,
+    runs: usize,
+    op: F,
+) -> Result<Vec<(u64, Vec<Statement>)>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<u64>>,
+{
+    sqlx::query("ALTER SYSTEM SET log_min_duration_statement = 0")
+        .execute(db)
+        .await?;
+    sqlx::query("SELECT pg_reload_conf()").execute(db).await?;
+    let result = async {
+        let mut out = Vec::with_capacity(runs);
+        for i in 0..runs {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            sqlx::query("SELECT pg_rotate_logfile()")
+                .execute(db)
+                .await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let k = op(i).await?;
+            // the log collector writes what the backends sent before the answers went out
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let stmts = logged(db, pg_data).await?;
+            out.push((k, stmts.into_iter().map(|(_, s)| s).collect()));
+        }
+        Ok::<_, anyhow::Error>(out)
+    }
+    .await;
+    sqlx::query("ALTER SYSTEM RESET log_min_duration_statement")
+        .execute(db)
+        .await?;
+    sqlx::query("SELECT pg_reload_conf()").execute(db).await?;
+    result
 }
 
 /// The SQL of a `duration: … ms  execute <name>: SQL` (extended protocol) or `statement: SQL` (simple) entry.
@@ -195,7 +244,7 @@ fn parse_params(detail: &str) -> Result<Vec<Option<String>>> {
 }
 
 /// Replace `$n` by `f(n)`, longest numbers first is not needed: the digits are read whole.
-fn substitute(sql: &str, mut f: impl FnMut(usize) -> String) -> String {
+pub(crate) fn substitute(sql: &str, mut f: impl FnMut(usize) -> String) -> String {
     let mut out = String::with_capacity(sql.len());
     let b = sql.as_bytes();
     let mut i = 0;
@@ -260,10 +309,22 @@ pub async fn pgbench(
     postmaster: u32,
 ) -> Result<Pgbench> {
     let (script, defs) = pgbench_script(stmts);
+    run_pgbench(args, (&script, &defs, 1), c, duration, postmaster).await
+}
+
+/// pgbench -M prepared running `script` (with its `-D` definitions) at concurrency `c` for `duration`. One script
+/// is `per_script` operations of the scenario: the rate and the count are given in operations.
+pub async fn run_pgbench(
+    args: &Args,
+    (script, defs, per_script): (&str, &[String], u64),
+    c: usize,
+    duration: Duration,
+    postmaster: u32,
+) -> Result<Pgbench> {
     let dir = std::env::temp_dir().join(format!("neurohub-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("replay.sql");
-    std::fs::write(&file, &script)?;
+    std::fs::write(&file, script)?;
     let mut cmd = tokio::process::Command::new(args.pg_bin.join("pgbench"));
     cmd.args(["-n", "-M", "prepared", "-f"])
         .arg(&file)
@@ -273,7 +334,7 @@ pub async fn pgbench(
         .arg(c.min(2).to_string())
         .arg("-T")
         .arg(duration.as_secs().max(1).to_string());
-    for d in &defs {
+    for d in defs {
         cmd.arg("-D").arg(d);
     }
     cmd.arg(&args.database_url)
@@ -307,8 +368,8 @@ pub async fn pgbench(
         .and_then(|v| v.split('/').next().and_then(|n| n.parse().ok()))
         .unwrap_or((tps * duration.as_secs_f64()) as u64);
     Ok(Pgbench {
-        tps,
-        transactions,
+        tps: tps * per_script as f64,
+        transactions: transactions * per_script,
         resources: after.since(&before),
     })
 }
@@ -390,7 +451,7 @@ pub async fn explain_slowest(
 
 /// The `-c name=value` pairs of a PGOPTIONS string (`--pg-options`), for EXPLAIN to run under the settings pgbench
 /// and the server's request sessions have.
-fn session_settings(pg_options: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn session_settings(pg_options: &str) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut words = pg_options.split_whitespace();
     while let Some(w) = words.next() {

@@ -33,7 +33,10 @@ pub struct Run {
 /// One pgbench replay.
 #[derive(Debug, Clone)]
 pub struct Pgbench {
+    /// Operations per second: transactions per second, times the operations one replayed script does (a walk of
+    /// a unit is 8 station pairs).
     pub tps: f64,
+    /// Operations replayed in the window.
     pub transactions: u64,
     /// `children_cpu_s` is pgbench itself, `postgres_cpu_s` the database.
     pub resources: Usage,
@@ -73,6 +76,8 @@ struct Worker {
     /// The unit this worker walks and the next process number (station operations).
     unit: Option<(String, i32)>,
     n: u64,
+    /// The Idempotency-Keys sent, in order, when recorded (the statement capture of a walk).
+    keys: Option<Vec<String>>,
 }
 
 /// What one HTTP request answered.
@@ -80,6 +85,8 @@ struct Answer {
     status: u16,
     statements: u64,
     body: String,
+    /// The Idempotency-Key the request carried.
+    key: Option<String>,
 }
 
 async fn send(
@@ -94,10 +101,13 @@ async fn send(
     let mut req = http
         .request(method, format!("{base}{path}"))
         .bearer_auth(token);
+    let mut key = None;
     if let Some(b) = body {
         req = req.json(b);
         if idempotency_key {
-            req = req.header("idempotency-key", uuid::Uuid::new_v4().to_string());
+            let k = uuid::Uuid::new_v4().to_string();
+            req = req.header("idempotency-key", &k);
+            key = Some(k);
         }
     }
     let res = req.send().await?;
@@ -113,6 +123,7 @@ async fn send(
         status,
         statements,
         body,
+        key,
     })
 }
 
@@ -141,12 +152,16 @@ impl Worker {
             statements: 0,
             unit: None,
             n: 0,
+            keys: None,
         }
     }
 
     fn answered(&mut self, a: &Answer, what: &str) -> bool {
         self.requests += 1;
         self.statements += a.statements;
+        if let (Some(keys), Some(k)) = (self.keys.as_mut(), &a.key) {
+            keys.push(k.clone());
+        }
         if (200..300).contains(&a.status) {
             true
         } else {
@@ -169,7 +184,11 @@ impl Worker {
         token: &str,
         pool: &UnitPool,
     ) -> Result<bool> {
-        if self.unit.as_ref().is_none_or(|(_, p)| *p > 8) {
+        if self
+            .unit
+            .as_ref()
+            .is_none_or(|(_, p)| *p > PROCESSES as i32)
+        {
             let Some(code) = pool.take() else {
                 bail!(
                     "the station write ran out of fresh units ({} made)",
@@ -280,6 +299,33 @@ pub async fn one(http: &reqwest::Client, base: &str, scn: &Scenario) -> Result<u
     }
     Ok(w.statements)
 }
+
+/// What a walk of one unit through the processes sent and ran (the statement capture of the station write).
+pub struct Walked {
+    /// The statements the server counted (`x-db-queries`, summed over the walk's requests).
+    pub statements: u64,
+    /// The Idempotency-Key of each request, in order.
+    pub keys: Vec<String>,
+}
+
+/// Walk the fresh unit `code` through the processes, one station pair each, as the station write's workers do.
+pub async fn walk(http: &reqwest::Client, base: &str, token: &str, code: &str) -> Result<Walked> {
+    let pool = UnitPool::new(vec![code.to_string()]);
+    let mut w = Worker::new();
+    w.keys = Some(Vec::new());
+    for _ in 0..PROCESSES {
+        if !w.station(http, base, token, &pool).await? {
+            bail!("walk of {code}: {}", w.error_samples.join("; "));
+        }
+    }
+    Ok(Walked {
+        statements: w.statements,
+        keys: w.keys.unwrap_or_default(),
+    })
+}
+
+/// The processes a unit is walked through (the shipped route: 8 active processes).
+pub const PROCESSES: usize = 8;
 
 /// Run `scn` with `c` workers: `warmup` unrecorded, then `duration` measured. The CPU of the server (`pids.0`),
 /// of PostgreSQL (the postmaster `pids.1` and its children) and of this process is read at the start and the

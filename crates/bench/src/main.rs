@@ -17,9 +17,11 @@ mod load;
 mod procstat;
 mod report;
 mod scenario;
+mod walk;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use scenario::Replay;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -125,26 +127,46 @@ async fn main() -> Result<()> {
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
     let mut captured = Vec::new();
+    let mut walks = Vec::new();
     for scn in &scenarios {
         if let Some(why) = &scn.skip {
             eprintln!("{}: not run: {why}", scn.name);
             skipped.push((scn.name.clone(), why.clone()));
             continue;
         }
-        // the statements one request runs, for pgbench and EXPLAIN
-        let stmts = if args.no_pgbench || !scn.replayable {
-            None
-        } else {
-            match capture::capture(&db, &args.pg_data, || load::one(&http, &args.base_url, scn))
-                .await
-            {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    eprintln!("{}: statement capture failed: {e:#}", scn.name);
-                    None
+        // the statements one request runs, for pgbench and EXPLAIN; or a walk of a unit, for pgbench
+        let (mut stmts, mut walk) = (None, None);
+        match scn.replay {
+            _ if args.no_pgbench => {}
+            Replay::None => {}
+            Replay::Request => {
+                match capture::capture(&db, &args.pg_data, || load::one(&http, &args.base_url, scn))
+                    .await
+                {
+                    Ok(s) => stmts = Some(s),
+                    Err(e) => eprintln!("{}: statement capture failed: {e:#}", scn.name),
                 }
             }
-        };
+            Replay::Walk => {
+                // fresh units for the fastest replay: ~100 walks (800 pairs) per second per window
+                let units = ((args.duration.as_secs_f64() + 1.0) * 100.0) as usize
+                    * args.concurrency.len()
+                    + 64;
+                match walk::prepare(&db, &args, &http, &token, &sample, units).await {
+                    Ok(w) => {
+                        eprintln!(
+                            "{}: walk replay with {} variables, {} parameters as captured, {} fresh units",
+                            scn.name,
+                            w.variables,
+                            w.kept.len(),
+                            w.units
+                        );
+                        walk = Some(w);
+                    }
+                    Err(e) => eprintln!("{}: walk capture failed: {e:#}", scn.name),
+                }
+            }
+        }
         for &c in &args.concurrency {
             eprint!("{} at {c}: ", scn.name);
             let mut run = load::run(
@@ -157,11 +179,17 @@ async fn main() -> Result<()> {
             )
             .await?;
             run.resources.server_rss_kb = procstat::rss_kb(args.server_pid).unwrap_or(0);
-            if let Some(s) = &stmts {
-                match capture::pgbench(&args, s, c, args.duration, postmaster).await {
-                    Ok(p) => run.pgbench = Some(p),
-                    Err(e) => eprintln!("pgbench failed: {e:#}"),
+            let replay = match (&stmts, &walk) {
+                (Some(s), _) => {
+                    Some(capture::pgbench(&args, s, c, args.duration, postmaster).await)
                 }
+                (None, Some(w)) => Some(w.pgbench(&db, &args, c, args.duration, postmaster).await),
+                (None, None) => None,
+            };
+            match replay {
+                Some(Ok(p)) => run.pgbench = Some(p),
+                Some(Err(e)) => eprintln!("pgbench failed: {e:#}"),
+                None => {}
             }
             eprintln!(
                 "{:.0} req/s, p99 {:.2} ms, errors {}, pgbench {}",
@@ -175,14 +203,18 @@ async fn main() -> Result<()> {
             );
             runs.push(run);
         }
-        if let Some(s) = stmts {
+        if let Some(s) = stmts.take() {
             captured.push((scn.name.clone(), s));
+        }
+        if let Some(w) = walk.take() {
+            walk::Walk::cleanup(&db).await?;
+            walks.push((scn.name.clone(), w));
         }
     }
     let explains = capture::explain_slowest(&db, &captured, 5, &args.pg_options).await?;
     let peak_rss_kb = procstat::peak_rss_kb(args.server_pid).unwrap_or(0);
     let rss_split_kb = procstat::rss_split_kb(args.server_pid);
-    let results = report::Results::new(
+    let mut results = report::Results::new(
         &args,
         &sample,
         runs,
@@ -191,6 +223,7 @@ async fn main() -> Result<()> {
         captured,
         (peak_rss_kb, rss_split_kb),
     );
+    results.replayed_walks = walks;
     let written = results.write(&args.out, args.name.as_deref())?;
     for p in written {
         println!("{}", p.display());

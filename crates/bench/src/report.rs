@@ -93,6 +93,8 @@ pub struct Results {
     pub slowest_statements: Vec<Explained>,
     /// What pgbench replayed for each scenario.
     pub replayed: Vec<(String, Vec<Statement>)>,
+    /// What pgbench replayed for the station write: the walk's script and the parameters it keeps as captured.
+    pub replayed_walks: Vec<(String, crate::walk::Walk)>,
     pub server_peak_rss_kb: u64,
     /// Resident memory after the last run: anonymous, file-backed (the binary's mapped code).
     pub server_rss_anon_kb: u64,
@@ -233,6 +235,7 @@ impl Results {
             not_run,
             slowest_statements,
             replayed,
+            replayed_walks: Vec::new(),
             server_peak_rss_kb,
             server_rss_anon_kb: anon_kb,
             server_rss_file_kb: file_kb,
@@ -416,6 +419,25 @@ impl Results {
             let _ = writeln!(m, "\n## Not run\n");
             for (name, why) in &self.not_run {
                 let _ = writeln!(m, "- {name}: {why}");
+            }
+        }
+        for (name, w) in &self.replayed_walks {
+            let _ = writeln!(
+                m,
+                "\n## What pgbench replayed for \"{name}\"\n\n\
+                 A captured walk of one unit through the processes ({} statements with the lookup of the next fresh \
+                 unit; crates/bench/src/walk.rs), on {} fresh units of its own; pgbench's rate is given in station \
+                 pairs (walks × {}). {} parameters are variables of the fresh unit, of the ids the walk creates and \
+                 of its Idempotency-Keys; these {} differ between the two captured walks and are replayed as the \
+                 second had them:\n",
+                w.script.lines().count(),
+                w.units,
+                crate::load::PROCESSES,
+                w.variables,
+                w.kept.len()
+            );
+            for k in &w.kept {
+                let _ = writeln!(m, "- {}", k.replace('`', "'"));
             }
         }
         if !self.slowest_statements.is_empty() {

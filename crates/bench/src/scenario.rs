@@ -35,8 +35,19 @@ pub struct Scenario {
     pub token: String,
     /// Why it cannot run on this data set (reported, never counted as passed).
     pub skip: Option<String>,
-    /// Whether pgbench can replay it (reads: the captured statements are side-effect free).
-    pub replayable: bool,
+    /// How pgbench replays it.
+    pub replay: Replay,
+}
+
+/// How pgbench replays a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Not at all (a decided stage cannot be decided again; the mixed day is its parts).
+    None,
+    /// The statements of one captured request, as they ran (reads: side-effect free).
+    Request,
+    /// A captured walk of a unit through the processes, on fresh units of its own (`crate::walk`).
+    Walk,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -211,6 +222,14 @@ pub struct UnitPool {
 }
 
 impl UnitPool {
+    /// A pool handing out `units` (WIP ids) in order.
+    pub fn new(units: Vec<String>) -> Self {
+        Self {
+            units,
+            next: AtomicUsize::new(0),
+        }
+    }
+
     pub fn take(&self) -> Option<&str> {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
         self.units.get(i).map(String::as_str)
@@ -352,14 +371,45 @@ async fn station_units(
     sample: &Sample,
     units: usize,
 ) -> Result<Arc<UnitPool>> {
-    let mut codes = Vec::with_capacity(units);
-    while codes.len() < units {
+    let lots = make_lots(
+        http,
+        args,
+        token,
+        &[(sample.product_model_id, sample.production_line_id)],
+        units.div_ceil(LOT_UNITS),
+    )
+    .await?;
+    let mut codes: Vec<String> = lots.iter().flat_map(|lot| wip_ids(lot, 1)).collect();
+    codes.truncate(units);
+    Ok(Arc::new(UnitPool::new(codes)))
+}
+
+/// The units of a lot the bench makes.
+pub const LOT_UNITS: usize = 50;
+
+/// The WIP ids of `lot`'s units from `from` on (the API numbers them 001…).
+pub fn wip_ids(lot: &str, from: usize) -> impl Iterator<Item = String> + '_ {
+    (from..=LOT_UNITS).map(move |seq| format!("WIP-{lot}-{seq:03}"))
+}
+
+/// `n` lots of [`LOT_UNITS`] made through the API (`POST /lots`), round robin over the (product model,
+/// production line) pairs: their lot numbers.
+pub async fn make_lots(
+    http: &reqwest::Client,
+    args: &Args,
+    token: &str,
+    pairs: &[(i64, i64)],
+    n: usize,
+) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let (model, line) = pairs[i % pairs.len()];
         let res = http
             .post(format!("{}/api/v1/lots", args.base_url))
             .bearer_auth(token)
-            .json(&json!({"product_model_id": sample.product_model_id,
-                          "production_line_id": sample.production_line_id,
-                          "target_quantity": 50}))
+            .json(&json!({"product_model_id": model,
+                          "production_line_id": line,
+                          "target_quantity": LOT_UNITS}))
             .send()
             .await?;
         let status = res.status();
@@ -370,13 +420,9 @@ async fn station_units(
         let lot = body["lot_number"]
             .as_str()
             .ok_or_else(|| anyhow!("POST /lots answered without lot_number: {body}"))?;
-        codes.extend((1..=50).map(|seq| format!("WIP-{lot}-{seq:03}")));
+        out.push(lot.to_string());
     }
-    codes.truncate(units);
-    Ok(Arc::new(UnitPool {
-        units: codes,
-        next: AtomicUsize::new(0),
-    }))
+    Ok(out)
 }
 
 /// Every scenario of the issue, in the order they run.
@@ -393,7 +439,7 @@ pub async fn all(
         op: Op::Get(path),
         token: token.to_string(),
         skip: None,
-        replayable: true,
+        replay: Replay::Request,
     };
     let v1 = "/api/v1";
     let mut out = vec![
@@ -447,7 +493,7 @@ pub async fn all(
             op: Op::Station(pool.clone()),
             token: token.to_string(),
             skip: None,
-            replayable: false,
+            replay: Replay::Walk,
         });
         out.push(Scenario {
             name: "mixed station day (80 % read / 20 % write)".into(),
@@ -463,7 +509,7 @@ pub async fn all(
             ),
             token: token.to_string(),
             skip: None,
-            replayable: false,
+            replay: Replay::None,
         });
     }
     match (&sample.atp, &args.neurohub_bin) {
@@ -506,7 +552,7 @@ pub async fn all(
                 op: Op::Decide(pool),
                 token: atp_token,
                 skip: None,
-                replayable: false,
+                replay: Replay::None,
             });
         }
         (a, _) => {
@@ -526,7 +572,7 @@ pub async fn all(
                     op: Op::Get(String::new()),
                     token: String::new(),
                     skip: Some(why.into()),
-                    replayable: false,
+                    replay: Replay::None,
                 });
             }
         }
