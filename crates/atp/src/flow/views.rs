@@ -160,7 +160,65 @@ pub async fn pending(
     // come, so each branch stops after one page; the latest revision is looked up for the page's rows only. The
     // earlier shape (assignee IN (who), one ORDER BY over the join) joined every ACTIVE stage of the approver
     // before its top-N: 2,378 in the reference data set, 76 ms in EXPLAIN, p99 156 ms (docs/performance.md).
-    let rows: Vec<PendingStage> = sqlx::query_as(&format!(
+    let rows: Vec<PendingStage> = sqlx::query_as(&pending_sql(
+        &PendingShape {
+            cursor: after_due.is_some(),
+            category: f.category.is_some(),
+            region: f.region.as_deref().is_some_and(|r| !r.is_empty()),
+            overdue: f.overdue.is_some(),
+        },
+        &page.limit_sql(),
+    ))
+    .bind(m.workspace_id)
+    .bind(m.user.id)
+    .bind(after_due)
+    .bind(after_id)
+    .bind(f.category)
+    .bind(f.region.as_deref().filter(|s| !s.is_empty()))
+    .bind(f.overdue)
+    .fetch_all(&mut *m.tx)
+    .await?;
+    // a read: the READ ONLY transaction is dropped, not committed (one statement fewer)
+    drop(m);
+    Ok(ApiJson(page.page(rows, |r, _| {
+        vec![r.due_at.into(), r.stage_id.to_string().into()]
+    })))
+}
+
+/// Which of the pending list's optional predicates a request uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PendingShape {
+    pub cursor: bool,
+    pub category: bool,
+    pub region: bool,
+    pub overdue: bool,
+}
+
+/// The pending list's statement with only the predicates `shape` uses (the parameters keep their numbers: $3/$4
+/// the cursor, $5 the category, $6 the region, $7 overdue; every one is bound, typed, whether it is used or not).
+///
+/// One statement per shape (16 at most), each prepared and cached like any other. The earlier single statement
+/// (`$3 IS NULL OR …` for every optional predicate) could not be cached: after five calls PostgreSQL switched it
+/// to a generic plan that cannot see the NULLs, which bitmap-scanned and sorted all of the approver's ACTIVE
+/// stages (42 ms against 5 ms), so it was planned on every call instead — the planning of a five-join statement
+/// was most of what the list cost (docs/performance.md, "ATP pending approvals planned once").
+pub(crate) fn pending_sql(shape: &PendingShape, limit: &str) -> String {
+    let mut filters = String::new();
+    if shape.cursor {
+        filters.push_str(
+            " AND s.due_at >= $3::timestamptz AND (s.due_at, s.id) > ($3::timestamptz, $4::uuid)",
+        );
+    }
+    if shape.category {
+        filters.push_str(" AND i.atp_category = $5::text");
+    }
+    if shape.region {
+        filters.push_str(" AND si.region = $6::text");
+    }
+    if shape.overdue {
+        filters.push_str(" AND (s.due_at < now()) = $7::bool");
+    }
+    format!(
         "WITH who AS ( \
             SELECT $2::bigint AS uid \
             UNION SELECT o.from_user_id FROM approver_overrides o \
@@ -181,40 +239,60 @@ pub async fn pending(
                   JOIN workflow_instances i ON i.workspace_id = s.workspace_id AND i.id = s.workflow_instance_id \
                   JOIN sites si ON si.workspace_id = i.workspace_id AND si.id = i.site_id {DELEGATION_JOINS} \
                  WHERE s.workspace_id = $1 AND s.assigned_approver_id = who.uid AND s.status = 'ACTIVE' \
-                   AND {EFFECTIVE_APPROVER} = $2 \
-                   AND s.due_at >= COALESCE($3::timestamptz, '-infinity') \
-                   AND ($3::timestamptz IS NULL OR (s.due_at, s.id) > ($3, $4)) \
-                   AND ($5::text IS NULL OR i.atp_category = $5) AND ($6::text IS NULL OR si.region = $6) \
-                   AND ($7::bool IS NULL OR (s.due_at < now()) = $7) \
+                   AND {EFFECTIVE_APPROVER} = $2{filters} \
                  ORDER BY s.due_at, s.id {limit}) AS p \
            JOIN LATERAL (SELECT r.id, r.submission_code, r.revision_number FROM atp_submissions r \
                           WHERE r.workspace_id = $1 AND r.workflow_instance_id = p.workflow_instance_id \
                           ORDER BY r.revision_number DESC LIMIT 1) AS sub ON true \
-          ORDER BY p.due_at, p.stage_id {limit}",
-        limit = page.limit_sql()
-    ))
-    // Planned for each call's values, never a generic plan: with the cursor and the filters unknown (`$3 IS NULL OR
-    // …`) the generic plan bitmap-scans and sorts all of the approver's ACTIVE stages again (42 ms against 5 ms for
-    // the custom plan's ordered index scan, reference data set; docs/performance.md), and PostgreSQL switches a
-    // prepared statement to its generic plan after five calls when their estimated costs look alike.
-    .persistent(false)
-    .bind(m.workspace_id)
-    .bind(m.user.id)
-    .bind(after_due)
-    .bind(after_id)
-    .bind(f.category)
-    .bind(f.region.as_deref().filter(|s| !s.is_empty()))
-    .bind(f.overdue)
-    .fetch_all(&mut *m.tx)
-    .await?;
-    // a read: the READ ONLY transaction is dropped, not committed (one statement fewer)
-    drop(m);
-    Ok(ApiJson(page.page(rows, |r, _| {
-        vec![r.due_at.into(), r.stage_id.to_string().into()]
-    })))
+          ORDER BY p.due_at, p.stage_id {limit}"
+    )
 }
 
 neurohub_core::fixed_sort!(
     /// Pending stages, the soonest due first (`idx_workflow_stages_approver_due`).
     ByDueTime, "due_at,id", Asc, [Key::time("s.due_at"), Key::text("s.id")]
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each shape's statement holds its own predicates and no `$n IS NULL OR …` placeholder for the others: a
+    /// placeholder is what made the cached generic plan read every ACTIVE stage of the approver.
+    #[test]
+    fn the_pending_statement_holds_only_the_predicates_of_its_request() {
+        for bits in 0..16u8 {
+            let shape = PendingShape {
+                cursor: bits & 1 != 0,
+                category: bits & 2 != 0,
+                region: bits & 4 != 0,
+                overdue: bits & 8 != 0,
+            };
+            let sql = pending_sql(&shape, "LIMIT 51");
+            for placeholder in [
+                "$3::timestamptz IS NULL",
+                "COALESCE($3",
+                "$5::text IS NULL",
+                "$6::text IS NULL",
+                "$7::bool IS NULL",
+            ] {
+                assert!(
+                    !sql.contains(placeholder),
+                    "{shape:?}: {placeholder} in {sql}"
+                );
+            }
+            assert_eq!(
+                sql.contains("($3::timestamptz, $4::uuid)"),
+                shape.cursor,
+                "{shape:?}"
+            );
+            assert_eq!(
+                sql.contains("i.atp_category = $5"),
+                shape.category,
+                "{shape:?}"
+            );
+            assert_eq!(sql.contains("si.region = $6"), shape.region, "{shape:?}");
+            assert_eq!(sql.contains("= $7::bool"), shape.overdue, "{shape:?}");
+        }
+    }
+}
