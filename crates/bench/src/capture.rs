@@ -302,6 +302,7 @@ pub fn pgbench_script(stmts: &[Statement]) -> (String, Vec<String>) {
 /// pgbench -M prepared at concurrency `c` for `duration`: transactions (one replayed request each) per second,
 /// and the CPU pgbench and PostgreSQL (`postmaster` and its children) used meanwhile.
 pub async fn pgbench(
+    db: &PgPool,
     args: &Args,
     stmts: &[Statement],
     c: usize,
@@ -309,12 +310,13 @@ pub async fn pgbench(
     postmaster: u32,
 ) -> Result<Pgbench> {
     let (script, defs) = pgbench_script(stmts);
-    run_pgbench(args, (&script, &defs, 1), c, duration, postmaster).await
+    run_pgbench(db, args, (&script, &defs, 1), c, duration, postmaster).await
 }
 
 /// pgbench -M prepared running `script` (with its `-D` definitions) at concurrency `c` for `duration`. One script
 /// is `per_script` operations of the scenario: the rate and the count are given in operations.
 pub async fn run_pgbench(
+    db: &PgPool,
     args: &Args,
     (script, defs, per_script): (&str, &[String], u64),
     c: usize,
@@ -340,7 +342,9 @@ pub async fn run_pgbench(
     cmd.arg(&args.database_url)
         .env("PGOPTIONS", &args.pg_options);
     let before = Snapshot::take(args.server_pid, postmaster)?;
+    let sampler = crate::waits::start(db, "pgbench", Duration::ZERO);
     let out = cmd.output().await.context("run pgbench")?;
+    let waits = sampler.stop().await?;
     // pgbench's backends end as it disconnects; once the postmaster has reaped them their CPU is in its cutime
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = Snapshot::take(args.server_pid, postmaster)?;
@@ -371,6 +375,7 @@ pub async fn run_pgbench(
         tps: tps * per_script as f64,
         transactions: transactions * per_script,
         resources: after.since(&before),
+        waits: Some(waits),
     })
 }
 

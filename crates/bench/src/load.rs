@@ -4,6 +4,7 @@
 
 use crate::procstat::{Snapshot, Usage};
 use crate::scenario::{Op, Scenario, StagePool, UnitPool};
+use crate::waits::{self, Waits};
 use anyhow::{bail, Result};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
@@ -26,6 +27,8 @@ pub struct Run {
     pub statements: u64,
     /// CPU over the measured window.
     pub resources: Usage,
+    /// What the server's request sessions did inside PostgreSQL over the measured window.
+    pub waits: Option<Waits>,
     /// The pgbench replay right after: transactions per second and the CPU it took.
     pub pgbench: Option<Pgbench>,
 }
@@ -40,6 +43,8 @@ pub struct Pgbench {
     pub transactions: u64,
     /// `children_cpu_s` is pgbench itself, `postgres_cpu_s` the database.
     pub resources: Usage,
+    /// What pgbench's sessions did inside PostgreSQL meanwhile.
+    pub waits: Option<Waits>,
 }
 
 impl Run {
@@ -337,8 +342,10 @@ pub async fn run(
     c: usize,
     (warmup, duration): (Duration, Duration),
     pids: (u32, u32),
+    db: &sqlx::PgPool,
 ) -> Result<Run> {
     let begin = Instant::now();
+    let sampler = waits::start(db, crate::capture::REQUEST_APPLICATION_NAME, warmup);
     let measure_from = begin + warmup;
     let end = measure_from + duration;
     let mut tasks = Vec::with_capacity(c);
@@ -387,6 +394,7 @@ pub async fn run(
     let before = Snapshot::take(pids.0, pids.1)?;
     tokio::time::sleep_until(end.into()).await;
     let after = Snapshot::take(pids.0, pids.1)?;
+    let waits = sampler.stop().await?;
     let mut all = Worker::new();
     for t in tasks {
         if let Ok(w) = t.await {
@@ -414,6 +422,7 @@ pub async fn run(
         requests: all.requests,
         statements: all.statements,
         resources: after.since(&before),
+        waits: Some(waits),
         pgbench: None,
     })
 }

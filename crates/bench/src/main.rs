@@ -17,6 +17,7 @@ mod load;
 mod procstat;
 mod report;
 mod scenario;
+mod waits;
 mod walk;
 
 use anyhow::{bail, Context, Result};
@@ -103,7 +104,7 @@ async fn main() -> Result<()> {
         bail!("--concurrency levels must be between 1 and 1024");
     }
     let db = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(4)
+        .max_connections(6)
         .connect_with(
             args.database_url
                 .parse::<sqlx::postgres::PgConnectOptions>()
@@ -176,12 +177,13 @@ async fn main() -> Result<()> {
                 c,
                 (args.warmup, args.duration),
                 (args.server_pid, postmaster),
+                &db,
             )
             .await?;
             run.resources.server_rss_kb = procstat::rss_kb(args.server_pid).unwrap_or(0);
             let replay = match (&stmts, &walk) {
                 (Some(s), _) => {
-                    Some(capture::pgbench(&args, s, c, args.duration, postmaster).await)
+                    Some(capture::pgbench(&db, &args, s, c, args.duration, postmaster).await)
                 }
                 (None, Some(w)) => Some(w.pgbench(&db, &args, c, args.duration, postmaster).await),
                 (None, None) => None,

@@ -43,6 +43,10 @@ pub struct RunOut {
     pub app_cpu_us: Option<CpuPerOp>,
     /// CPU microseconds per transaction on the pgbench path: pgbench (as `client`), PostgreSQL.
     pub pgbench_cpu_us: Option<CpuPerOp>,
+    /// What the server's request sessions did inside PostgreSQL (average sessions per state).
+    pub waits: Option<crate::waits::Waits>,
+    /// What pgbench's sessions did.
+    pub pgbench_waits: Option<crate::waits::Waits>,
     /// Each target that applies to this run: name → pass.
     pub targets: Vec<Target>,
 }
@@ -214,6 +218,8 @@ impl Results {
                 ratio,
                 app_cpu_us,
                 pgbench_cpu_us,
+                waits: r.waits.clone(),
+                pgbench_waits: r.pgbench.as_ref().and_then(|p| p.waits.clone()),
                 targets,
             });
         }
@@ -321,6 +327,49 @@ impl Results {
         }
     }
 
+    /// At concurrency 10: what the sessions of each side did inside PostgreSQL, on average (crate::waits).
+    fn waits_section(&self, m: &mut String) {
+        let rows: Vec<&RunOut> = self
+            .runs
+            .iter()
+            .filter(|r| r.concurrency == 10 && r.waits.is_some())
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            m,
+            "\n## Where the sessions wait (concurrency 10)\n\n\
+             `pg_stat_activity` sampled every 10 ms over each window: how many of the side's sessions were, on \
+             average, running (CPU), waiting on a row or transaction lock (Lock), on a lightweight lock (LWLock), on \
+             I/O (IO: the WAL flush of a commit), or idle inside a transaction while their client prepared the next \
+             statement (client in tx: row locks taken earlier in it are held meanwhile).\n"
+        );
+        let _ = writeln!(
+            m,
+            "| scenario | side | busy | CPU | Lock | LWLock | IO | client in tx | other | most seen |"
+        );
+        let _ = writeln!(m, "|---|---|---|---|---|---|---|---|---|---|");
+        for r in rows {
+            for (side, w) in [("app", &r.waits), ("pgbench", &r.pgbench_waits)] {
+                let Some(w) = w else { continue };
+                let _ = writeln!(
+                    m,
+                    "| {} | {side} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+                    r.scenario,
+                    w.sessions.values().sum::<f64>(),
+                    w.of("CPU"),
+                    w.of("Lock:"),
+                    w.of("LWLock"),
+                    w.of("IO"),
+                    w.of("client"),
+                    w.other(),
+                    w.top(3)
+                );
+            }
+        }
+    }
+
     fn markdown(&self, svg_name: &str) -> String {
         let mut m = String::new();
         let _ = writeln!(
@@ -389,6 +438,7 @@ impl Results {
             );
         }
         self.cpu_section(&mut m);
+        self.waits_section(&mut m);
         let _ = writeln!(
             m,
             "\n{}: {} ({}).",

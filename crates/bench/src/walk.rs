@@ -457,6 +457,7 @@ impl Walk {
         };
         let from = taken().await?;
         let p = capture::run_pgbench(
+            db,
             args,
             (&self.script, &self.defs, PROCESSES as u64),
             c,
