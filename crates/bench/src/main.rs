@@ -118,7 +118,7 @@ async fn main() -> Result<()> {
         .timeout(Duration::from_secs(30))
         .build()?;
     let token = scenario::login(&http, &args.base_url, &args.username, &args.password).await?;
-    let sample = scenario::Sample::read(&db).await?;
+    let sample = scenario::Sample::read(&db, &args.username).await?;
     eprintln!("sample: {}", sample.describe());
     let mut scenarios = scenario::all(&db, &sample, &args, &http, &token).await?;
     if !args.only.is_empty() {

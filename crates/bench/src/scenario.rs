@@ -88,7 +88,8 @@ pub struct AtpSample {
 }
 
 impl Sample {
-    pub async fn read(db: &PgPool) -> Result<Self> {
+    /// `bench_user` is the account the bench writes as: its station walks of earlier runs are not the data set's.
+    pub async fn read(db: &PgPool, bench_user: &str) -> Result<Self> {
         let (lots, serials, process_records, audit_rows, open_units): (i64, i64, i64, i64, i64) =
             sqlx::query_as(
                 "SELECT (SELECT count(*) FROM lots), (SELECT count(*) FROM serials), \
@@ -116,11 +117,15 @@ impl Sample {
         .bind(lot_id)
         .fetch_one(db)
         .await?;
-        // the operator with most records, and the calendar month in which they recorded most
+        // the operator with most records, and the calendar month in which they recorded most (not the bench's own
+        // account, whose station walks of earlier runs on this data set would win)
         let (operator_id, month): (i64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
             "SELECT operator_id, date_trunc('month', started_at) AS m FROM process_data \
-             WHERE operator_id IS NOT NULL GROUP BY 1, 2 ORDER BY count(*) DESC LIMIT 1",
+             WHERE operator_id IS NOT NULL \
+               AND operator_id IS DISTINCT FROM (SELECT id FROM users WHERE username = $1) \
+             GROUP BY 1, 2 ORDER BY count(*) DESC LIMIT 1",
         )
+        .bind(bench_user)
         .fetch_one(db)
         .await
         .context("no process records with an operator")?;
@@ -363,22 +368,36 @@ pub async fn login(
         .ok_or_else(|| anyhow!("sign-in answered without access_token: {body}"))
 }
 
+/// Every active (product model, production line) pair, the sample's first. The bench's lots go round robin over
+/// them: a lot number's sequence allows 99 lots per line, model and month, which one pair would use up in two
+/// runs.
+pub async fn lot_pairs(db: &PgPool, sample: &Sample) -> Result<Vec<(i64, i64)>> {
+    let pairs: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT m.id, l.id FROM product_models m CROSS JOIN production_lines l \
+         WHERE m.status = 'ACTIVE' AND l.is_active \
+         ORDER BY (m.id, l.id) <> ($1, $2), l.id, m.id",
+    )
+    .bind(sample.product_model_id)
+    .bind(sample.production_line_id)
+    .fetch_all(db)
+    .await?;
+    if pairs.is_empty() {
+        bail!("no active product model and production line to make lots of");
+    }
+    Ok(pairs)
+}
+
 /// Lots for the station write, made through the API: `units` fresh units in lots of 50.
 async fn station_units(
+    db: &PgPool,
     http: &reqwest::Client,
     args: &Args,
     token: &str,
     sample: &Sample,
     units: usize,
 ) -> Result<Arc<UnitPool>> {
-    let lots = make_lots(
-        http,
-        args,
-        token,
-        &[(sample.product_model_id, sample.production_line_id)],
-        units.div_ceil(LOT_UNITS),
-    )
-    .await?;
+    let pairs = lot_pairs(db, sample).await?;
+    let lots = make_lots(http, args, token, &pairs, units.div_ceil(LOT_UNITS)).await?;
     let mut codes: Vec<String> = lots.iter().flat_map(|lot| wip_ids(lot, 1)).collect();
     codes.truncate(units);
     Ok(Arc::new(UnitPool::new(codes)))
@@ -482,7 +501,7 @@ pub async fn all(
     let secs = (args.duration + args.warmup).as_secs_f64();
     let units = ((secs * 400.0 / 8.0) as usize + 64).max(64) * args.concurrency.len();
     let pool = if wanted {
-        Some(station_units(http, args, token, sample, units).await?)
+        Some(station_units(db, http, args, token, sample, units).await?)
     } else {
         None
     };

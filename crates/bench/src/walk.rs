@@ -267,18 +267,7 @@ pub async fn prepare(
     sample: &Sample,
     units: usize,
 ) -> Result<Walk> {
-    // lots of other (model, line) pairs than the station write's own, whose lot numbers it uses up
-    let mut pairs: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT m.id, l.id FROM product_models m CROSS JOIN production_lines l \
-         WHERE m.status = 'ACTIVE' AND l.is_active AND NOT (m.id = $1 AND l.id = $2) ORDER BY l.id, m.id",
-    )
-    .bind(sample.product_model_id)
-    .bind(sample.production_line_id)
-    .fetch_all(db)
-    .await?;
-    if pairs.is_empty() {
-        pairs.push((sample.product_model_id, sample.production_line_id));
-    }
+    let pairs = scenario::lot_pairs(db, sample).await?;
     let base = args.base_url.as_str();
     let lots = scenario::make_lots(http, args, token, &pairs, 2).await?;
     let unit = |lot: &str, seq: usize| format!("WIP-{lot}-{seq:03}");
