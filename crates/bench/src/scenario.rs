@@ -412,7 +412,7 @@ pub fn wip_ids(lot: &str, from: usize) -> impl Iterator<Item = String> + '_ {
 }
 
 /// `n` lots of [`LOT_UNITS`] made through the API (`POST /lots`), round robin over the (product model,
-/// production line) pairs: their lot numbers.
+/// production line) pairs, skipping a pair whose lot numbers for the month are used up: their lot numbers.
 pub async fn make_lots(
     http: &reqwest::Client,
     args: &Args,
@@ -421,8 +421,13 @@ pub async fn make_lots(
     n: usize,
 ) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let (model, line) = pairs[i % pairs.len()];
+    let mut open: Vec<(i64, i64)> = pairs.to_vec();
+    let mut i = 0;
+    while out.len() < n {
+        if open.is_empty() {
+            bail!("every (model, line) pair has used up its 99 lot numbers this month: BENCH_FRESH=1 bench/run");
+        }
+        let (model, line) = open[i % open.len()];
         let res = http
             .post(format!("{}/api/v1/lots", args.base_url))
             .bearer_auth(token)
@@ -433,6 +438,10 @@ pub async fn make_lots(
             .await?;
         let status = res.status();
         let body: Value = res.json().await.unwrap_or(Value::Null);
+        if body["code"] == "LOT_SEQUENCE_EXHAUSTED" {
+            open.retain(|p| *p != (model, line));
+            continue;
+        }
         if !status.is_success() {
             bail!("POST /lots for the station write answered {status}: {body}");
         }
@@ -440,6 +449,7 @@ pub async fn make_lots(
             .as_str()
             .ok_or_else(|| anyhow!("POST /lots answered without lot_number: {body}"))?;
         out.push(lot.to_string());
+        i += 1;
     }
     Ok(out)
 }
