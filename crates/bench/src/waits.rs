@@ -27,11 +27,13 @@ pub struct Waits {
 impl Waits {
     /// Average sessions whose state starts with `prefix` ("Lock", "LWLock", "IO", "CPU", "client").
     pub fn of(&self, prefix: &str) -> f64 {
+        // + 0.0: the sum of nothing is -0.0
         self.sessions
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
             .map(|(_, v)| v)
-            .sum()
+            .sum::<f64>()
+            + 0.0
     }
 
     /// Average sessions in any state but those the table names.
@@ -44,7 +46,8 @@ impl Waits {
                     .any(|p| k.starts_with(p))
             })
             .map(|(_, v)| v)
-            .sum()
+            .sum::<f64>()
+            + 0.0
     }
 
     /// The busiest states, for the results: `Lock:transactionid 3.1, IO:WalSync 1.2`.
@@ -108,5 +111,31 @@ impl Sampler {
     pub async fn stop(self) -> Result<Waits> {
         self.stop.store(true, Ordering::Relaxed);
         self.task.await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_summed_by_kind() {
+        let w = Waits {
+            samples: 10,
+            sessions: [
+                ("CPU".to_string(), 0.5),
+                ("Lock:tuple".to_string(), 7.0),
+                ("Lock:transactionid".to_string(), 1.0),
+                ("LWLock:WALWrite".to_string(), 0.25),
+                ("Client:ClientRead".to_string(), 0.25),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        assert_eq!(w.of("Lock:"), 8.0);
+        assert_eq!(w.of("LWLock"), 0.25);
+        assert_eq!(w.other(), 0.25);
+        assert_eq!(format!("{:.1}", w.of("IO")), "0.0");
+        assert_eq!(w.top(2), "Lock:tuple 7.0, Lock:transactionid 1.0");
     }
 }
