@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 pub struct Run {
     pub scenario: String,
     pub kind: crate::scenario::Kind,
+    /// How pgbench replays the scenario (no ratio target where it cannot).
+    pub replay: crate::scenario::Replay,
     pub concurrency: usize,
     pub elapsed: Duration,
     pub hist: Histogram<u64>,
@@ -413,6 +415,7 @@ pub async fn run(
     Ok(Run {
         scenario: scn.name.clone(),
         kind: scn.kind,
+        replay: scn.replay,
         concurrency: c,
         elapsed: duration,
         hist: all.hist,

@@ -4,7 +4,7 @@
 
 use crate::capture::{Explained, Statement};
 use crate::load::Run;
-use crate::scenario::{Kind, Sample};
+use crate::scenario::{Kind, Replay, Sample};
 use crate::Args;
 use anyhow::Result;
 use std::fmt::Write as _;
@@ -153,7 +153,9 @@ impl Results {
                 _ => None,
             };
             let mut targets = Vec::new();
-            if r.concurrency == 10 && r.kind != Kind::Mixed {
+            // the ratio targets are the reads' and the station write's: a scenario pgbench cannot replay (a
+            // decided stage cannot be decided again) has none, rather than a "not measured" mark
+            if r.concurrency == 10 && r.kind != Kind::Mixed && r.replay != Replay::None {
                 let want = if r.kind == Kind::Read {
                     READ_RATIO
                 } else {
