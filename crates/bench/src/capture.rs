@@ -37,26 +37,17 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<u64>>,
 {
-    sqlx::query("ALTER SYSTEM SET log_min_duration_statement = 0")
-        .execute(db)
-        .await?;
-    sqlx::query("SELECT pg_reload_conf()").execute(db).await?;
-    sqlx::query("SELECT pg_rotate_logfile()")
-        .execute(db)
-        .await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let result = async {
+    let k = logging_statements(db, async {
+        sqlx::query("SELECT pg_rotate_logfile()")
+            .execute(db)
+            .await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
         op().await?;
         let k = op().await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         Ok::<u64, anyhow::Error>(k)
-    }
-    .await;
-    sqlx::query("ALTER SYSTEM RESET log_min_duration_statement")
-        .execute(db)
-        .await?;
-    sqlx::query("SELECT pg_reload_conf()").execute(db).await?;
-    let k = result? as usize;
+    })
+    .await? as usize;
     if k == 0 {
         bail!("the request ran no statement (x-db-queries 0)");
     }
@@ -152,11 +143,7 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<u64>>,
 {
-    sqlx::query("ALTER SYSTEM SET log_min_duration_statement = 0")
-        .execute(db)
-        .await?;
-    sqlx::query("SELECT pg_reload_conf()").execute(db).await?;
-    let result = async {
+    logging_statements(db, async {
         let mut out = Vec::with_capacity(runs);
         for i in 0..runs {
             tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -171,8 +158,18 @@ where
             out.push((k, stmts.into_iter().map(|(_, s)| s).collect()));
         }
         Ok::<_, anyhow::Error>(out)
-    }
-    .await;
+    })
+    .await
+}
+
+/// Run `work` with every statement logged (`log_min_duration_statement = 0` by `ALTER SYSTEM` and a reload),
+/// and the setting reset afterwards whatever `work` returned.
+async fn logging_statements<T>(db: &PgPool, work: impl Future<Output = Result<T>>) -> Result<T> {
+    sqlx::query("ALTER SYSTEM SET log_min_duration_statement = 0")
+        .execute(db)
+        .await?;
+    sqlx::query("SELECT pg_reload_conf()").execute(db).await?;
+    let result = work.await;
     sqlx::query("ALTER SYSTEM RESET log_min_duration_statement")
         .execute(db)
         .await?;

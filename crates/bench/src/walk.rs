@@ -531,20 +531,27 @@ mod tests {
         }
     }
 
+    /// Two walks of units in two lots.
+    fn walks() -> (Observed, Observed) {
+        (
+            observed(
+                ["1001", "WIP-A-002", "501", "A", "2", "A002"],
+                "9001",
+                "k-a",
+                "r-a",
+            ),
+            observed(
+                ["1102", "WIP-B-003", "502", "B", "3", "B003"],
+                "9002",
+                "k-b",
+                "r-b",
+            ),
+        )
+    }
+
     #[test]
     fn a_walks_parameters_become_variables_of_the_unit_the_created_ids_and_the_keys() {
-        let a = observed(
-            ["1001", "WIP-A-002", "501", "A", "2", "A002"],
-            "9001",
-            "k-a",
-            "r-a",
-        );
-        let b = observed(
-            ["1102", "WIP-B-003", "502", "B", "3", "B003"],
-            "9002",
-            "k-b",
-            "r-b",
-        );
+        let (a, b) = walks();
         let w = plan(&a, &b, "t").unwrap();
         let lines: Vec<&str> = w.script.lines().collect();
         assert_eq!(
@@ -590,26 +597,10 @@ mod tests {
 
     #[test]
     fn walks_that_ran_other_statements_or_created_other_rows_are_refused() {
-        let a = observed(
-            ["1001", "WIP-A-002", "501", "A", "2", "A002"],
-            "9001",
-            "k-a",
-            "r-a",
-        );
-        let mut b = observed(
-            ["1102", "WIP-B-003", "502", "B", "3", "B003"],
-            "9002",
-            "k-b",
-            "r-b",
-        );
+        let (a, mut b) = walks();
         b.statements[3].sql.push_str(" NOWAIT");
         assert!(plan(&a, &b, "t").is_err());
-        let mut b = observed(
-            ["1102", "WIP-B-003", "502", "B", "3", "B003"],
-            "9002",
-            "k-b",
-            "r-b",
-        );
+        let mut b = walks().1;
         b.created[0].1.push("9003".into());
         assert!(plan(&a, &b, "t").is_err());
     }
