@@ -540,22 +540,75 @@ async fn concurrent_imports_get_distinct_numbers_and_concurrent_activations_one_
         .map(|r| r.body["id"].as_str().unwrap().to_string())
         .collect();
 
-    // first activation: no ACTIVE yet, two at once -> one 200, one 409
-    for (a, b) in [(0, 1), (2, 3), (4, 5)] {
+    // the first activation alone; then two at once, twice. Without help the two requests may not overlap at all
+    // (the second starts after the first committed: it then supersedes it, both 200, as two activations one
+    // after the other should), so the test makes them overlap: it holds the ACTIVE version's row until both
+    // activations wait on it (their supersede step updates that row), then lets go. The one that gets the row
+    // supersedes it and commits; the other finds it already superseded, and its own UPDATE to ACTIVE meets the
+    // winner's in ux_config_versions_one_active_per_workspace: 409 CONCURRENT_ACTIVATION, never two ACTIVE.
+    let first = ws.path(&format!("/config-versions/{}/activate", ids[0]));
+    call(&app, Method::POST, ws.admin(), &first, None)
+        .await
+        .assert_status(200);
+    for (a, b) in [(1, 2), (3, 4)] {
+        let current: String = app
+            .scalar(
+                "SELECT id::text FROM config_versions WHERE status = 'ACTIVE' AND workspace_id = $1::uuid",
+                ws.id.clone(),
+            )
+            .await;
+        let mut blocker = app.pool.begin().await.unwrap();
+        sqlx::query("SELECT 1 FROM config_versions WHERE id = $1::uuid FOR UPDATE")
+            .bind(&current)
+            .execute(&mut *blocker)
+            .await
+            .unwrap();
+        let release = async {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let waiting: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                )
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+                if waiting >= 2 {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the two activations never both waited on the ACTIVE version's row"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            blocker.commit().await.unwrap();
+        };
         let pa = ws.path(&format!("/config-versions/{}/activate", ids[a]));
         let pb = ws.path(&format!("/config-versions/{}/activate", ids[b]));
-        let (ra, rb) = tokio::join!(
+        let (ra, rb, ()) = tokio::join!(
             call(&app, Method::POST, ws.admin(), &pa, None),
-            call(&app, Method::POST, ws.admin(), &pb, None)
+            call(&app, Method::POST, ws.admin(), &pb, None),
+            release
         );
         let mut statuses = vec![ra.status, rb.status];
         statuses.sort();
         assert_eq!(statuses, vec![200, 409], "{} / {}", ra.text, rb.text);
-        let loser = if ra.status == 409 { &ra } else { &rb };
+        let (winner, loser) = if ra.status == 409 {
+            (&rb, &ra)
+        } else {
+            (&ra, &rb)
+        };
         assert_eq!(
             loser.body["code"], "CONCURRENT_ACTIVATION",
             "{}",
             loser.text
+        );
+        assert_eq!(
+            winner.body["previous_version_id"],
+            current.as_str(),
+            "{}",
+            winner.text
         );
         let active: i64 = app
             .scalar("SELECT count(*) FROM config_versions WHERE status = 'ACTIVE' AND workspace_id = $1::uuid", ws.id.clone())
