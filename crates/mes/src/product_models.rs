@@ -6,6 +6,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use neurohub_core::auth::Authorized;
 use neurohub_core::pagination::Page;
+use neurohub_core::rawjson::RawJson;
 use neurohub_core::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -59,8 +60,11 @@ pub struct ProductModel {
     pub category: Option<String>,
     /// ACTIVE, INACTIVE or DISCONTINUED.
     pub status: ProductModelStatus,
+    /// Passed through as stored (`RawJson`): any JSON the database took is answered as it is. Parsed into a
+    /// `serde_json::Value`, a number PostgreSQL keeps exactly (`1.7976931348623155e+308`, 309 digits) did not fit
+    /// an f64 on the way back and made every later read of the model a 500 (found by the API fuzzer).
     #[schema(value_type = Object)]
-    pub specifications: serde_json::Value,
+    pub specifications: RawJson,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -578,3 +578,34 @@ async fn equipment_crud_filters_and_references(pool: PgPool) {
         .assert_problem(403, "FORBIDDEN");
     assert_eq!(app.count("equipment").await, 2);
 }
+
+/// Any JSON the database took is answered: a number PostgreSQL keeps exactly but no f64 holds once written out in
+/// full (1.7976931348623155e+308 comes back as 309 digits) made every later read of the model a 500 when the
+/// server parsed the stored value (found by the API fuzzer).
+#[sqlx::test(migrations = false)]
+async fn product_model_specifications_are_answered_as_stored(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let res = app
+        .post(
+            Role::Manager,
+            "/api/v1/product-models",
+            &json!({"model_code": "BIG", "model_name": "Edge numbers", "specifications": {"max": 1.7976931348623155e308, "tiny": -1.401298464324817e-45}}),
+        )
+        .await;
+    res.assert_status(201);
+    // (serde_json, the test's own parser, cannot read the answer into a Value either: the text is checked)
+    let id: i64 = app
+        .scalar(
+            "SELECT id FROM product_models WHERE model_code = $1",
+            "BIG".to_string(),
+        )
+        .await;
+    for res in [
+        app.get(Role::Viewer, &format!("/api/v1/product-models/{id}"))
+            .await,
+        app.get(Role::Viewer, "/api/v1/product-models").await,
+    ] {
+        res.assert_status(200);
+        assert!(res.text.contains("\"max\": 1797693134862315"), "{}", res.text);
+    }
+}
