@@ -606,6 +606,10 @@ async fn product_model_specifications_are_answered_as_stored(pool: PgPool) {
         app.get(Role::Viewer, "/api/v1/product-models").await,
     ] {
         res.assert_status(200);
-        assert!(res.text.contains("\"max\": 1797693134862315"), "{}", res.text);
+        assert!(
+            res.text.contains("\"max\": 1797693134862315"),
+            "{}",
+            res.text
+        );
     }
 }
