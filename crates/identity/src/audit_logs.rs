@@ -54,10 +54,13 @@ pub struct AuditLog {
     pub table_name: String,
     pub record_id: Option<i64>,
     pub action: String,
+    /// The row before and after, passed through as stored (`RawJson`): parsed into a `serde_json::Value`, a number
+    /// the database keeps exactly but no f64 holds (1.7976931348623155e+308 written out in full) made the whole
+    /// audit list a 500.
     #[schema(value_type = Option<Object>)]
-    pub old_data: Option<serde_json::Value>,
+    pub old_data: Option<neurohub_core::rawjson::RawJson>,
     #[schema(value_type = Option<Object>)]
-    pub new_data: Option<serde_json::Value>,
+    pub new_data: Option<neurohub_core::rawjson::RawJson>,
     pub changed_fields: Option<Vec<String>>,
     pub user_id: Option<i64>,
     pub username: Option<String>,

@@ -604,6 +604,9 @@ async fn product_model_specifications_are_answered_as_stored(pool: PgPool) {
         app.get(Role::Viewer, &format!("/api/v1/product-models/{id}"))
             .await,
         app.get(Role::Viewer, "/api/v1/product-models").await,
+        // the audit row of the insert holds the same number
+        app.get(Role::Admin, "/api/v1/audit-logs?table_name=product_models")
+            .await,
     ] {
         res.assert_status(200);
         assert!(
